@@ -1,0 +1,458 @@
+"""Extract C++/CUDA facts from one file with tree-sitter captures.
+
+Names are kept as written plus the enclosing namespace/class path; the resolver decides what an
+out-of-class `Foo::Bar` definition belongs to, because only the whole index knows where `Foo` is.
+"""
+from __future__ import annotations
+
+import re
+
+from .facts import FileFacts
+from .langs import captures, count_error_nodes
+
+_WS = re.compile(r"\s+")
+REGISTRATION_MACROS = {
+    "TORCH_LIBRARY", "TORCH_LIBRARY_EXPAND", "TORCH_LIBRARY_FRAGMENT", "TORCH_LIBRARY_IMPL",
+    "TORCH_LIBRARY_IMPL_EXPAND", "PYBIND11_MODULE",
+}
+_MACRO_CALL = re.compile(r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*)\s*(?:<[^;{}()]*?>\s*)?(<<<|\()")
+_KEYWORDS = {
+    "if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype", "static_assert",
+    "catch", "defined", "static_cast", "reinterpret_cast", "const_cast", "dynamic_cast", "typeid",
+    "noexcept", "alignas", "__attribute__", "__launch_bounds__", "__align__", "do", "else", "case",
+}
+_FUNCTION_DECLARATORS = ("function_declarator",)
+
+
+def _text(node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def strip_templates(text: str) -> str:
+    """Drop template argument lists: `ns::Foo<int, Bar<T>>::f` -> `ns::Foo::f` (operators kept)."""
+    if "<" not in text or "operator" in text:
+        return text
+    out = []
+    depth = 0
+    for ch in text:
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            if depth:
+                depth -= 1
+            else:
+                out.append(ch)
+        elif depth == 0:
+            out.append(ch)
+    return "".join(out)
+
+
+def normalize_callee(text: str) -> str:
+    """`this->mgr_->Alloc` -> `this.mgr_.Alloc`; `a.b(x).c` -> `a.b().c`; templates dropped."""
+    if text.isidentifier():
+        return text
+    text = text.replace("->", ".").replace("template ", "")
+    text = strip_templates(text)
+    out = []
+    depth = 0
+    for ch in text:
+        if ch in "([{":
+            if depth == 0:
+                out.append("()" if ch == "(" else "[]")
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0:
+            out.append(ch)
+    return _WS.sub("", "".join(out))
+
+
+def _function_declarator(decl):
+    """Descend pointer/reference/attributed declarators to the function_declarator, if any."""
+    node = decl
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.type == "function_declarator":
+            return node
+        node = node.child_by_field_name("declarator")
+    return None
+
+
+def _declarator_name(decl) -> str | None:
+    """Identifier a (possibly pointer/reference/init/array) declarator declares."""
+    node = decl
+    for _ in range(8):
+        if node is None:
+            return None
+        if node.type in ("identifier", "field_identifier"):
+            return _text(node)
+        nxt = node.child_by_field_name("declarator")
+        if nxt is None:
+            for c in node.named_children:
+                if c.type in ("identifier", "field_identifier"):
+                    return _text(c)
+            return None
+        node = nxt
+    return None
+
+
+def _params(plist) -> tuple[list, tuple[int, int]]:
+    out = []
+    required = total = 0
+    variadic = False
+    if plist is None:
+        return out, (0, 0)
+    for child in plist.named_children:
+        t = child.type
+        if t == "parameter_declaration" or t == "optional_parameter_declaration":
+            tnode = child.child_by_field_name("type")
+            dnode = child.child_by_field_name("declarator")
+            ttext = _text(tnode) if tnode is not None else ""
+            if ttext == "void" and dnode is None:
+                continue
+            name = _declarator_name(dnode) if dnode is not None else None
+            out.append((name or "", ttext))
+            total += 1
+            if t == "parameter_declaration":
+                required += 1
+        elif t == "variadic_parameter_declaration" or t == "...":
+            variadic = True
+    if any(c.type == "..." for c in plist.children):
+        variadic = True
+    return out, (required, -1 if variadic else total)
+
+
+def _value_type(value) -> tuple[str, str] | None:
+    """Type of an initializer, where visible: make_shared<T>, new T, casts, calls."""
+    if value is None:
+        return None
+    t = value.type
+    if t == "new_expression":
+        tnode = value.child_by_field_name("type")
+        return ("ann", _text(tnode)) if tnode is not None else None
+    if t == "call_expression":
+        fn = value.child_by_field_name("function")
+        raw = _text(fn)
+        m = re.search(r"make_(?:shared|unique)\s*<(.+)>\s*$", raw, re.S)
+        if m:
+            return ("ann", m.group(1))
+        m = re.match(r"\s*(?:static|dynamic|reinterpret|const)_(?:pointer_)?cast\s*<(.+)>\s*$", raw, re.S)
+        if m:
+            return ("ann", m.group(1))
+        return ("call", normalize_callee(raw))
+    if t == "initializer_list":
+        return None
+    return None
+
+
+def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
+    """Facts for one C++ (`lang='cpp'`) or CUDA (`lang='cuda'`) file."""
+    tree, caps = captures(lang, source)
+    defs: list[dict] = []
+    spans: list[tuple[int, int]] = []  # parallel to defs
+    scope_nodes = [(n, "namespace") for n in caps.get("ns", ())]
+    scope_nodes += [(n, "class") for n in caps.get("class", ())]
+    scope_nodes += [(n, "func") for n in caps.get("func", ())]
+    scope_nodes.sort(key=lambda p: (p[0].start_byte, -p[0].end_byte))
+
+    comments: dict[int, tuple[int, str]] = {}  # end line -> (start line, text)
+    for c in caps.get("comment", ()):
+        comments[c.end_point[0] + 1] = (c.start_point[0] + 1, _text(c))
+
+    def leading_doc(node) -> str:
+        outer = node.parent if node.parent is not None and node.parent.type == "template_declaration" else node
+        line = outer.start_point[0] + 1
+        parts = []
+        while line - 1 in comments:
+            start, text = comments[line - 1]
+            parts.append(text)
+            line = start
+        return _clean_comment("\n".join(reversed(parts)))
+
+    for node, what in scope_nodes:
+        d = {
+            "kind": what, "name": "", "qual": "", "parent": -1, "line": node.start_point[0] + 1,
+            "end": node.end_point[0] + 1, "sig": "", "doc": "", "decos": [], "bases": [],
+            "params": [], "nparams": (0, 0), "ret": None, "flags": [], "vars": {}, "attrs": {},
+            "ns": "",
+        }
+        if what == "namespace":
+            n = node.child_by_field_name("name")
+            d["name"] = _text(n).replace(" ", "") if n is not None else ""
+        elif what == "class":
+            n = node.child_by_field_name("name")
+            d["name"] = strip_templates(_text(n)).replace(" ", "") if n is not None else ""
+            d["kind"] = "struct" if node.type == "struct_specifier" else "class"
+            for c in node.named_children:
+                if c.type == "base_class_clause":
+                    d["bases"] = [
+                        strip_templates(_text(b)).replace(" ", "")
+                        for b in c.named_children
+                        if b.type in ("type_identifier", "qualified_identifier", "template_type")
+                    ]
+            d["sig"] = f"{node.type.split('_')[0]} {d['name']}" + (
+                f" : {', '.join(d['bases'])}" if d["bases"] else ""
+            )
+            d["doc"] = leading_doc(node)
+        else:
+            fdecl = _function_declarator(node.child_by_field_name("declarator"))
+            if fdecl is None:
+                continue
+            nnode = fdecl.child_by_field_name("declarator")
+            name = _text(nnode).replace(" ", "") if nnode is not None else ""
+            name = strip_templates(name)
+            d["name"] = name.rsplit("::", 1)[-1]
+            d["qual"] = name
+            d["params"], d["nparams"] = _params(fdecl.child_by_field_name("parameters"))
+            tnode = node.child_by_field_name("type")
+            d["ret"] = _text(tnode) if tnode is not None else None
+            flags = []
+            for c in node.children[:6]:
+                ct = c.type
+                if ct == "__global__":
+                    d["kind"] = "kernel"
+                elif ct == "__device__" and d["kind"] != "kernel":
+                    d["kind"] = "device"
+                elif ct == "virtual":
+                    flags.append("virtual")
+                elif ct == "storage_class_specifier" and _text(c) == "static":
+                    flags.append("static")
+            if d["name"] in REGISTRATION_MACROS:
+                d["kind"] = "registration"
+                plist = fdecl.child_by_field_name("parameters")
+                d["params"] = [(_text(p), None) for p in plist.named_children] if plist is not None else []
+            else:
+                d["kind"] = {"func": "function"}.get(d["kind"], d["kind"])
+            d["flags"] = flags
+            body = node.child_by_field_name("body")
+            header = source[node.start_byte : body.start_byte if body is not None else node.end_byte]
+            d["sig"] = _WS.sub(" ", header.decode("utf-8", "replace")).strip()[:400]
+            d["doc"] = leading_doc(node)
+            for pname, ptype in d["params"]:
+                if pname and ptype:
+                    d["vars"][pname] = ("ann", ptype, len(defs))
+        defs.append(d)
+        spans.append((node.start_byte, node.end_byte))
+
+    # Parents, namespaces and qualified names by a stack sweep over document order.
+    stack: list[int] = []
+    for idx, (start, end) in enumerate(spans):
+        while stack and spans[stack[-1]][1] <= start:
+            stack.pop()
+        d = defs[idx]
+        parent = stack[-1] if stack else -1
+        d["parent"] = parent
+        pd = defs[parent] if parent >= 0 else None
+        if pd is not None and pd["kind"] in ("function", "method", "kernel", "device", "registration"):
+            # Local classes/functions inside a body: keep them, qualified under the function.
+            prefix_q = pd["qual"]
+            d["ns"] = pd["ns"]
+        elif pd is not None:
+            prefix_q = pd["qual"]
+            d["ns"] = pd["qual"] if pd["kind"] == "namespace" else pd["ns"]
+        else:
+            prefix_q = ""
+        if d["kind"] == "namespace":
+            d["qual"] = f"{prefix_q}::{d['name']}" if prefix_q and d["name"] else (d["name"] or prefix_q)
+        elif d["kind"] in ("class", "struct"):
+            d["qual"] = f"{prefix_q}::{d['name']}" if prefix_q else d["name"]
+        else:
+            if pd is not None and pd["kind"] in ("class", "struct"):
+                d["kind"] = "method" if d["kind"] == "function" else d["kind"]
+            d["qual"] = f"{prefix_q}::{d['qual']}" if prefix_q else d["qual"]
+        stack.append(idx)
+
+    def enclosing(byte: int) -> int:
+        lo, hi = 0, len(spans)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if spans[mid][0] <= byte:
+                lo = mid + 1
+            else:
+                hi = mid
+        idx = lo - 1
+        while idx >= 0:
+            s, e = spans[idx]
+            if s <= byte < e:
+                return idx
+            idx = defs[idx]["parent"]
+        return -1
+
+    def owner_function(byte: int) -> int:
+        idx = enclosing(byte)
+        while idx >= 0 and defs[idx]["kind"] in ("namespace", "class", "struct"):
+            return -1
+        return idx
+
+    # Method declarations and data members inside class bodies; free function declarations.
+    decl_nodes = [(n, True) for n in caps.get("field", ())] + [(n, False) for n in caps.get("decl", ())]
+    for node, is_field in decl_nodes:
+        owner = enclosing(node.start_byte)
+        od = defs[owner] if owner >= 0 else None
+        okind = od["kind"] if od is not None else "namespace"
+        tnode = node.child_by_field_name("type")
+        ttext = _text(tnode) if tnode is not None else ""
+        declarators = [c for i, c in enumerate(node.children) if node.field_name_for_child(i) == "declarator"]
+        for dnode in declarators:
+            fdecl = _function_declarator(dnode)
+            if fdecl is not None and okind in ("class", "struct", "namespace"):
+                nnode = fdecl.child_by_field_name("declarator")
+                if nnode is None:
+                    continue
+                name = strip_templates(_text(nnode).replace(" ", ""))
+                flags = ["decl"]
+                for c in node.children:
+                    if c.type == "virtual":
+                        flags.append("virtual")
+                    elif c.type == "storage_class_specifier" and _text(c) == "static":
+                        flags.append("static")
+                dv = node.child_by_field_name("default_value")
+                if dv is not None and _text(dv).strip() == "0":
+                    flags.append("pure")
+                for c in fdecl.children:
+                    if c.type == "virtual_specifier":
+                        flags.append(_text(c).strip())
+                params, nparams = _params(fdecl.child_by_field_name("parameters"))
+                in_class = okind in ("class", "struct")
+                prefix = od["qual"] if od is not None else ""
+                d = {
+                    "kind": "method" if in_class else "function",
+                    "name": name.rsplit("::", 1)[-1], "qual": f"{prefix}::{name}" if prefix else name,
+                    "parent": owner, "line": node.start_point[0] + 1, "end": node.end_point[0] + 1,
+                    "sig": _WS.sub(" ", _text(node)).strip().rstrip(";")[:400], "doc": leading_doc(node),
+                    "decos": [], "bases": [], "params": params, "nparams": nparams, "ret": ttext or None,
+                    "flags": sorted(set(flags)), "vars": {}, "attrs": {},
+                    "ns": (od["qual"] if okind == "namespace" else od["ns"]) if od is not None else "",
+                }
+                defs.append(d)
+                continue
+            vname = _declarator_name(dnode)
+            if not vname:
+                continue
+            if od is None or okind == "namespace":
+                continue
+            if okind in ("class", "struct"):
+                if is_field:
+                    od["attrs"][vname] = ("ann", ttext, owner)
+                continue
+            # Local variable in a function body.
+            texpr = None
+            if ttext in ("auto", "const auto", "auto&", "auto*") or tnode is not None and tnode.type == "placeholder_type_specifier":
+                if dnode.type == "init_declarator":
+                    texpr = _value_type(dnode.child_by_field_name("value"))
+            elif ttext:
+                texpr = ("ann", ttext)
+            if texpr is not None:
+                od["vars"].setdefault(vname, (texpr[0], texpr[1], owner))
+
+    launches = {n.start_byte for n in caps.get("launch", ())}
+    calls = []
+    regs = []
+    for call, fn, args in zip(caps.get("call", ()), caps.get("call.fn", ()), caps.get("call.args", ())):
+        owner = owner_function(fn.start_byte)
+        if owner < 0:
+            continue
+        callee = normalize_callee(_text(fn))
+        nargs = sum(1 for c in args.named_children if c.type != "comment")
+        kind = "launch" if call.start_byte in launches else "call"
+        line = fn.start_point[0] + 1
+        calls.append((owner, line, callee, nargs, kind))
+        od = defs[owner]
+        if od["kind"] == "registration" and (callee.endswith(".def") or callee.endswith(".impl")):
+            reg = _registration(od, callee, args, line, owner)
+            if reg is not None:
+                regs.append(reg)
+
+    macros = []
+    for node, name, body in zip(caps.get("macro", ()), caps.get("macro.name", ()), caps.get("macro.body", ())):
+        text = _text(body).replace("\\\n", " ").replace("\\\r\n", " ")
+        found = []
+        for m in _MACRO_CALL.finditer(text):
+            callee = _WS.sub("", m.group(1))
+            if callee.rsplit("::", 1)[-1] in _KEYWORDS:
+                continue
+            found.append((callee, m.group(2) == "<<<"))
+        macros.append((_text(name), node.start_point[0] + 1, found))
+
+    includes = [_text(n).strip('"<>') for n in caps.get("include", ())]
+    usings = []
+    for node in caps.get("using", ()):
+        owner = enclosing(node.start_byte)
+        text = _WS.sub("", _text(node)).rstrip(";")
+        if text.startswith("usingnamespace"):
+            usings.append((owner, "namespace", text[len("usingnamespace"):]))
+        elif text.startswith("using"):
+            usings.append((owner, "decl", text[len("using"):]))
+    for node in caps.get("nsalias", ()):
+        owner = enclosing(node.start_byte)
+        text = _WS.sub("", _text(node)).rstrip(";")
+        if text.startswith("namespace") and "=" in text:
+            usings.append((owner, "nsalias", text[len("namespace"):]))
+    aliases = []
+    for node, name, tnode in zip(caps.get("alias", ()), caps.get("alias.name", ()), caps.get("alias.type", ())):
+        aliases.append((enclosing(node.start_byte), _text(name), _text(tnode)))
+    for node in caps.get("typedef", ()):
+        tnode = node.child_by_field_name("type")
+        dnode = node.child_by_field_name("declarator")
+        name = _declarator_name(dnode) if dnode is not None else None
+        if dnode is not None and dnode.type == "type_identifier":
+            name = _text(dnode)
+        if tnode is not None and name:
+            aliases.append((enclosing(node.start_byte), name, _text(tnode)))
+
+    return {
+        "path": path, "lang": lang, "module": "", "errors": count_error_nodes(tree), "defs": defs,
+        "calls": calls, "imports": includes, "usings": usings, "aliases": aliases,
+        "macros": macros, "regs": regs,
+    }
+
+
+def _registration(block: dict, callee: str, args, line: int, owner: int):
+    """One `ops.def/impl("name", ..., &fn)` or pybind `m.def("name", &fn)` inside a block."""
+    named = [c for c in args.named_children if c.type != "comment"]
+    if not named or named[0].type not in ("string_literal", "raw_string_literal", "concatenated_string"):
+        return None
+    raw = _text(named[0])
+    op = raw.strip('"').split("(", 1)[0].strip()
+    if op.startswith('R"'):
+        op = op[2:].lstrip("(")
+    op = op.rsplit("::", 1)[-1].strip().strip('"')
+    if not op or not re.match(r"^[A-Za-z_][\w.]*$", op):
+        return None
+    target = None
+    for a in named[1:]:
+        if a.type == "pointer_expression":
+            target = _text(a).lstrip("&").strip()
+            break
+        if a.type in ("identifier", "qualified_identifier") and "::k" not in _text(a):
+            target = _text(a)
+            break
+        if a.type == "call_expression":  # TORCH_FN(fn), py::overload_cast<...>(&fn)
+            inner = a.child_by_field_name("arguments")
+            for c in inner.named_children if inner is not None else ():
+                if c.type in ("pointer_expression", "identifier", "qualified_identifier"):
+                    target = _text(c).lstrip("&").strip()
+                    break
+            if target:
+                break
+    macro = block["name"]
+    kind = "pybind" if macro == "PYBIND11_MODULE" else ("torch_def" if callee.endswith(".def") else "torch_impl")
+    ns_expr = block["params"][0][0] if block["params"] else ""
+    if target is not None:
+        target = strip_templates(target.replace(" ", ""))
+    return (kind, ns_expr, op, target, line, owner)
+
+
+def _clean_comment(text: str) -> str:
+    lines = []
+    for raw in text.splitlines():
+        s = raw.strip()
+        for prefix in ("///", "//!", "//", "/**", "/*!", "/*", "*/", "*"):
+            if s.startswith(prefix):
+                s = s[len(prefix):]
+                break
+        if s.endswith("*/"):
+            s = s[:-2]
+        lines.append(s.strip())
+    return "\n".join(lines).strip()

@@ -1,0 +1,251 @@
+"""Build or refresh a framework's index: scan, hash, parse what changed on all cores, resolve, store.
+
+Per-file facts are kept in the index (marshal blobs), so a one-file edit re-parses that file only;
+resolution then re-runs over all facts (about a second for vLLM) so edges that cross files stay
+exactly what a cold index would produce.
+"""
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from . import store
+from .facts import EXTRACTOR_VERSION
+from .langs import MAX_FILE_BYTES, language_of
+from .sources import FrameworkRef, home
+
+# Below this many files to parse, worker start-up costs more than it saves.
+_PARALLEL_MIN_FILES = 24
+
+
+@dataclass
+class IndexReport:
+    framework: str
+    path: Path
+    mode: str                     # 'cold' | 'incremental' | 'up-to-date'
+    files: int = 0
+    parsed: int = 0
+    deleted: int = 0
+    symbols: int = 0
+    edges: int = 0
+    parse_error_files: list[str] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why)
+    seconds: dict[str, float] = field(default_factory=dict)
+    reason: str = ""              # why a cold build happened, if not asked for
+
+
+def index_path(ref: FrameworkRef) -> Path:
+    return home() / "index" / f"{ref.key}.sqlite"
+
+
+def _scan(root: Path, roots: list[str]) -> list[tuple[str, str, int, int]]:
+    """(relative path, language, size, mtime_ns) of every indexable file, sorted by path."""
+    out = []
+    for top in roots:
+        base = root / top
+        if not base.is_dir():
+            continue
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+            for name in filenames:
+                lang = language_of(name)
+                if lang is None:
+                    continue
+                full = os.path.join(dirpath, name)
+                try:
+                    st = os.stat(full)
+                except OSError:
+                    continue
+                out.append((os.path.relpath(full, root).replace(os.sep, "/"), lang, st.st_size, st.st_mtime_ns))
+    out.sort()
+    return out
+
+
+def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
+    """Dotted module name of each Python file: the path from the top-most enclosing package."""
+    packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
+    out = {}
+    for p in paths:
+        if not p.endswith((".py", ".pyi")):
+            continue
+        parts = p.rsplit(".", 1)[0].split("/")
+        is_pkg = parts[-1] == "__init__"
+        if is_pkg:
+            parts = parts[:-1]
+        # Climb while the parent folder is a package.
+        start = len(parts) - 1 if not is_pkg else len(parts) - 1
+        while start > 0 and "/".join(parts[:start]) in packages:
+            start -= 1
+        out[p] = (".".join(parts[start:]), is_pkg)
+    return out
+
+
+def _parse_one(args: tuple) -> tuple:
+    """Worker: read, hash and extract one file. Never raises: failures become a recorded reason."""
+    root, rel, lang, module, is_pkg = args
+    full = os.path.join(root, rel)
+    try:
+        with open(full, "rb") as f:
+            data = f.read()
+        st = os.stat(full)
+    except OSError as exc:
+        return (rel, lang, "", 0, 0, 0, None, f"unreadable: {exc.strerror}")
+    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
+    if len(data) > MAX_FILE_BYTES:
+        return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None,
+                f"skipped: {len(data) // 1024} KiB is over the {MAX_FILE_BYTES // 1024} KiB limit")
+    try:
+        if lang == "py":
+            from .extract_python import extract_python
+
+            facts = extract_python(data, rel, module, is_pkg)
+        else:
+            from .extract_cpp import extract_cpp
+
+            facts = extract_cpp(data, rel, lang)
+    except Exception as exc:  # an extractor bug must cost one file, not the index
+        return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None, f"extractor failed: {exc!r}")
+    return (rel, lang, digest, st.st_size, st.st_mtime_ns, facts["errors"], marshal.dumps(facts), "")
+
+
+def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None) -> list[tuple]:
+    args = [(str(root), *t) for t in todo]
+    if len(args) < _PARALLEL_MIN_FILES or jobs <= 1:
+        out = []
+        for i, a in enumerate(args):
+            out.append(_parse_one(a))
+            if progress and i % 100 == 0:
+                progress("parse", i, len(args))
+        return out
+    import multiprocessing
+
+    # Biggest files first so no worker is left with a long tail.
+    sizes = {t[0]: os.path.getsize(os.path.join(root, t[0])) for t in todo}
+    args.sort(key=lambda a: -sizes.get(a[1], 0))
+    out = []
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        for i, r in enumerate(pool.map(_parse_one, args, chunksize=8)):
+            out.append(r)
+            if progress and i % 100 == 0:
+                progress("parse", i, len(args))
+    out.sort(key=lambda r: r[0])
+    return out
+
+
+def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | None = None,
+          progress: Callable | None = None) -> IndexReport:
+    """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index."""
+    from .resolve import resolve
+
+    t0 = time.perf_counter()
+    jobs = jobs or os.cpu_count() or 1
+    path = index_path(ref)
+    report = IndexReport(ref.key, path, "cold")
+    scanned = _scan(root, ref.roots)
+    report.files = len(scanned)
+    modules = _module_names([p for p, *_ in scanned])
+
+    stored: dict[str, tuple] = {}
+    conn = None
+    if not force:
+        try:
+            conn = store.connect(path)
+            meta = store.read_meta(conn)
+            if meta.get("extractor_version") != str(EXTRACTOR_VERSION):
+                report.reason = "extractor changed since the last index"
+            elif meta.get("root") != str(root):
+                report.reason = f"source moved ({meta.get('root')} -> {root})"
+            else:
+                stored = {r[0]: r[1:] for r in conn.execute("SELECT path, lang, hash, size, mtime_ns FROM files")}
+                report.mode = "incremental"
+        except store.MissingIndex:
+            pass
+        except store.IndexProblem as exc:
+            report.reason = f"{exc.reason}; rebuilding"
+    report.seconds["scan"] = time.perf_counter() - t0
+
+    # Decide what to parse: new files, and files whose size/mtime moved and whose hash changed.
+    todo, touched, unchanged = [], [], []
+    for rel, lang, size, mtime in scanned:
+        old = stored.get(rel)
+        mod, is_pkg = modules.get(rel, ("", False))
+        if old is None or old[0] != lang:
+            todo.append((rel, lang, mod, is_pkg))
+        elif old[2] == size and old[3] == mtime:
+            unchanged.append(rel)
+        else:
+            with open(root / rel, "rb") as f:
+                digest = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
+            if digest == old[1]:
+                touched.append((size, mtime, rel))
+                unchanged.append(rel)
+            else:
+                todo.append((rel, lang, mod, is_pkg))
+    present = {p for p, *_ in scanned}
+    deleted = [p for p in stored if p not in present]
+    report.deleted = len(deleted)
+
+    if report.mode == "incremental" and not todo and not deleted:
+        if touched:
+            store.write_incremental(path, {}, [], [], touched, None)
+        conn.close()
+        report.mode = "up-to-date"
+        meta = store.read_meta(store.connect(path))
+        report.symbols, report.edges = int(meta.get("symbols", 0)), int(meta.get("edges", 0))
+        report.parse_error_files = [p for p in meta.get("parse_error_files", "").split("\n") if p]
+        report.seconds["total"] = time.perf_counter() - t0
+        return report
+
+    t1 = time.perf_counter()
+    parsed = _parse_many(root, todo, jobs, progress)
+    report.parsed = len(parsed)
+    report.seconds["parse"] = time.perf_counter() - t1
+
+    t2 = time.perf_counter()
+    facts = []
+    rows = []
+    for rel, lang, digest, size, mtime, errors, blob, why in parsed:
+        rows.append((rel, lang, digest, size, mtime, errors, blob))
+        if blob is not None:
+            facts.append(marshal.loads(blob))
+        if why:
+            report.skipped.append((rel, why))
+    if unchanged and conn is not None:
+        keep = set(unchanged)
+        for rel, errors, blob in conn.execute("SELECT path, errors, facts FROM files"):
+            if rel in keep and blob is not None:
+                facts.append(marshal.loads(blob))
+    if conn is not None:
+        conn.close()
+    report.seconds["load"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    graph = resolve(facts, dict(ref.spec))
+    report.seconds["resolve"] = time.perf_counter() - t3
+    report.parse_error_files = sorted(f["path"] for f in facts if f["errors"])
+    report.symbols, report.edges = len(graph.symbols), len(graph.edges)
+
+    t4 = time.perf_counter()
+    meta = {
+        "framework": ref.name, "version": ref.version, "root": str(root),
+        "extractor_version": EXTRACTOR_VERSION, "files": report.files,
+        "symbols": report.symbols, "edges": report.edges, "overrides": len(graph.overrides),
+        "resolved_calls": graph.resolved_calls, "unresolved_calls": graph.unresolved,
+        "parse_error_files": "\n".join(report.parse_error_files),
+        "skipped_files": "\n".join(f"{p}\t{why}" for p, why in report.skipped),
+        "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    if report.mode == "cold":
+        store.write_full(path, meta, rows, graph)
+    else:
+        store.write_incremental(path, meta, rows, deleted, touched, graph)
+    report.seconds["store"] = time.perf_counter() - t4
+    report.seconds["total"] = time.perf_counter() - t0
+    return report

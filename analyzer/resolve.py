@@ -1,0 +1,91 @@
+"""Turn every file's facts into one framework's symbols, call edges and override pairs.
+
+Resolution is global (a call in one file resolves through classes and imports in others), so it
+runs over all stored facts each time anything changed; it is pure and deterministic, which is what
+makes an incremental re-index identical to a cold one.
+
+Edge labels (`resolution`), strongest first:
+  exact     the callee follows from names alone: imports, qualified names, self/this, super()
+  type      a receiver's type was inferred: annotations, declared types, constructor assignments
+  dispatch  an override reached through a call to a base/interface method (virtual dispatch)
+  name      a name-only candidate: the receiver is unknown and few methods carry that name
+Edge `via`: call | launch (CUDA <<<>>>) | macro (a call inside a macro the caller expands) |
+  torch-op (Python torch.ops.ns.op -> op) | registration (op -> C++ function) | pybind
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+RESOLUTIONS = ("exact", "type", "dispatch", "name")
+# A name-only candidate is only worth showing when the name is rare.
+MAX_NAME_CANDIDATES = 3
+# Method names that builtin, std:: and torch.Tensor receivers answer to: a call `x.append()` on an
+# unknown `x` is almost always one of those, so name-only guessing would only add false edges.
+COMMON_METHOD_NAMES = frozenset(
+    n
+    for t in (list, dict, set, str, bytes, tuple, int, float)
+    for n in dir(t)
+) | frozenset("""
+    size view data_ptr item to numel dim shape dtype device contiguous copy_ fill_ zero_ clone
+    detach cpu cuda float half bfloat16 long int bool sum mean max min reshape permute transpose
+    unsqueeze squeeze flatten expand repeat narrow split chunk stride is_contiguous new_empty
+    push_back emplace_back emplace pop_back pop_front push_front data begin end cbegin cend rbegin
+    rend find insert erase count clear empty reserve resize at front back get reset lock release
+    swap first second c_str length substr compare load store exchange fetch_add wait notify_one
+    notify_all join detach run start stop close open read write flush send recv put
+    submit result done cancel set_result add remove discard update setdefault info debug warning
+    error exception critical log
+""".split())
+
+
+@dataclass
+class Symbol:
+    id: int
+    name: str          # canonical: `vllm.v1.core.sched.scheduler.Scheduler.schedule`, `ns::Cls::M`
+    short: str
+    kind: str
+    lang: str
+    path: str
+    line: int
+    end: int
+    sig: str = ""
+    doc: str = ""
+    flags: str = ""
+    parent: int | None = None   # class symbol of a method
+    decl_path: str = ""         # C++: where the in-class declaration is, if apart from the body
+    decl_line: int = 0
+
+
+@dataclass
+class Graph:
+    """What resolution produces; the store writes it as tables."""
+
+    symbols: list[Symbol] = field(default_factory=list)
+    edges: set[tuple[int, int, int, str, str]] = field(default_factory=set)  # src dst line res via
+    overrides: set[tuple[int, int]] = field(default_factory=set)           # (override, overridden)
+    unresolved: int = 0
+    resolved_calls: int = 0
+
+    def add(self, sym: Symbol) -> int:
+        sym.id = len(self.symbols)
+        self.symbols.append(sym)
+        return sym.id
+
+
+def resolve(files: list[dict[str, Any]], config: dict[str, Any]) -> Graph:
+    """Resolve a framework's facts (one dict per file, sorted by path) into a Graph."""
+    from .resolve_cpp import CppResolver
+    from .resolve_python import PyResolver
+
+    graph = Graph()
+    files = sorted(files, key=lambda f: f["path"])
+    py_files = [f for f in files if f["lang"] == "py"]
+    cpp_files = [f for f in files if f["lang"] != "py"]
+    cpp = CppResolver(graph, cpp_files, config)
+    cpp.build_symbols()
+    py = PyResolver(graph, py_files, config)
+    py.build_symbols()
+    cpp.resolve_calls()
+    py.resolve_calls(torch_ops=cpp.op_symbols, pybind=cpp.pybind_symbols)
+    return graph

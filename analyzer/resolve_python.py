@@ -1,0 +1,446 @@
+"""Python call resolution: imports and re-exports, MRO, self/cls/super(), inferred types, aliases.
+
+An entity during resolution is one of:
+  ('mod', module name)   a module
+  ('sym', symbol id)     a function, method or class object
+  ('inst', class id)     an instance of an indexed class
+and each step of a chain says whether it needed type inference (label 'type') or not ('exact').
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .resolve import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, Graph, Symbol
+
+_SEG = re.compile(r"^([A-Za-z_]\w*)((?:\(\)|\[\])*)$")
+_ANN_WRAPPERS = ("Optional", "typing.Optional", "ClassVar", "Final", "Annotated", "typing.ClassVar")
+_MAX_DEPTH = 12
+_ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
+
+
+def split_chain(callee: str) -> list[tuple[str, str]] | None:
+    """`self.a().b` -> [('self',''), ('a','()'), ('b','')]; None if not a plain chain."""
+    if callee.startswith("super()."):
+        rest = split_chain(callee[len("super()."):])
+        return [("super", "()")] + rest if rest is not None else None
+    out = []
+    for part in callee.split("."):
+        m = _SEG.match(part)
+        if m is None:
+            return None
+        out.append((m.group(1), m.group(2)))
+    return out
+
+
+class PyResolver:
+    def __init__(self, graph: Graph, files: list[dict[str, Any]], config: dict[str, Any]):
+        self.g = graph
+        self.files = files
+        self.config = config
+        self.modules: dict[str, int] = {f["module"]: i for i, f in enumerate(files)}
+        self.local_sym: list[list[int | None]] = []       # file idx -> def idx -> symbol id
+        self.ns: dict[str, dict[str, tuple]] = {}         # module -> name -> binding
+        self.stars: dict[str, list[str]] = {}
+        self.members: dict[int, dict[str, int]] = {}      # class id -> name -> symbol id
+        self.class_ctx: dict[int, tuple[int, int]] = {}   # class id -> (file idx, def idx)
+        self.bases: dict[int, list[int]] = {}
+        self.unresolved_bases: dict[int, list[str]] = {}
+        self.subclasses: dict[int, list[int]] = {}
+        self.sym_ctx: dict[int, tuple[int, int]] = {}
+        self.methods_by_name: dict[str, list[int]] = {}
+        self._mro: dict[int, list[int]] = {}
+        self._member_cache: dict[tuple[str, str], Any] = {}
+        self._ann_cache: dict[tuple[int, str], Any] = {}
+        self._children: dict[int, dict[int, list[int]]] = {}
+
+    # ---------------------------------------------------------------- symbols
+    def build_symbols(self) -> None:
+        g = self.g
+        for fi, f in enumerate(self.files):
+            module = f["module"]
+            ids: list[int | None] = []
+            binding: dict[str, tuple] = {}
+            for di, d in enumerate(f["defs"]):
+                if d["kind"] == "module":
+                    name, kind = module, "module"
+                else:
+                    name, kind = f"{module}.{d['qual']}", d["kind"]
+                parent = None
+                if kind == "method":
+                    parent = ids[d["parent"]]
+                sid = g.add(Symbol(
+                    0, name, d["name"], kind, "py", f["path"], d["line"], d["end"], d["sig"],
+                    d["doc"], ",".join(d["flags"]), parent,
+                ))
+                ids.append(sid)
+                self.sym_ctx[sid] = (fi, di)
+                if d["parent"] == 0:
+                    binding[d["name"]] = ("sym", sid)
+                if kind == "class":
+                    self.members[sid] = {}
+                    self.class_ctx[sid] = (fi, di)
+                if d["parent"] > 0 and f["defs"][d["parent"]]["kind"] == "class":
+                    cls = ids[d["parent"]]
+                    # A later definition (property setter, overload implementation) wins, as at run time,
+                    # except that @overload stubs never hide the implementation.
+                    if "overload" not in d["flags"] or d["name"] not in self.members[cls]:
+                        self.members[cls][d["name"]] = sid
+                    if kind == "method":
+                        self.methods_by_name.setdefault(d["name"], []).append(sid)
+            self.local_sym.append(ids)
+            for local, target, is_star in f["imports"]:
+                if is_star:
+                    self.stars.setdefault(module, []).append(target)
+                elif local not in binding:
+                    binding[local] = ("import", target)
+            for name, texpr in f["defs"][0]["attrs"].items():
+                binding.setdefault(name, ("var", texpr))
+            self.ns[module] = binding
+        # Bases need every module's bindings first.
+        for cid, (fi, di) in self.class_ctx.items():
+            resolved, unresolved = [], []
+            for base in self.files[fi]["defs"][di]["bases"]:
+                ent, _ = self.eval_chain(base.split("[", 1)[0], fi, 0)
+                if ent is not None and ent[0] == "sym" and ent[1] in self.members:
+                    resolved.append(ent[1])
+                else:
+                    unresolved.append(base)
+            self.bases[cid] = resolved
+            self.unresolved_bases[cid] = unresolved
+            for b in resolved:
+                self.subclasses.setdefault(b, []).append(cid)
+        for cid in self.members:
+            for name, sid in self.members[cid].items():
+                if self.g.symbols[sid].kind != "method":
+                    continue
+                for anc in self.mro(cid)[1:]:
+                    other = self.members[anc].get(name)
+                    if other is not None and self.g.symbols[other].kind == "method":
+                        self.g.overrides.add((sid, other))
+                        break
+
+    def mro(self, cid: int) -> list[int]:
+        """Class then bases depth-first, left to right, without repeats (close to C3 for real code)."""
+        cached = self._mro.get(cid)
+        if cached is not None:
+            return cached
+        out: list[int] = []
+        stack = [cid]
+        seen = set()
+        while stack:
+            c = stack.pop(0)
+            if c in seen:
+                continue
+            seen.add(c)
+            out.append(c)
+            stack[0:0] = self.bases.get(c, [])
+        self._mro[cid] = out
+        return out
+
+    def all_subclasses(self, cid: int) -> list[int]:
+        out, stack, seen = [], list(self.subclasses.get(cid, ())), set()
+        while stack:
+            c = stack.pop()
+            if c in seen:
+                continue
+            seen.add(c)
+            out.append(c)
+            stack.extend(self.subclasses.get(c, ()))
+        return sorted(out)
+
+    # ---------------------------------------------------------------- lookups
+    def module_member(self, module: str, name: str, depth: int = 0) -> Any:
+        key = (module, name)
+        if key in self._member_cache:
+            return self._member_cache[key]
+        self._member_cache[key] = None  # cycle guard
+        result = None
+        if depth < _MAX_DEPTH:
+            b = self.ns.get(module, {}).get(name)
+            if b is not None:
+                if b[0] == "sym":
+                    result = b
+                elif b[0] == "import":
+                    result = self.resolve_dotted(b[1], depth + 1)
+                elif b[0] == "var":
+                    texpr = b[1]
+                    if texpr[0] == "ref":
+                        result = self.eval_chain(texpr[1], self.modules[module], 0, depth + 1)[0]
+            if result is None and f"{module}.{name}" in self.modules:
+                result = ("mod", f"{module}.{name}")
+            if result is None:
+                for src in self.stars.get(module, ()):
+                    result = self.module_member(src, name, depth + 1)
+                    if result is not None:
+                        break
+        self._member_cache[key] = result
+        return result
+
+    def resolve_dotted(self, dotted: str, depth: int = 0) -> Any:
+        """An absolute dotted name: the longest module prefix, then members."""
+        parts = dotted.split(".")
+        for cut in range(len(parts), 0, -1):
+            mod = ".".join(parts[:cut])
+            if mod in self.modules:
+                ent: Any = ("mod", mod)
+                for p in parts[cut:]:
+                    ent = self.attr(ent, p, depth + 1)[0] if ent is not None else None
+                return ent
+        return None
+
+    def attr(self, ent: Any, name: str, depth: int = 0) -> tuple[Any, bool]:
+        """(entity of ent.name, whether type inference was needed)."""
+        if ent is None or depth > _MAX_DEPTH:
+            return None, False
+        kind, val = ent
+        if kind == "mod":
+            return self.module_member(val, name, depth + 1), False
+        if kind == "sym" and val in self.members or kind == "inst":
+            for c in self.mro(val):
+                sid = self.members[c].get(name)
+                if sid is not None:
+                    sym = self.g.symbols[sid]
+                    if kind == "inst" and "property" in sym.flags:
+                        return self.returns(sid, depth + 1), True
+                    return ("sym", sid), False
+                texpr = self.files[self.class_ctx[c][0]]["defs"][self.class_ctx[c][1]]["attrs"].get(name)
+                if texpr is not None:
+                    fi = self.class_ctx[c][0]
+                    return self.eval_texpr(texpr, fi, depth + 1), True
+        return None, False
+
+    def returns(self, sid: int, depth: int = 0) -> Any:
+        """Instance a call to function/class `sid` returns, where visible."""
+        sym = self.g.symbols[sid]
+        if sym.kind == "class":
+            return ("inst", sid)
+        fi, di = self.sym_ctx[sid]
+        ret = self.files[fi]["defs"][di]["ret"]
+        if not ret:
+            return None
+        return self.eval_ann(ret, fi, di, depth + 1)
+
+    def eval_ann(self, text: str, fi: int, ctx: int, depth: int = 0) -> Any:
+        key = (fi, text)
+        if key in self._ann_cache:
+            return self._ann_cache[key]
+        t = text.strip().strip("'\"").replace(" ", "")
+        for _ in range(3):
+            m = re.match(r"^([\w.]+)\[(.*)\]$", t)
+            if m and m.group(1) in _ANN_WRAPPERS:
+                t = m.group(2).split(",")[0]
+                continue
+            if m and m.group(1) in ("Union", "typing.Union"):
+                parts = [p for p in m.group(2).split(",") if p != "None"]
+                t = parts[0] if len(parts) == 1 else ""
+                continue
+            break
+        if "|" in t:
+            parts = [p for p in t.split("|") if p != "None"]
+            t = parts[0] if len(parts) == 1 else ""
+        result = None
+        if t and re.match(r"^[\w.]+$", t):
+            ent, _ = self.eval_chain(t, fi, 0, depth + 1)
+            if ent is not None and ent[0] == "sym" and ent[1] in self.members:
+                result = ("inst", ent[1])
+        self._ann_cache[key] = result
+        return result
+
+    def eval_texpr(self, texpr: tuple, fi: int, depth: int = 0) -> Any:
+        kind, text, ctx = texpr
+        if depth > _MAX_DEPTH:
+            return None
+        if kind == "ann":
+            return self.eval_ann(text, fi, ctx, depth + 1)
+        ent, _ = self.eval_chain(text, fi, ctx, depth + 1)
+        if kind == "call":
+            if ent is not None and ent[0] == "sym":
+                return self.returns(ent[1], depth + 1)
+            return None
+        return ent
+
+    def lookup_name(self, name: str, fi: int, di: int, depth: int) -> tuple[Any, bool]:
+        defs = self.files[fi]["defs"]
+        ids = self.local_sym[fi]
+        d_idx = di
+        while d_idx > 0:
+            d = defs[d_idx]
+            if d["kind"] in ("function", "method"):
+                if name in d["vars"]:
+                    texpr = d["vars"][name]
+                    return self.eval_texpr(texpr, fi, depth + 1), texpr[0] != "ref"
+                params = d["params"]
+                if d["kind"] == "method" and params and name == params[0][0] and "staticmethod" not in d["flags"]:
+                    cls = ids[d["parent"]]
+                    return (("sym", cls) if "classmethod" in d["flags"] else ("inst", cls)), False
+            d_idx = d["parent"]
+        # Nested defs of enclosing functions (closures), innermost first.
+        d_idx = di
+        while d_idx > 0:
+            for j in self.children(fi, d_idx):
+                if defs[j]["name"] == name and defs[defs[j]["parent"]]["kind"] != "class":
+                    return ("sym", ids[j]), False
+            d_idx = defs[d_idx]["parent"]
+        return self.module_member(self.files[fi]["module"], name, depth + 1), False
+
+    def children(self, fi: int, di: int) -> list[int]:
+        cache = self._children.get(fi)
+        if cache is None:
+            cache = {}
+            for j, d in enumerate(self.files[fi]["defs"]):
+                cache.setdefault(d["parent"], []).append(j)
+            self._children[fi] = cache
+        return cache.get(di, [])
+
+    def eval_chain(self, callee: str, fi: int, di: int, depth: int = 0) -> tuple[Any, bool]:
+        """Entity a dotted chain denotes in def `di` of file `fi`, and whether types were inferred."""
+        segs = split_chain(callee)
+        if segs is None or depth > _MAX_DEPTH:
+            return None, False
+        head, suffix = segs[0]
+        inferred = False
+        if head == "super" and suffix == "()":
+            ent = self._super(fi, di)
+            suffix = ""
+        else:
+            ent, inferred = self.lookup_name(head, fi, di, depth + 1)
+        ent = self._apply_suffix(ent, suffix, depth)
+        for name, suffix in segs[1:]:
+            ent, inf = self.attr(ent, name, depth + 1)
+            inferred = inferred or inf
+            ent = self._apply_suffix(ent, suffix, depth)
+            if ent is None:
+                return None, inferred
+        return ent, inferred
+
+    def _apply_suffix(self, ent: Any, suffix: str, depth: int) -> Any:
+        for i in range(0, len(suffix), 2):
+            if ent is None:
+                return None
+            if suffix[i : i + 2] == "()":
+                ent = self.returns(ent[1], depth + 1) if ent[0] == "sym" else None
+            else:
+                ent = None
+        return ent
+
+    def _super(self, fi: int, di: int) -> Any:
+        defs = self.files[fi]["defs"]
+        d_idx = di
+        while d_idx > 0 and defs[d_idx]["kind"] != "method":
+            d_idx = defs[d_idx]["parent"]
+        if d_idx <= 0:
+            return None
+        cls = self.local_sym[fi][defs[d_idx]["parent"]]
+        # Instance whose lookup starts after `cls` in the MRO: model it as the first base.
+        mro = self.mro(cls)
+        return ("super", mro[1:]) if len(mro) > 1 else None
+
+    # ---------------------------------------------------------------- calls
+    def resolve_calls(self, torch_ops: dict[str, int], pybind: dict[str, int]) -> None:
+        g = self.g
+        for fi, f in enumerate(self.files):
+            ids = self.local_sym[fi]
+            for di, line, callee, nargs, kind in f["calls"]:
+                src = ids[di]
+                if callee.startswith("torch.ops."):
+                    parts = callee.split(".")
+                    if len(parts) >= 4:
+                        op = torch_ops.get(f"torch.ops.{parts[2]}.{parts[3]}")
+                        if op is not None:
+                            g.edges.add((src, op, line, "exact", "torch-op"))
+                            g.resolved_calls += 1
+                            continue
+                targets = self.resolve_call(callee, fi, di)
+                if not targets and pybind:
+                    head = callee.split(".", 1)[0]
+                    b = self.ns.get(f["module"], {}).get(head)
+                    if b is not None and b[0] == "import":
+                        tail = callee.split(".", 1)[1] if "." in callee else ""
+                        pb = pybind.get(f"{b[1]}.{tail}") if tail else None
+                        if pb is not None:
+                            targets = [(pb, "exact")]
+                            g.edges.add((src, pb, line, "exact", "pybind"))
+                            g.resolved_calls += 1
+                            continue
+                if not targets:
+                    g.unresolved += 1
+                    continue
+                g.resolved_calls += 1
+                for dst, res in targets:
+                    if dst != src or res != "name":
+                        g.edges.add((src, dst, line, res, "call"))
+
+    def resolve_call(self, callee: str, fi: int, di: int) -> list[tuple[int, str]]:
+        segs = split_chain(callee)
+        if segs is None:
+            return []
+        symbols = self.g.symbols
+        if len(segs) == 1:
+            name, suffix = segs[0]
+            if suffix:
+                return []
+            ent, inferred = self.lookup_name(name, fi, di, 0)
+            receiver = None
+        else:
+            head = ".".join(n + s for n, s in segs[:-1])
+            if head == "super()":
+                recv = self._super(fi, di)
+                receiver_inferred = False
+            else:
+                recv, receiver_inferred = self.eval_chain(head, fi, di)
+            name, suffix = segs[-1]
+            if suffix:
+                return []
+            if recv is not None and recv[0] == "super":
+                ent = None
+                for c in recv[1]:
+                    sid = self.members[c].get(name)
+                    if sid is not None:
+                        ent = ("sym", sid)
+                        break
+                return [(ent[1], "exact")] if ent is not None else []
+            if recv is None:
+                return self._name_candidates(name)
+            ent, inf = self.attr(recv, name)
+            inferred = receiver_inferred or inf
+            receiver = recv
+            if ent is None:
+                return self._name_candidates(name) if recv[0] == "inst" and self.unresolved_bases.get(recv[1]) else []
+        if ent is None:
+            return []
+        label = "type" if inferred else "exact"
+        out: list[tuple[int, str]] = []
+        if ent[0] == "sym":
+            sym = symbols[ent[1]]
+            if sym.kind == "class":
+                init = self.attr(("sym", ent[1]), "__init__")[0]
+                target = init[1] if init is not None and init[0] == "sym" else ent[1]
+                out.append((target, label))
+                return out
+            out.append((ent[1], label))
+            if receiver is not None and receiver[0] == "inst" and sym.kind == "method":
+                for sub in self.all_subclasses(receiver[1]):
+                    over = self.members[sub].get(sym.short)
+                    if over is not None and over != ent[1]:
+                        out.append((over, "dispatch"))
+            return out
+        if ent[0] == "inst":
+            for method in _ASSUMED_CALLABLE_METHODS:
+                m = self.attr(ent, method)[0]
+                if m is not None and m[0] == "sym":
+                    out.append((m[1], "type"))
+                    for sub in self.all_subclasses(ent[1]):
+                        over = self.members[sub].get(method)
+                        if over is not None and over != m[1]:
+                            out.append((over, "dispatch"))
+                    break
+        return out
+
+    def _name_candidates(self, name: str) -> list[tuple[int, str]]:
+        if name.startswith("__") or name in COMMON_METHOD_NAMES:
+            return []
+        cands = self.methods_by_name.get(name, ())
+        if 0 < len(cands) <= MAX_NAME_CANDIDATES:
+            return [(c, "name") for c in cands]
+        return []

@@ -1,0 +1,1 @@
+"""Small reimplementations of inference-engine mechanisms."""
