@@ -349,7 +349,11 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
     launches = {n.start_byte for n in caps.get("launch", ())}
     calls = []
     regs = []
-    for call, fn, args in zip(caps.get("call", ()), caps.get("call.fn", ()), caps.get("call.args", ())):
+    for call in caps.get("call", ()):
+        fn = call.child_by_field_name("function")
+        args = call.child_by_field_name("arguments")
+        if fn is None or args is None:
+            continue
         owner = owner_function(fn.start_byte)
         if owner < 0:
             continue
@@ -365,7 +369,11 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
                 regs.append(reg)
 
     macros = []
-    for node, name, body in zip(caps.get("macro", ()), caps.get("macro.name", ()), caps.get("macro.body", ())):
+    for node in caps.get("macro", ()):
+        name = node.child_by_field_name("name")
+        body = node.child_by_field_name("value")
+        if name is None or body is None:
+            continue
         text = _text(body).replace("\\\n", " ").replace("\\\r\n", " ")
         found = []
         for m in _MACRO_CALL.finditer(text):
@@ -390,7 +398,11 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
         if text.startswith("namespace") and "=" in text:
             usings.append((owner, "nsalias", text[len("namespace"):]))
     aliases = []
-    for node, name, tnode in zip(caps.get("alias", ()), caps.get("alias.name", ()), caps.get("alias.type", ())):
+    for node in caps.get("alias", ()):
+        name = node.child_by_field_name("name")
+        tnode = node.child_by_field_name("type")
+        if name is None or tnode is None:
+            continue
         aliases.append((enclosing(node.start_byte), _text(name), _text(tnode)))
     for node in caps.get("typedef", ()):
         tnode = node.child_by_field_name("type")

@@ -253,9 +253,11 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
             defs[idx]["doc"] = _docstring(node)
 
     calls = []
-    call_fns = caps.get("call.fn", ())
-    call_args = caps.get("call.args", ())
-    for fn, args in zip(call_fns, call_args):
+    for call in caps.get("call", ()):
+        fn = call.child_by_field_name("function")
+        args = call.child_by_field_name("arguments")
+        if fn is None or args is None:
+            continue
         text = _text(fn)
         callee = normalize_callee(text)
         owner = enclosing(fn.start_byte)

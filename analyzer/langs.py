@@ -31,7 +31,7 @@ def language_of(path: str) -> str | None:
 PY_QUERY = r"""
 (class_definition name: (identifier) @class.name) @class
 (function_definition name: (identifier) @func.name) @func
-(call function: (_) @call.fn arguments: (_) @call.args) @call
+(call) @call
 (import_statement) @import
 (import_from_statement) @import
 (assignment left: (_) @assign.left) @assign
@@ -47,11 +47,11 @@ _CPP_COMMON = r"""
 (function_definition) @func
 (field_declaration) @field
 (declaration) @decl
-(call_expression function: (_) @call.fn arguments: (argument_list) @call.args) @call
-(preproc_function_def name: (identifier) @macro.name value: (preproc_arg) @macro.body) @macro
+(call_expression arguments: (argument_list)) @call
+(preproc_function_def value: (preproc_arg)) @macro
 (preproc_include path: (_) @include)
 (using_declaration) @using
-(alias_declaration name: (_) @alias.name type: (_) @alias.type) @alias
+(alias_declaration) @alias
 (type_definition) @typedef
 (namespace_alias_definition) @nsalias
 (comment) @comment
@@ -92,7 +92,7 @@ def captures(lang: str, source: bytes):
     tree = parser.parse(source)
     caps = ts.QueryCursor(query).captures(tree.root_node)
     for nodes in caps.values():
-        nodes.sort(key=lambda n: n.start_byte)
+        nodes.sort(key=lambda n: (n.start_byte, -n.end_byte))
     return tree, caps
 
 
