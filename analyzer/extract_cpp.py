@@ -16,12 +16,15 @@ REGISTRATION_MACROS = {
     "TORCH_LIBRARY_IMPL_EXPAND", "PYBIND11_MODULE",
 }
 _MACRO_CALL = re.compile(r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*)\s*(?:<[^;{}()]*?>\s*)?(<<<|\()")
+GTEST_MACROS = {"TEST", "TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"}
 _KEYWORDS = {
     "if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype", "static_assert",
     "catch", "defined", "static_cast", "reinterpret_cast", "const_cast", "dynamic_cast", "typeid",
     "noexcept", "alignas", "__attribute__", "__launch_bounds__", "__align__", "do", "else", "case",
 }
-_FUNCTION_DECLARATORS = ("function_declarator",)
+_MACRO_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
+_MACRO_NAME_IN_TEXT = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
+_MAKE_SMART = re.compile(r"make_(?:shared|unique)\s*<\s*([\w:]+)")
 
 
 def _text(node) -> str:
@@ -218,6 +221,12 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
                     flags.append("virtual")
                 elif ct == "storage_class_specifier" and _text(c) == "static":
                     flags.append("static")
+            if d["name"] in GTEST_MACROS:
+                # TEST_F(Fixture, Case) { ... } parses as a function named TEST_F: name it by its test.
+                plist = fdecl.child_by_field_name("parameters")
+                label = ", ".join(_text(p) for p in plist.named_children) if plist is not None else ""
+                d["name"] = d["qual"] = f"{d['name']}({label})"
+                d["params"], d["nparams"] = [], (0, 0)
             if d["name"] in REGISTRATION_MACROS:
                 d["kind"] = "registration"
                 plist = fdecl.child_by_field_name("parameters")
@@ -362,6 +371,17 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
         kind = "launch" if call.start_byte in launches else "call"
         line = fn.start_point[0] + 1
         calls.append((owner, line, callee, nargs, kind))
+        if "make_" in callee:
+            # std::make_shared<T>(...) constructs a T: record the constructor call too.
+            m = _MAKE_SMART.search(_text(fn))
+            if m:
+                calls.append((owner, line, normalize_callee(m.group(1)), nargs, "call"))
+        elif _MACRO_NAME.match(callee):
+            # A macro given another macro's name (DISPATCH_BY_KV_CACHE_DTYPE(..., CALL_LAUNCHER)):
+            # the resolver expands the argument if, and only if, it names a function-like macro.
+            for a in args.named_children:
+                if a.type == "identifier" and _MACRO_NAME.match(_text(a)):
+                    calls.append((owner, line, _text(a), -1, "macroref"))
         od = defs[owner]
         if od["kind"] == "registration" and (callee.endswith(".def") or callee.endswith(".impl")):
             reg = _registration(od, callee, args, line, owner)
@@ -376,11 +396,16 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
             continue
         text = _text(body).replace("\\\n", " ").replace("\\\r\n", " ")
         found = []
+        called = set()
         for m in _MACRO_CALL.finditer(text):
             callee = _WS.sub("", m.group(1))
             if callee.rsplit("::", 1)[-1] in _KEYWORDS:
                 continue
-            found.append((callee, m.group(2) == "<<<"))
+            called.add(m.start(1))
+            found.append((callee, "launch" if m.group(2) == "<<<" else "call"))
+        for m in _MACRO_NAME_IN_TEXT.finditer(text):
+            if m.start() not in called:
+                found.append((m.group(0), "ref"))
         macros.append((_text(name), node.start_point[0] + 1, found))
 
     includes = [_text(n).strip('"<>') for n in caps.get("include", ())]

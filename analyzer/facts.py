@@ -12,7 +12,8 @@ FileFacts keys:
   imports   py: list[(local_name, target_dotted, level, is_star)]; cpp: list of #include texts
   usings    cpp: list[(scope def id | -1, kind, text)]  kind: 'namespace' | 'decl' | 'nsalias'
   aliases   cpp: list[(scope def id | -1, name, type text)]  (`using A = B;` and typedefs)
-  macros    cpp: list[(name, line, [(callee_text, is_launch)])]
+  macros    cpp: list[(name, line, [(callee_text, kind)])]  kind: 'call' | 'launch' | 'ref' (a bare
+            ALL_CAPS name in the body: expanded only if it names another function-like macro)
   regs      cpp: list[Registration]
   module    py: dotted module name, or '' for C++
 
@@ -40,7 +41,8 @@ TypeExpr: (kind, text, ctx) where ctx is the local def id the text must be read 
           ('ann', text, ctx) declared/annotated type, ('call', callee text, ctx) value of a call,
           ('ref', text, ctx) an alias (`self.step_fn = self.step`, `x = y`, `functools.partial`).
 
-Call: (caller local def id, line, callee text, nargs, kind) kind: 'call' | 'launch' | 'macro'
+Call: (caller local def id, line, callee text, nargs, kind) kind: 'call' | 'launch' | 'macroref'
+  ('macroref': a macro's name passed to another macro; it counts only if it names a macro)
 Registration: (kind, block namespace expr, op name, target text | None, line, caller def id)
   kind: 'torch_def' | 'torch_impl' | 'pybind'
 """
@@ -54,4 +56,4 @@ Call = tuple[int, int, str, int, str]
 
 # Bumped whenever extraction output changes shape or meaning: stored facts from an older
 # extractor are re-parsed rather than trusted.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 4

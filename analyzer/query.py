@@ -194,8 +194,8 @@ class Index:
         found: list[tuple[int, int, str, str, int]] = []
         for level in range(1, depth + 1):
             best: dict[int, tuple] = {}
-            for other, line, res, via, _ in self._neighbours(frontier, direction, resolutions):
-                if other in seen:
+            for other, line, res, via, me in self._neighbours(frontier, direction, resolutions):
+                if other in seen and not (level == 1 and other == me):  # recursion shows once
                     continue
                 cur = best.get(other)
                 rank = (RESOLUTION_ORDER.get(res, 9), line)

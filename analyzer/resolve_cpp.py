@@ -13,6 +13,31 @@ _SMART = re.compile(r"^(?:::)?(?:std::)?(?:shared_ptr|unique_ptr|weak_ptr|option
 _QUALIFIERS = re.compile(r"\b(?:const|volatile|struct|class|typename|mutable|static|inline|constexpr|__restrict__|__restrict)\b")
 _FUNC_KINDS = ("function", "method", "kernel", "device")
 _MAX_DEPTH = 8
+_MAX_MACRO_DEPTH = 6   # macros expanding macros (vLLM's paged attention goes four deep)
+_CONTAINER = re.compile(r"^(?:std::)?(vector|deque|list|array|span|set|unordered_set|map|unordered_map|SmallVector)<(.*)>$")
+
+
+def element_type(text: str | None) -> str:
+    """Element type text of a container type: `std::vector<std::shared_ptr<T>>` -> `std::shared_ptr<T>`."""
+    if not text:
+        return ""
+    t = _QUALIFIERS.sub("", text).replace(" ", "").replace("&", "").rstrip("*")
+    m = _CONTAINER.match(t)
+    if not m:
+        return ""
+    args, depth, cur = [], 0, []
+    for ch in m.group(2):
+        if ch == "<":
+            depth += 1
+        elif ch == ">":
+            depth -= 1
+        if ch == "," and depth == 0:
+            args.append("".join(cur))
+            cur = []
+        else:
+            cur.append(ch)
+    args.append("".join(cur))
+    return args[1] if m.group(1).endswith("map") and len(args) > 1 else args[0]
 
 
 def type_name(text: str | None) -> str:
@@ -302,7 +327,8 @@ class CppResolver:
             frontier = nxt
         return [], ""
 
-    def field_type(self, cname: str, fname: str) -> str:
+    def field_type(self, cname: str, fname: str, subscript: bool = False) -> str:
+        """Class of field `fname` seen from class `cname` (or of its elements, for `field[i]`)."""
         seen = set()
         frontier = [cname]
         while frontier:
@@ -313,7 +339,8 @@ class CppResolver:
                 seen.add(c)
                 a = self.attrs.get(c, {}).get(fname)
                 if a is not None:
-                    return self.lookup_class(a[0], a[1], c, self._class_file(c))
+                    text = element_type(a[0]) if subscript else a[0]
+                    return self.lookup_class(text, a[1], c, self._class_file(c))
                 nxt.extend(self.bases.get(c, ()))
             frontier = nxt
         return ""
@@ -349,6 +376,10 @@ class CppResolver:
                     continue  # registration blocks: handled as op symbols
                 d = defs[di]
                 cls = self.sym_info[src][2] if src in self.sym_info else ""
+                if kind == "macroref":
+                    if callee not in self.macros:
+                        continue
+                    kind = "call"
                 targets = self.resolve_call(callee, nargs, d, cls, fi, 0)
                 via = "launch" if kind == "launch" else "call"
                 if not targets:
@@ -361,7 +392,7 @@ class CppResolver:
 
     def resolve_call(self, callee: str, nargs: int, d: dict, cls: str, fi: int, depth: int) -> list:
         segs = split_chain(callee)
-        if segs is None or depth > 3:
+        if segs is None or depth > _MAX_MACRO_DEPTH:
             return []
         if len(segs) == 1:
             name, suffix = segs[0]
@@ -369,9 +400,11 @@ class CppResolver:
                 return []
             if name in self.macros and "::" not in name:
                 out = []
-                for mcallee, is_launch in self.macros[name]:
-                    for dst, res, _ in self.resolve_call(mcallee, -1, d, cls, fi, depth + 1):
-                        out.append((dst, res, "launch" if is_launch else "macro"))
+                for mcallee, mkind in self.macros[name]:
+                    if mkind == "ref" and mcallee not in self.macros:
+                        continue
+                    for dst, res, v in self.resolve_call(mcallee, -1, d, cls, fi, depth + 1):
+                        out.append((dst, res, "launch" if mkind == "launch" or v == "launch" else "macro"))
                 return out
             # Unqualified: members of the enclosing class first (implicit this->), then scopes.
             if cls and "::" not in name:
@@ -407,14 +440,17 @@ class CppResolver:
         else:
             recv = ""
             texpr = d["vars"].get(head)
-            if texpr is not None:
+            if hsuffix == "[]":
+                if texpr is not None and texpr[0] == "ann":
+                    recv = self.lookup_class(element_type(texpr[1]), d["ns"], cls, fi)
+                elif cls:
+                    recv = self.field_type(cls, head, subscript=True)
+            elif hsuffix:
+                recv = ""  # a call result in head position
+            elif texpr is not None:
                 recv = self._texpr_class(texpr, d, cls, fi)
             elif cls:
                 recv = self.field_type(cls, head)
-            if not recv and head[:1].isupper() and "::" not in head:
-                recv = ""
-        if hsuffix:
-            recv = ""  # calls on call results in head position: handled below only for fields
         for name, suffix in segs[1:-1]:
             if not recv:
                 break
@@ -423,6 +459,8 @@ class CppResolver:
                 recv = self.return_class(found[0]) if found else ""
             elif not suffix:
                 recv = self.field_type(recv, name)
+            elif suffix == "[]":
+                recv = self.field_type(recv, name, subscript=True)
             else:
                 recv = ""
         mname, msuffix = segs[-1]
