@@ -114,6 +114,9 @@ class Index:
         rows = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE name=?", (q,))
         if rows:
             return rows
+        rows = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE id IN (SELECT target FROM aliases WHERE name=?)", (q,))
+        if rows:
+            return rows
         short = re.split(r"::|\.", q)[-1]
         cands = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE short=?", (short,))
         if q != short:

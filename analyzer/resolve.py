@@ -64,6 +64,7 @@ class Graph:
     symbols: list[Symbol] = field(default_factory=list)
     edges: set[tuple[int, int, int, str, str]] = field(default_factory=set)  # src dst line res via
     overrides: set[tuple[int, int]] = field(default_factory=set)           # (override, overridden)
+    aliases: set[tuple[str, int]] = field(default_factory=set)              # re-exported name -> symbol
     unresolved: int = 0
     resolved_calls: int = 0
 

@@ -110,6 +110,15 @@ class PyResolver:
             self.unresolved_bases[cid] = unresolved
             for b in resolved:
                 self.subclasses.setdefault(b, []).append(cid)
+        # Names a package re-exports (`vllm.LLM`): lookups by those names find the symbol.
+        for fi, f in enumerate(self.files):
+            if not f["path"].endswith("__init__.py"):
+                continue
+            for local, b in self.ns[f["module"]].items():
+                if b[0] == "import":
+                    ent = self.module_member(f["module"], local)
+                    if ent is not None and ent[0] == "sym":
+                        self.g.aliases.add((f"{f['module']}.{local}", ent[1]))
         for cid in self.members:
             for name, sid in self.members[cid].items():
                 if self.g.symbols[sid].kind != "method":
@@ -305,14 +314,19 @@ class PyResolver:
             suffix = ""
         else:
             ent, inferred = self.lookup_name(head, fi, di, depth + 1)
+        inferred = inferred or self._returns_function_value(ent, suffix)
         ent = self._apply_suffix(ent, suffix, depth)
         for name, suffix in segs[1:]:
             ent, inf = self.attr(ent, name, depth + 1)
-            inferred = inferred or inf
+            inferred = inferred or inf or self._returns_function_value(ent, suffix)
             ent = self._apply_suffix(ent, suffix, depth)
             if ent is None:
                 return None, inferred
         return ent, inferred
+
+    def _returns_function_value(self, ent: Any, suffix: str) -> bool:
+        """A call of a function (not a class) types its result from a return annotation."""
+        return bool(suffix) and ent is not None and ent[0] == "sym" and ent[1] not in self.members
 
     def _apply_suffix(self, ent: Any, suffix: str, depth: int) -> Any:
         for i in range(0, len(suffix), 2):

@@ -51,9 +51,19 @@ class FrameworkRef:
                                path=path, line=line)
 
 
+def pins_path() -> Path:
+    """The pins file: the packaged one, or $INFERNAV_PINS (extra frameworks, test fixtures)."""
+    env = os.environ.get("INFERNAV_PINS")
+    return Path(env) if env else PINS_PATH
+
+
 def load_pins() -> dict[str, Any]:
-    with open(PINS_PATH, "rb") as f:
-        return tomllib.load(f)
+    path = pins_path()
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceError(f"cannot read pins file {path}: {exc}") from None
 
 
 def home() -> Path:

@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -29,6 +29,7 @@ CREATE TABLE edges (
     resolution TEXT NOT NULL, via TEXT NOT NULL
 );
 CREATE TABLE overrides (sub INTEGER NOT NULL, base INTEGER NOT NULL);
+CREATE TABLE aliases (name TEXT NOT NULL, target INTEGER NOT NULL);
 """
 INDEXES = """
 CREATE INDEX symbols_name ON symbols(name);
@@ -38,6 +39,7 @@ CREATE INDEX edges_src ON edges(src);
 CREATE INDEX edges_dst ON edges(dst);
 CREATE INDEX overrides_sub ON overrides(sub);
 CREATE INDEX overrides_base ON overrides(base);
+CREATE INDEX aliases_name ON aliases(name);
 """
 
 
@@ -101,6 +103,7 @@ def _write_graph(conn: sqlite3.Connection, graph: Any) -> None:
     conn.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", _symbol_rows(graph.symbols))
     conn.executemany("INSERT INTO edges VALUES (?,?,?,?,?)", sorted(graph.edges))
     conn.executemany("INSERT INTO overrides VALUES (?,?)", sorted(graph.overrides))
+    conn.executemany("INSERT INTO aliases VALUES (?,?)", sorted(graph.aliases))
 
 
 def write_full(path: Path, meta: dict[str, Any], files: list[tuple], graph: Any) -> None:
@@ -146,6 +149,7 @@ def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], de
             conn.execute("DELETE FROM symbols")
             conn.execute("DELETE FROM edges")
             conn.execute("DELETE FROM overrides")
+            conn.execute("DELETE FROM aliases")
             _write_graph(conn, graph)
             conn.execute("CREATE INDEX edges_src ON edges(src)")
             conn.execute("CREATE INDEX edges_dst ON edges(dst)")
