@@ -310,8 +310,7 @@ def path_cmd(source: str, target: str, k: int, max_len: int, framework: str | No
     idx = _open(_ref(framework))
     a = _lookup(idx, source, as_json)
     b = _lookup(idx, target, as_json)
-    chains = idx.resolve_path_rows(idx.paths([r.id for r in a], [r.id for r in b], k, max_len, _resolutions(strict)))
-    chains = [c for c in chains if c]
+    chains = idx.paths([r.id for r in a], [r.id for r in b], k, max_len, _resolutions(strict))
     if as_json:
         _dump({"from": a[0].brief(), "to": b[0].brief(), "paths": [[s.name for s in c] for c in chains]})
     elif not chains:

@@ -237,7 +237,9 @@ class Index:
         keep = {n for n in fwd if n in bwd and fwd[n] + bwd[n] <= best + slack}
         edges = self._edges_among(keep, resolutions)
         if k == 1:
-            return [self._bfs_path(src_ids, targets, edges)]
+            chain = self._bfs_path(src_ids, targets, edges)
+            rows = self.symbols(chain)
+            return [[rows[n] for n in chain]] if chain else []
         import networkx as nx
 
         g = nx.DiGraph()
@@ -299,12 +301,6 @@ class Index:
                         nxt.append(m)
             queue = nxt
         return []
-
-    def resolve_path_rows(self, chains: list[list]) -> list[list[SymbolRow]]:
-        if chains and chains[0] and isinstance(chains[0][0], int):
-            rows = self.symbols(n for c in chains for n in c)
-            return [[rows[n] for n in c] for c in chains]
-        return chains
 
     def overrides(self, ids: list[int]) -> dict[str, list[SymbolRow]]:
         """What these methods override (up the hierarchy) and what overrides them (all the way down)."""
