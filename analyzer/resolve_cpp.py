@@ -5,6 +5,7 @@ kernel launches, launch macros, and torch/pybind11 registrations.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from .resolve import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, Graph, Symbol
@@ -62,15 +63,19 @@ def type_name(text: str | None) -> str:
     return t if re.match(r"^[A-Za-z_][\w:]*$", t) else ""
 
 
-def split_chain(callee: str) -> list[tuple[str, str]] | None:
-    """`this.mgr_.Get().Alloc` -> [('this',''),('mgr_',''),('Get','()'),('Alloc','')]."""
+_CPP_SEG = re.compile(r"^((?:::)?[A-Za-z_~][\w:~]*)((?:\(\)|\[\])*)$")
+
+
+@lru_cache(maxsize=None)
+def split_chain(callee: str) -> tuple[tuple[str, str], ...] | None:
+    """`this.mgr_.Get().Alloc` -> (('this',''),('mgr_',''),('Get','()'),('Alloc','')). Memoized."""
     out = []
     for part in callee.split("."):
-        m = re.match(r"^((?:::)?[A-Za-z_~][\w:~]*)((?:\(\)|\[\])*)$", part)
+        m = _CPP_SEG.match(part)
         if m is None:
             return None
         out.append((m.group(1).lstrip(":"), m.group(2)))
-    return out
+    return tuple(out)
 
 
 class CppResolver:

@@ -9,6 +9,7 @@ and each step of a chain says whether it needed type inference (label 'type') or
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 from .resolve import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, Graph, Symbol
@@ -19,18 +20,22 @@ _MAX_DEPTH = 12
 _ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
 
 
-def split_chain(callee: str) -> list[tuple[str, str]] | None:
-    """`self.a().b` -> [('self',''), ('a','()'), ('b','')]; None if not a plain chain."""
+@lru_cache(maxsize=None)
+def split_chain(callee: str) -> tuple[tuple[str, str], ...] | None:
+    """`self.a().b` -> (('self',''), ('a','()'), ('b','')); None if not a plain chain.
+
+    Memoized: the same callee texts (`self.foo`, `torch.cat`) recur thousands of times.
+    """
     if callee.startswith("super()."):
         rest = split_chain(callee[len("super()."):])
-        return [("super", "()")] + rest if rest is not None else None
+        return (("super", "()"),) + rest if rest is not None else None
     out = []
     for part in callee.split("."):
         m = _SEG.match(part)
         if m is None:
             return None
         out.append((m.group(1), m.group(2)))
-    return out
+    return tuple(out)
 
 
 class PyResolver:
@@ -51,6 +56,8 @@ class PyResolver:
         self.methods_by_name: dict[str, list[int]] = {}
         self._mro: dict[int, list[int]] = {}
         self._member_cache: dict[tuple[str, str], Any] = {}
+        self._in_progress: set[tuple[str, str]] = set()
+        self._cycle_hits = 0
         self._ann_cache: dict[tuple[int, str], Any] = {}
         self._children: dict[int, dict[int, list[int]]] = {}
 
@@ -160,10 +167,29 @@ class PyResolver:
 
     # ---------------------------------------------------------------- lookups
     def module_member(self, module: str, name: str, depth: int = 0) -> Any:
+        """What `module.name` denotes, following imports, re-exports and star imports.
+
+        Import cycles are cut by an in-progress guard; a result computed while some guard was
+        hit is not cached (it may be a cycle's partial answer), so the answer never depends on
+        which name happened to be looked up first.
+        """
         key = (module, name)
         if key in self._member_cache:
             return self._member_cache[key]
-        self._member_cache[key] = None  # cycle guard
+        if key in self._in_progress:
+            self._cycle_hits += 1
+            return None
+        self._in_progress.add(key)
+        hits_before = self._cycle_hits
+        try:
+            result = self._module_member(module, name, depth)
+        finally:
+            self._in_progress.discard(key)
+        if self._cycle_hits == hits_before:
+            self._member_cache[key] = result
+        return result
+
+    def _module_member(self, module: str, name: str, depth: int) -> Any:
         result = None
         if depth < _MAX_DEPTH:
             b = self.ns.get(module, {}).get(name)
@@ -183,7 +209,6 @@ class PyResolver:
                     result = self.module_member(src, name, depth + 1)
                     if result is not None:
                         break
-        self._member_cache[key] = result
         return result
 
     def resolve_dotted(self, dotted: str, depth: int = 0) -> Any:

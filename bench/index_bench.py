@@ -1,0 +1,177 @@
+"""Index and query benchmark (not a test): prints a table of what it measured.
+
+  python bench/index_bench.py [--runs 10]
+
+Measures, on the fetched pinned sources (vLLM always; KsanaLLM where present):
+  - cold index of all frameworks together (wall time; peak RSS summed over the whole process tree)
+  - no-change re-index, and a one-file edit re-index (checked identical to a cold index)
+  - whole-process CLI latency, median of N runs, for find / callers / callees / path
+It works in a temporary INFERNAV_HOME whose sources link to the fetched trees, so the user's
+cache and indexes are left as they were.
+"""
+from __future__ import annotations
+
+import argparse
+import marshal
+import os
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+INFERNAV = [sys.executable, "-m", "infernav.analyzer.cli"]
+_exe = Path(sys.executable).with_name("infernav")
+if _exe.exists():
+    INFERNAV = [str(_exe)]  # the console script, as users run it
+
+QUERIES = {
+    "vllm": [
+        ("find", ["find", "Scheduler"]),
+        ("callers", ["callers", "vllm.v1.core.sched.scheduler.Scheduler.update_from_output"]),
+        ("callees", ["callees", "Scheduler.schedule"]),
+        ("path", ["path", "vllm._custom_ops.fused_add_rms_norm", "vllm::fused_add_rms_norm_kernel"]),
+        ("path -k 3", ["path", "EngineCore.step", "BlockPool.get_new_blocks", "-k", "3"]),
+    ],
+    "ksanallm": [
+        ("callers", ["callers", "-f", "ksanallm", "PrefixCacheManager::AllocateRequestBlocks"]),
+        ("path", ["path", "-f", "ksanallm", "ScheduleProcessor::UpdateWithGenerationResult",
+                  "PrefixCacheManager::AppendCachedBlockToTimedList"]),
+    ],
+}
+
+
+def _tree_rss_kib(pgid: int) -> int:
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            if int(fields[2]) != pgid:  # field 5 (pgrp) after the comm
+                continue
+            with open(f"/proc/{entry}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+                        break
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
+def run_measured(cmd: list[str], env: dict) -> tuple[float, int, str]:
+    """(wall seconds, peak RSS of the process tree in MiB, stdout)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    peak = [0]
+    done = threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            time.sleep(0.01)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    out, _ = proc.communicate()
+    wall = time.perf_counter() - t0
+    done.set()
+    t.join()
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{out}")
+    return wall, peak[0] // 1024, out
+
+
+def median_latency(args: list[str], env: dict, runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        subprocess.run(INFERNAV + args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def dump(path: Path) -> list:
+    conn = sqlite3.connect(path)
+    out = [sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
+           for t in ("symbols", "edges", "overrides", "aliases")]
+    out.append([(p, h, marshal.loads(f) if f else None)
+                for p, h, f in conn.execute("SELECT path, hash, facts FROM files ORDER BY path")])
+    conn.close()
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=10)
+    args = ap.parse_args()
+
+    from infernav.analyzer import sources
+
+    refs = [r for r in sources.all_default_refs() if sources.locate(r) is not None]
+    missing = [r.key for r in sources.all_default_refs() if sources.locate(r) is None]
+    if not refs:
+        raise SystemExit("nothing fetched: run `make` (or `infernav fetch`) first")
+    rows: list[tuple[str, str, str]] = []
+    work = Path(tempfile.mkdtemp(prefix="infernav-bench-"))
+    try:
+        home = work / "home"
+        (home / "sources").mkdir(parents=True)
+        for ref in refs:
+            (home / "sources" / f"{ref.key}.link").write_text(str(sources.locate(ref)))
+        env = {**os.environ, "INFERNAV_HOME": str(home)}
+        env.pop("INFERNAV_PINS", None)
+        what = " + ".join(f"{r.key} ({', '.join(r.roots)})" for r in refs)
+
+        wall, rss, out = run_measured(INFERNAV + ["index", "--all", "--force"], env)
+        rows.append(("cold index, " + what, f"{wall:.2f} s", f"peak RSS {rss} MiB (whole process tree)"))
+        for line in out.splitlines():
+            if ": cold;" in line:
+                rows.append(("  " + line.split(":")[0], line.split("(", 1)[1].rstrip(")"), ""))
+        wall, _, _ = run_measured(INFERNAV + ["index", "--all"], env)
+        rows.append(("no-change re-index (all)", f"{wall:.2f} s", "whole process"))
+
+        # One-file edit on a private copy of vLLM, compared with a cold index of the edited tree.
+        vref = next(r for r in refs if r.name == "vllm")
+        copy = work / "vllm-copy"
+        shutil.copytree(sources.locate(vref), copy, symlinks=True)
+        home2 = work / "home2"
+        (home2 / "sources").mkdir(parents=True)
+        (home2 / "sources" / f"{vref.key}.link").write_text(str(copy))
+        env2 = {**env, "INFERNAV_HOME": str(home2)}
+        run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
+        target = copy / "vllm" / "v1" / "core" / "block_pool.py"
+        target.write_text(target.read_text() + "\n\ndef _bench_probe(pool):\n    return pool.get_num_free_blocks()\n")
+        wall, _, out = run_measured(INFERNAV + ["index", "vllm"], env2)
+        inc = dump(home2 / "index" / f"{vref.key}.sqlite")
+        run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
+        cold = dump(home2 / "index" / f"{vref.key}.sqlite")
+        same = "identical to a cold index" if inc == cold else "DIFFERS from a cold index"
+        rows.append(("one-file edit re-index (vllm)", f"{wall:.2f} s", same))
+
+        for ref in refs:
+            for label, q in QUERIES.get(ref.name, []):
+                med = median_latency(q, env, args.runs)
+                rows.append((f"CLI {label} ({ref.name})", f"{med * 1000:.0f} ms", f"median of {args.runs}, whole process"))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure':<{width}}  {'result':>10}  note")
+    for name, result, note in rows:
+        print(f"{name:<{width}}  {result:>10}  {note}")
+    if missing:
+        print(f"(not measured, source absent: {', '.join(missing)})")
+    print(f"machine: {os.cpu_count()} cores, Python {sys.version.split()[0]}")
+
+
+if __name__ == "__main__":
+    main()
