@@ -289,10 +289,9 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
         return -1
 
     def owner_function(byte: int) -> int:
+        """The function a call sits in; -1 for calls in namespace or class scope (initializers)."""
         idx = enclosing(byte)
-        while idx >= 0 and defs[idx]["kind"] in ("namespace", "class", "struct"):
-            return -1
-        return idx
+        return -1 if idx >= 0 and defs[idx]["kind"] in ("namespace", "class", "struct") else idx
 
     # Method declarations and data members inside class bodies; free function declarations.
     decl_nodes = [(n, True) for n in caps.get("field", ())] + [(n, False) for n in caps.get("decl", ())]

@@ -79,7 +79,7 @@ def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
         if is_pkg:
             parts = parts[:-1]
         # Climb while the parent folder is a package.
-        start = len(parts) - 1 if not is_pkg else len(parts) - 1
+        start = len(parts) - 1
         while start > 0 and "/".join(parts[:start]) in packages:
             start -= 1
         out[p] = (".".join(parts[start:]), is_pkg)

@@ -15,6 +15,8 @@ from . import store
 
 _COLUMNS = "id, name, short, kind, lang, path, line, end_line, sig, doc, flags, parent, decl_path, decl_line"
 RESOLUTION_ORDER = {"exact": 0, "type": 1, "dispatch": 2, "name": 3}
+# `vllm/v1/core/block_pool.py:299` (a source path and a line), never `ns::f` or `mod.f`.
+_PATH_LINE = re.compile(r"^(.+\.(?:py|pyi|cu|cuh|cc|cpp|cxx|c|h|hh|hpp|inl)):(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -108,8 +110,8 @@ class Index:
         Raises SymbolNotFound (with near names) or AmbiguousSymbol (with candidates).
         """
         q = query.strip()
-        m = re.match(r"^(.+?):(\d+)$", q)
-        if m and "/" in m.group(1) or m and re.search(r"\.(py|pyi|cu|cuh|cc|cpp|cxx|h|hpp|c)$", m.group(1) or ""):
+        m = _PATH_LINE.match(q)
+        if m:
             return self._at_line(m.group(1), int(m.group(2)), q)
         rows = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE name=?", (q,))
         if rows:

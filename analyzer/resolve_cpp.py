@@ -125,13 +125,12 @@ class CppResolver:
                     self.sym_info[sid] = (fi, di, "")
                     self.classes.setdefault(d["qual"], []).append(sid)
                     self.by_name.setdefault(d["qual"], []).append(sid)
-                    members = self.members.setdefault(d["qual"], {})
+                    self.members.setdefault(d["qual"], {})
                     attrs = self.attrs.setdefault(d["qual"], {})
                     for aname, texpr in d["attrs"].items():
                         attrs.setdefault(aname, (texpr[1], d["ns"]))
                     if d["bases"]:
                         self.bases.setdefault(d["qual"], [])
-                    del members
                 elif kind in _FUNC_KINDS:
                     pending.append((fi, di))
         # Bases, resolved in each class's own namespace.
@@ -423,10 +422,7 @@ class CppResolver:
                     sids = ctor or self.classes[canon][:1]
                 else:
                     sids = self.by_name.get(canon, [])
-                owner = canon.rsplit("::", 1)[0] if "::" in canon else ""
-                res = "exact"
-                del owner
-                return [(s, res, "call") for s in self._by_arity(sids, nargs)]
+                return [(s, "exact", "call") for s in self._by_arity(sids, nargs)]
             short = name.rsplit("::", 1)[-1]
             if short in COMMON_METHOD_NAMES:
                 return []
@@ -475,7 +471,7 @@ class CppResolver:
                 found = self._by_arity(found, nargs)
                 label = "type" if inferred else "exact"
                 out = [(s, label, "call") for s in found]
-                if self._is_virtual(found, recv, mname):
+                if self._is_virtual(found):
                     for sub in self._all_subclasses(recv):
                         for s in self.members.get(sub, {}).get(mname, ()):
                             if s not in found:
@@ -508,12 +504,9 @@ class CppResolver:
                     return self.return_class(sids[0]) if sids else ""
         return ""
 
-    def _is_virtual(self, found: list[int], recv: str, mname: str) -> bool:
-        for s in found:
-            flags = self.g.symbols[s].flags
-            if "virtual" in flags or "pure" in flags or "override" in flags:
-                return True
-        return False
+    def _is_virtual(self, found: list[int]) -> bool:
+        """Dispatch fans out only from methods C++ dispatches dynamically."""
+        return any(f in self.g.symbols[s].flags for s in found for f in ("virtual", "pure", "override"))
 
     def _all_subclasses(self, cname: str) -> list[str]:
         out, stack, seen = [], list(self.subclasses.get(cname, ())), set()

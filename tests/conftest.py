@@ -75,17 +75,16 @@ def _real_index(name: str):
     return Index(index_path(ref))
 
 
-@pytest.fixture(scope="session")
-def vllm_index():
-    os.environ.pop("INFERNAV_PINS", None)
-    idx = _real_index("vllm")
-    yield idx
-    idx.close()
+def _session_index(name: str):
+    @pytest.fixture(scope="session")
+    def fixture():
+        os.environ.pop("INFERNAV_PINS", None)
+        idx = _real_index(name)
+        yield idx
+        idx.close()
+
+    return fixture
 
 
-@pytest.fixture(scope="session")
-def ksana_index():
-    os.environ.pop("INFERNAV_PINS", None)
-    idx = _real_index("ksanallm")
-    yield idx
-    idx.close()
+vllm_index = _session_index("vllm")
+ksana_index = _session_index("ksanallm")
