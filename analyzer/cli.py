@@ -121,19 +121,27 @@ def main() -> None:
 @click.option("--path", "path", type=click.Path(file_okay=False), default=None,
               help="Use an existing checkout or git repository instead of downloading (one framework).")
 @click.option("--all", "all_pins", is_flag=True, help="Every pinned framework; ones that cannot be had are skipped with a note.")
-def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool) -> None:
+@json_opt
+def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json: bool) -> None:
     """Download pinned sources into the cache ($INFERNAV_HOME)."""
     refs = sources.all_default_refs() if all_pins or not frameworks else [_ref(f) for f in frameworks]
     if path and len(refs) != 1:
         raise click.UsageError("--path takes exactly one framework")
     failed = 0
+    results = []
     for ref in refs:
         try:
-            root = sources.fetch(ref, path=path, progress=_progress())
-            click.echo(f"{ref.key}: {root}")
+            root = sources.fetch(ref, path=path, progress=None if as_json else _progress())
+            results.append({"framework": ref.key, "root": str(root)})
+            if not as_json:
+                click.echo(f"{ref.key}: {root}")
         except SourceError as exc:
             failed += 1
-            click.echo(f"skip: {exc}" if all_pins or not frameworks else f"error: {exc}", err=True)
+            results.append({"framework": ref.key, "error": str(exc)})
+            if not as_json:
+                click.echo(f"skip: {exc}" if all_pins or not frameworks else f"error: {exc}", err=True)
+    if as_json:
+        _dump({"results": results})
     if failed and not (all_pins or not frameworks):
         sys.exit(1)
 
@@ -165,19 +173,29 @@ def _progress():
 @click.option("--force", is_flag=True, help="Rebuild from scratch instead of re-indexing what changed.")
 @click.option("--all", "all_pins", is_flag=True, help="Every pinned framework whose source is fetched.")
 @click.option("-j", "--jobs", type=int, default=None, help="Parser processes (default: all cores).")
-def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | None) -> None:
+@json_opt
+def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | None, as_json: bool) -> None:
     """Index fetched sources (incremental: only changed files are re-parsed)."""
+    from dataclasses import asdict
+
     from .indexer import build
 
     refs = sources.all_default_refs() if all_pins or not frameworks else [_ref(f) for f in frameworks]
     missing = 0
+    reports = []
     for ref in refs:
         root = sources.locate(ref)
         if root is None:
             missing += 1
             click.echo(f"skip: {ref.key} is not fetched (run: infernav fetch {ref.key})", err=True)
             continue
-        _print_report(build(ref, root, force=force, jobs=jobs))
+        report = build(ref, root, force=force, jobs=jobs)
+        if as_json:
+            reports.append({**asdict(report), "path": str(report.path)})
+        else:
+            _print_report(report)
+    if as_json:
+        _dump({"results": reports})
     if missing and frameworks and not all_pins:
         sys.exit(1)
 
@@ -352,11 +370,13 @@ def overrides(symbol: str, framework: str | None, as_json: bool) -> None:
 @click.option("-d", "--depth", default=1, show_default=True)
 @click.option("--limit", default=60, show_default=True, help="Most nodes to draw.")
 @framework_opt
+@json_opt
 @strict_opt
-def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, strict: bool) -> None:
+def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, as_json: bool, strict: bool) -> None:
     """Call graph around SYMBOL (callers and callees) as Mermaid, Graphviz dot or JSON."""
     from .render import to_dot, to_json, to_mermaid
 
+    fmt = "json" if as_json else fmt
     idx = _open(_ref(framework))
     rows = _lookup(idx, symbol, fmt == "json")
     nodes, edges = idx.neighbourhood([r.id for r in rows], depth, _resolutions(strict), limit)
