@@ -30,10 +30,13 @@ def _fail(msg: str, code: int = 1) -> None:
     sys.exit(code)
 
 
-def _open(ref: FrameworkRef):
-    """Open ref's index; build it when missing, rebuild it when old or corrupt (saying so)."""
+def _try_open(ref: FrameworkRef):
+    """Open ref's index; build it when missing, rebuild it when old or corrupt (saying so).
+
+    Raises LookupError(one-line reason) when there is no usable index and no source to build from.
+    """
     from . import store
-    from .indexer import index_path
+    from .indexer import build, index_path
     from .query import Index
 
     path = index_path(ref)
@@ -42,20 +45,18 @@ def _open(ref: FrameworkRef):
     except store.IndexProblem as exc:
         root = sources.locate(ref)
         if root is None:
-            hint = f"infernav fetch {ref.key}"
-            _fail(f"no usable index for {ref.key} ({exc.reason}) and its source is not fetched; run: {hint}")
+            raise LookupError(f"no usable index for {ref.key} ({exc.reason}) and its source is not fetched; "
+                              f"run: infernav fetch {ref.key}") from None
         click.echo(f"note: {ref.key}: {exc.reason}; indexing {root} ...", err=True)
-        _run_index(ref, root, force=not isinstance(exc, store.MissingIndex), quiet=True)
+        build(ref, root, force=not isinstance(exc, store.MissingIndex))
         return Index(path)
 
 
-def _run_index(ref: FrameworkRef, root, force: bool, quiet: bool = False):
-    from .indexer import build
-
-    report = build(ref, root, force=force)
-    if not quiet:
-        _print_report(report)
-    return report
+def _open(ref: FrameworkRef):
+    try:
+        return _try_open(ref)
+    except LookupError as exc:
+        _fail(str(exc))
 
 
 def _print_report(r) -> None:
@@ -244,6 +245,7 @@ def show(symbol: str, no_source: bool, framework: str | None, as_json: bool) -> 
             "callers": [h.as_json() for h in callers], "callees": [h.as_json() for h in callees],
             "overrides": [r.brief() for r in over["overrides"]],
             "overridden_by": [r.brief() for r in over["overridden_by"]],
+            "notes": [{"note": n.rel, "title": n.title} for n in _notes_on({r.name for r in rows}, ref.name)],
         })
         return
     for r, src in out:
@@ -277,6 +279,20 @@ def show(symbol: str, no_source: bool, framework: str | None, as_json: bool) -> 
     if over["overrides"] or over["overridden_by"]:
         click.echo(f"overrides: {', '.join(r.name for r in over['overrides']) or '-'}")
         click.echo(f"overridden by: {', '.join(r.name for r in over['overridden_by']) or '-'}")
+    notes = _notes_on({r.name for r in rows}, ref.name)
+    if notes:
+        click.echo(f"notes ({len(notes)}):")
+        for n in notes:
+            click.echo(f"  {n.rel}  {n.title}")
+
+
+def _notes_on(names: set[str], framework: str):
+    from .notes import notes_on
+
+    try:
+        return notes_on(names, framework)
+    except Exception:  # notes are an extra on `show`; a broken note must not break navigation
+        return []
 
 
 def _walk_command(direction: str):
@@ -412,6 +428,190 @@ def stats(framework: str | None, as_json: bool) -> None:
             click.echo(f"  ... {len(s['parse_error_files']) - 15} more (--json lists all)")
     for p in s["skipped_files"]:
         click.echo(f"skipped: {p}")
+
+
+# ------------------------------------------------------------------------------ notes
+@main.group()
+def notes() -> None:
+    """Symbol-anchored notes: list, show, check against the index, drift across versions, relock."""
+
+
+def _load_notes(selection: tuple[str, ...] = ()):
+    from .notes import NoteError, load_note, load_notes, notes_root
+
+    found, errors = load_notes()
+    if selection:
+        root = notes_root()
+        chosen = []
+        for s in selection:
+            matches = [n for n in found if n.rel == s or n.rel == f"{s}.md" or n.rel.endswith("/" + s)
+                       or n.rel.endswith("/" + s + ".md")]
+            if not matches and (root / s).is_file():
+                try:
+                    matches = [load_note(root / s)]
+                except NoteError as exc:
+                    _fail(str(exc))
+            if not matches:
+                _fail(f"no note '{s}' under {root}; `infernav notes list` shows them")
+            chosen.extend(matches)
+        return chosen, [e for e in errors if any(e.startswith(s) for s in selection)]
+    return found, errors
+
+
+def _notes_index(framework: str):
+    return _try_open(_ref(framework))
+
+
+@notes.command("list")
+@click.option("--mechanism", default=None, help="Only notes with this mechanism tag.")
+@json_opt
+def notes_list(mechanism: str | None, as_json: bool) -> None:
+    """The notes, with framework, mechanism and anchor count."""
+    found, errors = _load_notes()
+    rows = [n for n in found if mechanism is None or n.mechanism == mechanism]
+    if as_json:
+        _dump({"notes": [{"note": n.rel, "title": n.title, "framework": n.framework, "mechanism": n.mechanism,
+                          "version": str(n.meta.get("version", "")), "anchors": [a.raw for a in n.anchors]}
+                         for n in rows], "errors": errors})
+    else:
+        for n in rows:
+            click.echo(f"{n.rel:<48} {n.framework:<9} {n.mechanism:<16} {len(n.anchors):>2} anchors  {n.title}")
+        for e in errors:
+            click.echo(f"error: {e}", err=True)
+    sys.exit(1 if errors or not rows else 0)
+
+
+@notes.command("show")
+@click.argument("note")
+@json_opt
+def notes_show(note: str, as_json: bool) -> None:
+    """One note: its front matter, anchors and body."""
+    (n,), _ = _load_notes((note,))
+    if as_json:
+        _dump({"note": n.rel, "meta": n.meta, "anchors": [a.key for a in n.anchors],
+               "refs": [r.key for r in n.refs], "body": n.body})
+        return
+    click.echo(click.style(n.title, bold=True) + f"  ({n.rel})")
+    click.echo(f"{n.framework} {n.meta.get('version')}, mechanism {n.mechanism}")
+    click.echo("anchors:")
+    for a in n.anchors:
+        click.echo(f"  {a.raw}")
+    for key in ("reimpl", "tests"):
+        if n.meta.get(key):
+            click.echo(f"{key}: {', '.join(n.meta[key])}")
+    click.echo("")
+    click.echo(n.body)
+
+
+@notes.command("check")
+@click.argument("selection", nargs=-1, metavar="[NOTE]...")
+@click.option("--allow-drift", is_flag=True, help="Report drifted anchors without failing.")
+@json_opt
+def notes_check(selection: tuple[str, ...], allow_drift: bool, as_json: bool) -> None:
+    """Every anchor and [[reference]] resolves in the pinned index and matches the lock.
+
+    Exit 1 on a broken, unlocked or (unless --allow-drift) drifted anchor, or a malformed note.
+    """
+    from .notes import check, validate
+
+    found, errors = _load_notes(selection)
+    problems = {n.rel: validate(n) for n in found}
+    skipped = []
+    results = check(found, _notes_index, lambda fw, why: skipped.append((fw, why)))
+    bad = {"broken", "unlocked"} | (set() if allow_drift else {"drifted"})
+    failed = bool(errors) or any(problems.values()) or any(r.status in bad for r in results)
+    if as_json:
+        _dump({"notes": len(found), "format_errors": errors + [f"{k}: {p}" for k, v in problems.items() for p in v],
+               "skipped_frameworks": [{"framework": fw, "reason": why} for fw, why in skipped],
+               "anchors": [r.as_json() for r in results], "ok": not failed})
+        sys.exit(1 if failed else 0)
+    for fw, why in skipped:
+        click.echo(f"skip: {fw} notes checked against the lock only: {why}")
+    for e in errors:
+        click.echo(f"error: {e}")
+    for rel, ps in problems.items():
+        for p in ps:
+            click.echo(f"error: {rel}: {p}")
+    for r in results:
+        if r.status in ("ok", "unchecked"):
+            continue
+        click.echo(f"{r.status.upper():9} {r.note}: {r.anchor}: {r.detail}")
+        if r.diff:
+            click.echo(r.diff.rstrip())
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    summary = ", ".join(f"{v} {k}" for k, v in sorted(counts.items()))
+    click.echo(f"{len(found)} notes, {len(results)} anchors and references: {summary or 'none'}"
+               + (" -- FAILED" if failed else " -- ok"))
+    sys.exit(1 if failed else 0)
+
+
+@notes.command("relock")
+@click.argument("selection", nargs=-1, metavar="NOTE...")
+@click.option("--all", "all_notes", is_flag=True, help="Every note (after reviewing them all).")
+def notes_relock(selection: tuple[str, ...], all_notes: bool) -> None:
+    """Record the current fingerprints of a note's anchors, after a human re-review."""
+    from .notes import NoteError, relock
+
+    if not selection and not all_notes:
+        raise click.UsageError("name the notes to relock, or --all")
+    found, errors = _load_notes(() if all_notes else selection)
+    if errors:
+        _fail("; ".join(errors))
+
+    def open_or_fail(fw: str):
+        try:
+            return _notes_index(fw)
+        except LookupError as exc:
+            _fail(f"cannot relock without the {fw} source: {exc}")
+
+    try:
+        counts = relock(found, open_or_fail)
+    except NoteError as exc:
+        _fail(str(exc))
+    for rel, n in counts.items():
+        click.echo(f"locked {rel}: {n} anchors")
+
+
+@notes.command("drift")
+@click.option("--to", "to", required=True, metavar="NAME@VER", help="A fetched version, e.g. vllm@0.33.0.")
+@click.option("--show-diff", is_flag=True, help="Print each changed anchor's diff.")
+@json_opt
+def notes_drift(to: str, show_diff: bool, as_json: bool) -> None:
+    """How each note's anchors fare in another version: unchanged, moved, renamed, changed, gone."""
+    from .notes import drift
+
+    target_ref = _ref(to)
+    try:
+        target = _try_open(target_ref)
+    except LookupError as exc:
+        _fail(str(exc))
+    found, errors = _load_notes()
+
+    def old_index(key: str):
+        try:
+            return _try_open(_ref(key))
+        except LookupError:
+            return None
+
+    results = drift(found, target, target_ref.key, target_ref.name, old_index)
+    if as_json:
+        _dump({"to": target_ref.key, "anchors": [r.as_json() for r in results]})
+        sys.exit(0 if results else 1)
+    click.echo(f"anchors of {target_ref.name} notes, locked version -> {target_ref.key}:")
+    w = max((len(r.anchor) for r in results), default=10)
+    for r in results:
+        color = {"unchanged": "green", "moved": "cyan", "renamed": "yellow", "changed": "yellow",
+                 "gone": "red"}.get(r.status, "white")
+        click.echo(f"  {click.style(f'{r.status:9}', fg=color)} {r.anchor:<{w}}  {r.new or r.old}  {r.detail}")
+        if show_diff and r.diff:
+            click.echo(r.diff.rstrip())
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status] = counts.get(r.status, 0) + 1
+    click.echo(", ".join(f"{v} {k}" for k, v in sorted(counts.items())) or "no anchors")
+    sys.exit(0 if results else 1)
 
 
 if __name__ == "__main__":  # pragma: no cover

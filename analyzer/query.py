@@ -103,6 +103,10 @@ class Index:
                 out[r.id] = r
         return out
 
+    def exact(self, name: str) -> list[SymbolRow]:
+        """Symbols with exactly this canonical name (no suffix or alias matching)."""
+        return self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE name=?", (name,))
+
     def lookup(self, query: str) -> list[SymbolRow]:
         """Symbols a user's text names: canonical name, unique suffix, or path:line.
 
@@ -370,6 +374,11 @@ class Index:
             "call_sites": {"resolved": resolved, "unresolved": unresolved},
             "parse_error_files": errors, "skipped_files": skipped,
         }
+
+    def body(self, row: SymbolRow) -> str | None:
+        """The symbol's whole source text (definition lines), or None if the source is absent."""
+        lines = self.source_lines(row, max_lines=1 << 30)
+        return None if lines is None else "\n".join(t for _, t in lines)
 
     def source_lines(self, row: SymbolRow, context: int = 0, max_lines: int = 60) -> list[tuple[int, str]] | None:
         """(line number, text) of a symbol's source from the fetched tree, or None if absent."""

@@ -15,7 +15,7 @@ def run(*args: str):
 def test_callers_json_shape(mini_index):
     r = run("callers", "kv::PrefixCache::Allocate", "-f", "mini", "--json")
     assert r.exit_code == 0, r.output
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert data["symbol"]["name"] == "kv::PrefixCache::Allocate"
     hits = data["results"]
     assert all({"name", "kind", "path", "line", "resolution", "depth"} <= h.keys() for h in hits)
@@ -27,17 +27,17 @@ def test_callers_json_shape(mini_index):
 
 def test_callees_depth_and_path_json(mini_index):
     r = run("callees", "app.ops.add_norm", "-f", "mini", "--depth", "3", "--json")
-    depths = {h["name"]: h["depth"] for h in json.loads(r.output)["results"]}
+    depths = {h["name"]: h["depth"] for h in json.loads(r.stdout)["results"]}
     assert depths["torch.ops._C.add_norm"] == 1 and depths["add_norm"] == 2
     assert depths["demo::add_norm_kernel"] == 3
     r = run("path", "app.ops.add_norm", "demo::helper_dev", "-f", "mini", "--json")
-    assert json.loads(r.output)["paths"] == [[
+    assert json.loads(r.stdout)["paths"] == [[
         "app.ops.add_norm", "torch.ops._C.add_norm", "add_norm", "demo::add_norm_kernel", "demo::helper_dev"]]
 
 
 def test_k_shortest_paths(mini_index):
     r = run("path", "sched::Strategy::Step", "kv::PrefixCache::Free", "-k", "3", "-f", "mini", "--json")
-    paths = json.loads(r.output)["paths"]
+    paths = json.loads(r.stdout)["paths"]
     assert ["sched::Strategy::Step", "kv::PrefixCache::Free"] in paths
 
 
@@ -46,7 +46,7 @@ def test_unknown_symbol_suggests_near_names(mini_index):
     assert r.exit_code == 1
     assert "no symbol matches" in r.output and "kv::PrefixCache::Allocate" in r.output
     r = run("callers", "PrefixCache::Alocate", "-f", "mini", "--json")
-    assert r.exit_code == 1 and "kv::PrefixCache::Allocate" in json.loads(r.output)["suggestions"]
+    assert r.exit_code == 1 and "kv::PrefixCache::Allocate" in json.loads(r.stdout)["suggestions"]
 
 
 def test_ambiguous_symbol_lists_candidates(mini_index):
@@ -61,7 +61,7 @@ def test_path_line_lookup_and_show(mini_index):
     assert "this->Evict(n, true);" in r.output          # excerpt with line numbers
     assert "      7  " in r.output
     r = run("show", "kv::PrefixCache::Allocate", "-f", "mini", "--json")
-    data = json.loads(r.output)
+    data = json.loads(r.stdout)
     assert data["overrides"][0]["name"] == "kv::CacheInterface::Allocate"
     assert data["symbols"][0]["source"][0] == {"line": 5, "text": "int PrefixCache::Allocate(int n) {"}
 
@@ -74,10 +74,10 @@ def test_overrides_graph_find_stats(mini_index):
     r = run("graph", "add_norm", "-f", "mini", "--format", "dot")
     assert r.output.startswith("digraph")
     r = run("find", "*Cache::Alloc*", "-f", "mini", "--json")
-    names = [x["name"] for x in json.loads(r.output)["results"]]
+    names = [x["name"] for x in json.loads(r.stdout)["results"]]
     assert "kv::PrefixCache::Allocate" in names
     r = run("stats", "-f", "mini", "--json")
-    assert json.loads(r.output)["parse_error_files"] == ["csrc/broken.cpp"]
+    assert json.loads(r.stdout)["parse_error_files"] == ["csrc/broken.cpp"]
 
 
 def test_empty_answer_exits_1(mini_index):
