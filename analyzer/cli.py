@@ -31,25 +31,9 @@ def _fail(msg: str, code: int = 1) -> None:
 
 
 def _try_open(ref: FrameworkRef):
-    """Open ref's index; build it when missing, rebuild it when old or corrupt (saying so).
+    from .workspace import open_index
 
-    Raises LookupError(one-line reason) when there is no usable index and no source to build from.
-    """
-    from . import store
-    from .indexer import build, index_path
-    from .query import Index
-
-    path = index_path(ref)
-    try:
-        return Index(path)
-    except store.IndexProblem as exc:
-        root = sources.locate(ref)
-        if root is None:
-            raise LookupError(f"no usable index for {ref.key} ({exc.reason}) and its source is not fetched; "
-                              f"run: infernav fetch {ref.key}") from None
-        click.echo(f"note: {ref.key}: {exc.reason}; indexing {root} ...", err=True)
-        build(ref, root, force=not isinstance(exc, store.MissingIndex))
-        return Index(path)
+    return open_index(ref)
 
 
 def _open(ref: FrameworkRef):

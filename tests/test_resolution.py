@@ -51,7 +51,7 @@ def test_parameter_optional_return_and_local_types(mini_index):
     assert got[B + "Base.helper"] == {"type"}              # Optional[Base] class-level annotation
     sites = [h.line for h in mini_index.call_sites(ids(mini_index, E + "Engine.step"), "callees")
              if h.symbol.name == E + "Worker.work"]
-    assert sorted(sites) == [31, 33, 35]
+    assert sorted(sites) == [32, 34, 36]
     assert got[E + "Engine.size_of"] == {"exact"}
 
 
