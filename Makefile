@@ -1,27 +1,42 @@
 # The two commands of the README:
-#   make        fetch the pinned sources, index them (and, once the site exists, build it)
+#   make        fetch the pinned sources, index them, build the site into public/
 #   make test   run the test suite (CI runs exactly this through .ci/run)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+NPM_STAMP := node_modules/.package-lock.json
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: all test bench clean
-all: $(STAMP)
+.PHONY: all site serve test bench clean
+all: $(STAMP) $(NPM_STAMP)
 	$(BIN)/infernav fetch --all
 	$(BIN)/infernav index --all
+	$(BIN)/mkdocs build -q
+	@echo "site built in public/ (open public/index.html, or: make serve)"
 
-test: $(STAMP)
+site: $(STAMP) $(NPM_STAMP)
+	$(BIN)/mkdocs build -q
+
+serve: $(STAMP) $(NPM_STAMP)
+	$(BIN)/mkdocs serve
+
+test: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python -m pytest -q
 
-bench: $(STAMP)
+bench: $(STAMP) $(NPM_STAMP)
 	$(BIN)/python bench/index_bench.py
+	$(BIN)/python bench/site_bench.py
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
 
+# JavaScript the site ships (Mermaid, Cytoscape): from the npm registry at the locked versions.
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) node_modules public .pytest_cache

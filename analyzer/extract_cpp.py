@@ -11,10 +11,15 @@ from .facts import FileFacts
 from .langs import captures, count_error_nodes
 
 _WS = re.compile(r"\s+")
-REGISTRATION_MACROS = {
-    "TORCH_LIBRARY", "TORCH_LIBRARY_EXPAND", "TORCH_LIBRARY_FRAGMENT", "TORCH_LIBRARY_IMPL",
-    "TORCH_LIBRARY_IMPL_EXPAND", "PYBIND11_MODULE",
-}
+_TORCH_LIBRARY_MACROS = {"TORCH_LIBRARY", "TORCH_LIBRARY_FRAGMENT", "TORCH_LIBRARY_IMPL"}
+REGISTRATION_MACROS = (
+    _TORCH_LIBRARY_MACROS
+    | {m + "_EXPAND" for m in _TORCH_LIBRARY_MACROS}
+    # libtorch's stable ABI (vLLM >= 0.2x wraps its bindings in these, with TORCH_BOX(&fn)).
+    | {"STABLE_" + m for m in _TORCH_LIBRARY_MACROS}
+    | {"STABLE_" + m + "_EXPAND" for m in _TORCH_LIBRARY_MACROS}
+    | {"PYBIND11_MODULE"}
+)
 _MACRO_CALL = re.compile(r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*)\s*(?:<[^;{}()]*?>\s*)?(<<<|\()")
 GTEST_MACROS = {"TEST", "TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"}
 _KEYWORDS = {

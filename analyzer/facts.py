@@ -56,4 +56,4 @@ Call = tuple[int, int, str, int, str]
 
 # Bumped whenever extraction output changes shape or meaning: stored facts from an older
 # extractor are re-parsed rather than trusted.
-EXTRACTOR_VERSION = 4
+EXTRACTOR_VERSION = 5

@@ -180,3 +180,10 @@ def test_parse_errors_cost_only_the_broken_region(mini_index):
 def test_non_utf8_source_is_indexed(mini_index):
     (row,) = mini_index.lookup("latin1")
     assert row.path == "csrc/latin1.cpp"
+
+
+def test_stable_abi_registrations(mini_index):
+    """STABLE_TORCH_LIBRARY_FRAGMENT/_IMPL with TORCH_BOX(&fn), as vLLM's newer bindings use."""
+    (op,) = mini_index.lookup("torch.ops._C_stable.stable_add")
+    assert op.kind == "torch_op" and op.line == 10
+    assert callees(mini_index, "torch.ops._C_stable.stable_add") == {"fast_add": {"exact"}}
