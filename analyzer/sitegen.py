@@ -265,36 +265,43 @@ class SiteBuilder:
         self.pages[page] = "\n".join(parts) + "\n"
 
     def _mechanism_page(self, mech: str) -> None:
+        """Notes per engine side by side, then per engine: a call graph and the anchored source."""
         page = f"mechanisms/{mech}.md"
         title = MECHANISM_TITLES.get(mech, mech)
         notes = [n for n in self.notes if n.mechanism == mech]
         parts = ["---", f"title: {json.dumps(title)}", "---", "", f"# {md(title)}", ""]
         if not notes:
             parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
-        by_engine: dict[str, list[Note]] = {}
-        for n in notes:
-            by_engine.setdefault(n.framework, []).append(n)
-        if by_engine:
-            parts += ["## Notes by engine", ""]
-            for engine in sorted(by_engine):
-                parts.append(f'=== "{engine}"\n')
-                for n in by_engine[engine]:
-                    url = rel_url(page, note_page(n))
+        engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
+        if engines:
+            parts += ['<div class="inav-side">']
+            for engine in engines:
+                parts.append(f'<div class="inav-col"><div class="inav-col-head">{esc(engine)}</div>')
+                for n in (n for n in notes if n.framework == engine):
                     fresh = _freshness(self.note_status.get(n.rel, {}))
-                    summary = _first_paragraph(n.body)
-                    parts.append(f"    [{md(n.title)}]({url}) {_badge(fresh)}\n")
-                    parts.append("    " + esc(summary) + "\n")
-        for n in notes:
-            for fw in sorted({a.framework for a in n.anchors}):
-                graph = self.mermaid(fw, [a.target for a in n.anchors if a.framework == fw and not a.is_file])
-                if graph:
-                    parts += [f"## Call graph: {md(n.title)} ({fw})", "", graph]
-        anchors = [(n, a) for n in notes for a in n.anchors]
-        if anchors:
-            parts += ["## Source excerpts", ""]
-            for n, a in anchors:
-                parts.append(self.anchor_excerpt(a.framework, a, page, n.rel))
-        links = "\n".join(filter(None, (self.project_links(n, page) for n in notes)))
+                    parts.append(
+                        f'<div class="inav-card"><a href="{esc(rel_url(page, note_page(n)))}">{esc(n.title)}</a> '
+                        f'{_badge(fresh)}<p>{_summary_html(n.body)}</p></div>')
+                parts.append("</div>")
+            parts += ["</div>", ""]
+        for fw in sorted({a.framework for n in notes for a in n.anchors}):
+            names = list(dict.fromkeys(a.target for n in notes for a in n.anchors
+                                       if a.framework == fw and not a.is_file))
+            graph = self.mermaid(fw, names)
+            if graph:
+                parts += [f"## Call graph ({fw})", "",
+                          "The anchored symbols (thick borders) and their direct callers and callees; "
+                          "dashed edges are dispatch through a base or interface method.", "", graph]
+            parts += [f"## Source ({fw})", "", f'<details class="inav-details"><summary>{esc(fw)}: '
+                      f'the code the notes anchor to</summary>']
+            seen = set()
+            for n in notes:
+                for a in n.anchors:
+                    if a.framework == fw and a.key not in seen:
+                        seen.add(a.key)
+                        parts.append(self.anchor_excerpt(fw, a, page, n.rel))
+            parts += ["</details>", ""]
+        links = "\n".join(dict.fromkeys(filter(None, (self.project_links(n, page) for n in notes))))
         if links:
             parts += ["", "## Reimplementation and tests", "", links]
         if mech in self.bench:
@@ -474,6 +481,14 @@ def _freshness(statuses: dict[str, str]) -> str:
     if vals and vals <= {"unchecked"}:
         return "unchecked"
     return "fresh"
+
+
+def _summary_html(body: str, limit: int = 320) -> str:
+    """The note's opening, escaped, with `code` kept as code and cut at a word boundary."""
+    text = _first_paragraph(body)
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0] + " …"
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text).replace("*", ""))
 
 
 def _first_paragraph(body: str) -> str:
