@@ -206,7 +206,12 @@ class SiteBuilder:
         nodes, edges = f.index.neighbourhood(ids, 1, {"exact", "type", "dispatch"}, GRAPH_NODES)
         return "```mermaid\n" + to_mermaid(nodes, edges, set(ids)) + "\n```\n"
 
-    def render_note_body(self, note: Note, page: str) -> str:
+    def render_note_body(self, note: Note, page: str, drop_title: bool = False) -> str:
+        """The note's Markdown with [[refs]] as links (the page supplies the title heading)."""
+        body = note.body
+        if drop_title:
+            body = re.sub(r"\A\s*# [^\n]*\n", "", body)
+
         def repl(m: re.Match) -> str:
             from .notes import parse_target
 
@@ -214,7 +219,7 @@ class SiteBuilder:
             a = parse_target(m.group(1), fw)
             return self.link_symbol(a.framework, a.target, page)
 
-        return _REF.sub(repl, note.body)
+        return _REF.sub(repl, body)
 
     def project_links(self, note: Note, page: str) -> str:
         """Links to the reimplementation and test files a note names (their pages hold the code)."""
@@ -230,7 +235,7 @@ class SiteBuilder:
                         continue
                     rel = fpath.relative_to(self.repo).as_posix()
                     target = self._repo_page(rel)
-                    out.append(f"- {label}: [`{md(rel)}`]({rel_url(page, target)})")
+                    out.append(f'- {label}: <a href="{esc(rel_url(page, target))}"><code>{esc(rel)}</code></a>')
         return "\n".join(out)
 
     def _repo_page(self, rel: str) -> str:
@@ -239,7 +244,7 @@ class SiteBuilder:
         if page not in self.pages:
             text = (self.repo / rel).read_text(encoding="utf-8", errors="replace")
             lang = "python" if rel.endswith(".py") else ""
-            self.pages[page] = (f"---\ntitle: {json.dumps(rel)}\n---\n\n# `{md(rel)}`\n\n"
+            self.pages[page] = (f"---\ntitle: {json.dumps(rel)}\n---\n\n# {md(rel)}\n\n"
                                 f"~~~~~~{lang} linenums=\"1\"\n{text}\n~~~~~~\n")
         return page
 
@@ -254,7 +259,7 @@ class SiteBuilder:
             f'<div class="inav-meta">{_badge(fresh, big=True)} '
             f'<span>{esc(note.framework)} {esc(note.meta.get("version"))}</span> · '
             f'<a href="{esc(rel_url(page, f"mechanisms/{note.mechanism}.md"))}">{esc(MECHANISM_TITLES.get(note.mechanism, note.mechanism))}</a></div>',
-            "", self.render_note_body(note, page), "",
+            "", self.render_note_body(note, page, drop_title=True), "",
         ]
         links = self.project_links(note, page)
         if links:
@@ -321,14 +326,14 @@ class SiteBuilder:
         idx = f.index
         st = idx.stats()
         parts += [
-            f"Indexed from `{md(', '.join(f.ref.roots))}`: "
+            f"Indexed from <code>{esc(', '.join(f.ref.roots))}</code>: "
             + ", ".join(f"{v} {md(k)} files" for k, v in st["files"].items()) + "; "
             + ", ".join(f"{v} {md(k)}" for k, v in list(st["symbols"].items())[:6]) + ".", "",
             "## Packages and directories", "",
             "| directory | files | symbols | calls out |", "|---|---:|---:|---:|",
         ]
         for d, files, syms, out in _directories(idx):
-            parts.append(f"| `{md(d)}` | {files} | {syms} | {out} |")
+            parts.append(f"| <code>{esc(d)}</code> | {files} | {syms} | {out} |")
         parts += ["", "## Most central functions", "",
                   "Ranked by PageRank over the call graph (name-only edges left out): the code most paths run through.", "",
                   "| # | symbol | kind | location |", "|---:|---|---|---|"]
@@ -337,12 +342,12 @@ class SiteBuilder:
                   if rows.get(s) is not None and rows[s].kind in ("function", "method", "kernel", "device")][:30]
         for i, sid in enumerate(ranked, 1):
             r = rows[sid]
-            parts.append(f"| {i} | {self.link_symbol(f.ref.name, r.name, page)} | {esc(r.kind)} | `{md(r.path)}:{r.line}` |")
+            parts.append(f"| {i} | {self.link_symbol(f.ref.name, r.name, page)} | {esc(r.kind)} | <code>{esc(r.path)}:{r.line}</code> |")
         parts += ["", "## Entry points", "",
                   "Functions nothing in the index calls that reach the most code within two calls.", "",
                   "| symbol | reaches | location |", "|---|---:|---|"]
         for r, reach in _entry_points(idx, 20):
-            parts.append(f"| {self.link_symbol(f.ref.name, r.name, page)} | {reach} | `{md(r.path)}:{r.line}` |")
+            parts.append(f"| {self.link_symbol(f.ref.name, r.name, page)} | {reach} | <code>{esc(r.path)}:{r.line}</code> |")
         self.pages[page] = "\n".join(parts) + "\n"
 
     def _symbol_page(self, f: Framework, sid: int, page: str) -> None:
@@ -365,9 +370,9 @@ class SiteBuilder:
                 for h in hits[:60]:
                     at = f"{h.symbol.path}:{h.line}" if direction == "callers" else f"{h.symbol.path}:{h.symbol.line}"
                     label = h.resolution + ("/" + h.via if h.via != "call" else "")
-                    parts.append(f"| {self.link_symbol(f.ref.name, h.symbol.name, page)} | {esc(label)} | `{md(at)}` |")
+                    parts.append(f"| {self.link_symbol(f.ref.name, h.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
                 if len(hits) > 60:
-                    parts.append(f"\n… and {len(hits) - 60} more: `infernav {direction} {md(row.name)}`")
+                    parts.append(f"\n… and {len(hits) - 60} more: <code>infernav {direction} {esc(row.name)}</code>")
         notes = [n for n in self.notes if any(a.framework == f.ref.name and a.target == row.name
                                              for a in n.anchors + n.refs)]
         if notes:
