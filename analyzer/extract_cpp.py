@@ -388,7 +388,7 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
                     calls.append((owner, line, _text(a), -1, "macroref"))
         od = defs[owner]
         if od["kind"] == "registration" and (callee.endswith(".def") or callee.endswith(".impl")):
-            reg = _registration(od, callee, args, line, owner)
+            reg = _registration(od, callee, args, line, call.end_point[0] + 1, owner)
             if reg is not None:
                 regs.append(reg)
 
@@ -449,7 +449,7 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
     }
 
 
-def _registration(block: dict, callee: str, args, line: int, owner: int):
+def _registration(block: dict, callee: str, args, line: int, end: int, owner: int):
     """One `ops.def/impl("name", ..., &fn)` or pybind `m.def("name", &fn)` inside a block."""
     named = [c for c in args.named_children if c.type != "comment"]
     if not named or named[0].type not in ("string_literal", "raw_string_literal", "concatenated_string"):
@@ -482,7 +482,7 @@ def _registration(block: dict, callee: str, args, line: int, owner: int):
     ns_expr = block["params"][0][0] if block["params"] else ""
     if target is not None:
         target = strip_templates(target.replace(" ", ""))
-    return (kind, ns_expr, op, target, line, owner)
+    return (kind, ns_expr, op, target, line, end, owner)
 
 
 def _clean_comment(text: str) -> str:

@@ -326,7 +326,8 @@ def check(notes: list[Note], open_index: Callable[[str], Any], skipped: Callable
                 detail = (f"body changed since the lock ({entry['framework']} {entry['path']}:"
                           f"{entry['lines'][0]}-{entry['lines'][1]} -> {ev.path}:{ev.lines[0]}-{ev.lines[1]})")
                 if old is None:
-                    detail += "; the locked version's source is not present, so no diff"
+                    detail += ("; no diff: the locked body cannot be recovered here (its version's source "
+                               "is absent, or was indexed differently)")
                 results.append(AnchorResult(note.rel, anchor.raw, "drifted", detail, diff))
             else:
                 results.append(AnchorResult(note.rel, anchor.raw, "ok"))

@@ -548,16 +548,16 @@ class CppResolver:
         g = self.g
         regs = []
         for fi, f in enumerate(self.files):
-            for kind, ns_expr, op, target, line, _owner in f["regs"]:
+            for kind, ns_expr, op, target, line, end, _owner in f["regs"]:
                 ns = self._namespace(ns_expr, f["path"])
                 if not ns:
                     continue
-                regs.append((kind != "torch_def", f["path"], line, fi, kind, ns, op, target))
+                regs.append((kind != "torch_def", f["path"], line, fi, kind, ns, op, target, end))
         # Definitions first, shallow files first: an op's symbol sits at its main schema.
         regs.sort(key=lambda r: (r[0], r[1].count("/"), r[1], r[2]))
         self._reg_roots = sorted({p.rsplit("/", 1)[0] if "/" in p else "" for _, p, *_ in regs}, key=len, reverse=True)
         self._op_targets: list[tuple[int, int, int, str]] = []
-        for _, path, line, fi, kind, ns, op, target in regs:
+        for _, path, line, fi, kind, ns, op, target, end in regs:
             if kind == "pybind":
                 name = f"{ns}.{op}"
                 table, skind = self.pybind_symbols, "pybind"
@@ -566,7 +566,8 @@ class CppResolver:
                 table, skind = self.op_symbols, "torch_op"
             sid = table.get(name)
             if sid is None:
-                sid = g.add(Symbol(0, name, op, skind, self.files[fi]["lang"], path, line, line,
+                # The symbol spans the whole registration statement (its schema string included).
+                sid = g.add(Symbol(0, name, op, skind, self.files[fi]["lang"], path, line, end,
                                    f"{'pybind11' if kind == 'pybind' else 'torch op'} {ns}.{op}"))
                 table[name] = sid
             if target:
