@@ -7,19 +7,15 @@ the user cache dir. Several versions of one framework coexist as `name@version` 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
 import tomllib
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
+
+# Downloading and unpacking modules (urllib, tarfile, subprocess, ...) are imported inside the
+# functions that fetch: every CLI query imports this module, and start-up time is what users feel.
 
 PINS_PATH = Path(__file__).with_name("pins.toml")
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -147,6 +143,9 @@ def _index_url() -> str:
 
 
 def _sdist_entry(ref: FrameworkRef) -> dict[str, Any]:
+    import urllib.error
+    import urllib.request
+
     package = ref.spec["package"]
     url = f"{_index_url()}/{package}/"
     req = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
@@ -188,6 +187,10 @@ def _fetch_sdist(ref: FrameworkRef, progress: Progress | None) -> Path:
 
 
 def _download(url: str, target: Path, sha256: str | None, what: str, progress: Progress | None) -> None:
+    import hashlib
+    import urllib.error
+    import urllib.request
+
     tmp = target.with_suffix(".part")
     h = hashlib.sha256()
     try:
@@ -215,6 +218,10 @@ def _download(url: str, target: Path, sha256: str | None, what: str, progress: P
 
 def _extract(ref: FrameworkRef, archive: Path, dest: Path, progress: Progress | None) -> None:
     """Unpack only the indexed roots, into a temporary folder renamed into place at the end."""
+    import shutil
+    import tarfile
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{ref.key}-", dir=dest.parent))
     try:
         with tarfile.open(archive) as tar:
@@ -239,6 +246,10 @@ def _extract(ref: FrameworkRef, archive: Path, dest: Path, progress: Progress | 
 
 # ------------------------------------------------------------------------- git
 def _fetch_git(ref: FrameworkRef, progress: Progress | None) -> Path:
+    import shutil
+    import subprocess
+    import tempfile
+
     url = ref.spec["url"]
     commit = ref.pin.get("commit", ref.version)
     dest = source_dir(ref)
@@ -285,6 +296,12 @@ def _from_path(ref: FrameworkRef, path: Path, progress: Progress | None) -> Path
 
 
 def _export_commit(ref: FrameworkRef, repo: Path, commit: str, progress: Progress | None) -> Path:
+    import io
+    import shutil
+    import subprocess
+    import tarfile
+    import tempfile
+
     dest = source_dir(ref)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{ref.key}-", dir=dest.parent))
@@ -295,8 +312,6 @@ def _export_commit(ref: FrameworkRef, repo: Path, commit: str, progress: Progres
                                  capture_output=True)
         if archive.returncode != 0:
             raise SourceError(f"{ref.key}: git archive failed: {archive.stderr.decode(errors='replace').strip()}")
-        import io
-
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
         (tmp / MARKER).write_text(json.dumps({"framework": ref.key, "commit": commit}))
@@ -311,6 +326,8 @@ def _export_commit(ref: FrameworkRef, repo: Path, commit: str, progress: Progres
 
 
 def _git(path: Path, *args: str) -> str | None:
+    import subprocess
+
     try:
         r = subprocess.run(["git", "-C", str(path), *args], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
@@ -319,6 +336,8 @@ def _git(path: Path, *args: str) -> str | None:
 
 
 def _sha256(path: Path) -> str:
+    import hashlib
+
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
