@@ -6,6 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 NPM_STAMP := node_modules/.package-lock.json
+ORACLE_STAMP := .oracle-venv/.infernav-oracle.json
 export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: all site serve test bench clean
@@ -21,7 +22,7 @@ site: $(STAMP) $(NPM_STAMP)
 serve: $(STAMP) $(NPM_STAMP)
 	$(BIN)/mkdocs serve
 
-test: $(STAMP) $(NPM_STAMP)
+test: $(STAMP) $(NPM_STAMP) $(ORACLE_STAMP)
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(NPM_STAMP)
@@ -33,6 +34,12 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt -e '.[test]'
 	touch $@
+
+# The prefix-cache oracle's own venv: the real vLLM 0.14.1 (from its sdist) + torch (CPU wheel).
+# build_venv.py is idempotent (its stamp fingerprints its inputs). A failed build does not stop
+# the suite: the oracle tests then fail, saying why.
+$(ORACLE_STAMP): $(STAMP) constraints.txt tests/oracle/build_venv.py tests/oracle/requirements.txt $(wildcard tests/oracle/cpu_platform/*)
+	-$(BIN)/python tests/oracle/build_venv.py
 
 # JavaScript the site ships (Mermaid, Cytoscape): from the npm registry at the locked versions.
 $(NPM_STAMP): package.json package-lock.json

@@ -1,0 +1,280 @@
+"""Prefix-cache benchmark (not a test): hit rates and speed of both caches and of the real vLLM.
+
+    .venv/bin/python bench/prefix_cache_bench.py [--repeat 3] [--oracle-traces 1000] [--quick]
+
+Builds (or reuses) the oracle venv, then re-runs itself there, where the real vLLM 0.14.1 is
+importable. Three workloads, each replayed by one small continuous-batching scheduler (token
+budget per step, chunked prefill, preemption of the newest request when blocks run out) over:
+
+- ours/hash: `HashChainCache` (our vLLM v1 reimplementation),
+- vllm:      the same adapter over vLLM's own `KVCacheManager`/`BlockPool`/`Request`,
+- ours/tree: `TreeCache` (our KsanaLLM reimplementation).
+
+Workloads: `chat` (multi-turn conversations on a few shared system prompts; a turn's prompt is
+the whole conversation so far, released when the previous turn finishes), `fewshot` (a few long
+few-shot templates, short questions and answers), `random` (unrelated prompts: the no-hit
+baseline). Hit rate = prompt tokens whose prefill was skipped / prompt tokens admitted.
+Speed = cache operations (match, allocate, commit, free) per second of time spent inside the
+cache, best of --repeat interleaved replays; ratio = ours / vLLM's. ours/hash and vllm must make
+identical decisions on every trace (checked: same number of operations, same results).
+
+Then the full differential oracle: --oracle-traces seeded random traces (tests/oracle).
+Everything printed comes from this one run; a JSON copy goes to bench/out/prefix_cache.json.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import hashlib
+import json
+import pickle
+import random
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+ORACLE = REPO / "tests" / "oracle"
+BLOCK = 16
+
+
+# --------------------------------------------------------------------------- workloads
+class Job:
+    """One request: prompt, the tokens it will generate, and what is released when it ends."""
+
+    __slots__ = ("rid", "tokens", "out", "produced", "computed", "then")
+
+    def __init__(self, rid: str, prompt: list[int], out: list[int], then=None):
+        self.rid, self.tokens, self.out, self.then = rid, list(prompt), out, then
+        self.produced = self.computed = 0
+
+
+def words(rng: random.Random, n: int) -> list[int]:
+    return [rng.randrange(32000) for _ in range(n)]
+
+
+def chat(seed: int = 1) -> tuple[list[Job], int]:
+    rng = random.Random(seed)
+    systems = [words(rng, rng.randint(300, 700)) for _ in range(4)]
+    first = []
+    for c in range(64):
+        system = rng.choice(systems)
+        turns = [(words(rng, rng.randint(20, 120)), words(rng, rng.randint(30, 150))) for _ in range(rng.randint(2, 6))]
+        nxt = None
+        for t in reversed(range(len(turns))):
+            prompt = list(system)
+            for user, answer in turns[:t]:
+                prompt += user + answer
+            prompt += turns[t][0]
+            nxt = Job(f"c{c}t{t}", prompt, turns[t][1], then=nxt)
+        first.append(nxt)
+    return first, 1024
+
+
+def fewshot(seed: int = 2) -> tuple[list[Job], int]:
+    rng = random.Random(seed)
+    templates = [words(rng, rng.randint(800, 1500)) for _ in range(3)]
+    jobs = [Job(f"f{i}", rng.choice(templates) + words(rng, rng.randint(10, 60)), words(rng, rng.randint(5, 30)))
+            for i in range(400)]
+    return jobs, 320
+
+
+def random_prompts(seed: int = 3) -> tuple[list[Job], int]:
+    rng = random.Random(seed)
+    jobs = [Job(f"r{i}", words(rng, rng.randint(100, 1000)), words(rng, rng.randint(10, 120))) for i in range(300)]
+    return jobs, 768
+
+
+WORKLOADS = {"chat": chat, "fewshot": fewshot, "random": random_prompts}
+
+
+# --------------------------------------------------------------------------- replay
+class Timed:
+    """Counts and times the calls that reach the cache."""
+
+    def __init__(self, cache):
+        self.cache, self.seconds, self.calls = cache, 0.0, 0
+        self.digest = hashlib.sha256()
+
+    def _call(self, name, *args):
+        t = time.perf_counter()
+        result = getattr(self.cache, name)(*args)
+        self.seconds += time.perf_counter() - t
+        self.calls += 1
+        self.digest.update(repr(result).encode())
+        return result
+
+    def match(self, *a):
+        return self._call("match", *a)
+
+    def allocate(self, *a):
+        return self._call("allocate", *a)
+
+    def commit(self, *a):
+        return self._call("commit", *a)
+
+    def free(self, *a):
+        return self._call("free", *a)
+
+
+def replay(cache, jobs: list[Job], budget: int = 4096, max_running: int = 48) -> dict:
+    """Continuous batching: running requests first (decode or next prefill chunk), then waiting
+    ones while budget and blocks last; a failed allocation preempts the newest running request
+    (and, as in vLLM, no waiting request is admitted in a step that preempted)."""
+    jobs = [_copy(j) for j in jobs]
+    waiting = deque(jobs)
+    running: list[Job] = []
+    admitted = saved = preemptions = steps = 0
+    while waiting or running:
+        steps += 1
+        left, scheduled, preempted = budget, {}, False
+        for job in list(running):
+            if job not in running:
+                continue
+            n = min(len(job.tokens) - job.computed, left)
+            while cache.allocate(job.rid, job.tokens, n) is None:
+                victim = running.pop()
+                cache.free(victim.rid)
+                victim.computed = 0
+                left += scheduled.pop(victim.rid, (None, 0))[1]
+                waiting.appendleft(victim)
+                preemptions += 1
+                preempted = True
+                if victim is job:
+                    break
+            else:
+                scheduled[job.rid] = (job, n)
+                left -= n
+        while waiting and len(running) < max_running and left > 0 and not preempted:  # as vLLM's scheduler
+            job = waiting[0]
+            hit = cache.match(job.rid, job.tokens)
+            n = min(len(job.tokens) - hit.num_computed_tokens, left)
+            if cache.allocate(job.rid, job.tokens, n) is None:
+                break
+            waiting.popleft()
+            admitted += len(job.tokens)
+            saved += hit.num_computed_tokens
+            job.computed = hit.num_computed_tokens
+            running.append(job)
+            scheduled[job.rid] = (job, n)
+            left -= n
+        if not scheduled:
+            raise RuntimeError("nothing could be scheduled: the cache is too small for one request")
+        for job, n in scheduled.values():
+            job.computed += n
+            done = False
+            if job.computed == len(job.tokens):
+                job.tokens.append(job.out[job.produced])
+                job.produced += 1
+                done = job.produced == len(job.out)
+            cache.commit(job.rid, job.tokens, job.computed)
+            if done:
+                cache.free(job.rid)
+                running.remove(job)
+                if job.then is not None:
+                    waiting.append(_copy(job.then))
+    return {"admitted_prompt_tokens": admitted, "prefill_tokens_saved": saved,
+            "hit_rate": saved / admitted if admitted else 0.0, "preemptions": preemptions, "steps": steps}
+
+
+def _copy(job: Job) -> Job:
+    return Job(job.rid, job.tokens, job.out, job.then)
+
+
+def pickle_sha256(parent, tokens):
+    """vLLM's default block hash exactly (sha256 of a pickle of parent, tokens, extra keys):
+    ours/hash+pickle shows how much of the speed-up is only the cheaper hash input."""
+    return hashlib.sha256(pickle.dumps((parent, tuple(tokens), None), protocol=pickle.HIGHEST_PROTOCOL)).digest()
+
+
+def run_cache(kind: str, jobs: list[Job], num_blocks: int):
+    from infernav.reimpl.prefix_cache import HashChainCache, TreeCache
+    from sides import RealHashChainCache
+
+    make = {"ours/hash": lambda: HashChainCache(num_blocks + 1, BLOCK),
+            "ours/hash+pickle": lambda: HashChainCache(num_blocks + 1, BLOCK, hash_fn=pickle_sha256),
+            "vllm": lambda: RealHashChainCache(num_blocks + 1, BLOCK),
+            "ours/tree": lambda: TreeCache(num_blocks, BLOCK)}[kind]
+    timed = Timed(make())
+    gc.collect()
+    result = replay(timed, jobs)
+    result.update(ops=timed.calls, seconds=timed.seconds, ops_per_second=timed.calls / timed.seconds,
+                  digest=timed.digest.hexdigest())
+    return result
+
+
+# --------------------------------------------------------------------------- main
+def inner(args) -> int:
+    sys.path.insert(0, str(ORACLE))
+    import bootstrap
+
+    bootstrap.setup(args.vllm_root)
+    import differential
+    from sides import OurSide, RealSide
+
+    RealSide(2, 1, 8)  # import vLLM before any timing
+    kinds = ["ours/hash", "ours/hash+pickle", "vllm", "ours/tree"]
+    report = {"workloads": {}, "block_size": BLOCK, "repeat": args.repeat}
+    print(f"{'workload':9} {'cache':16} {'hit rate':>8} {'preempt':>7} {'ops':>7} {'ops/s':>9} {'vs vLLM':>8}")
+    for name, make in WORKLOADS.items():
+        jobs, num_blocks = make()
+        if args.quick:
+            jobs = jobs[: max(1, len(jobs) // 8)]
+        best: dict[str, dict] = {}
+        for _ in range(args.repeat):
+            for kind in kinds:
+                r = run_cache(kind, jobs, num_blocks)
+                if kind not in best or r["seconds"] < best[kind]["seconds"]:
+                    best[kind] = r
+        same = (best["ours/hash"]["digest"] == best["vllm"]["digest"]
+                and best["ours/hash"]["ops"] == best["vllm"]["ops"])
+        vllm_rate = best["vllm"]["ops_per_second"]
+        for kind in kinds:
+            r = best[kind]
+            r["speed_vs_vllm"] = r["ops_per_second"] / vllm_rate
+            print(f"{name:9} {kind:16} {r['hit_rate']:8.1%} {r['preemptions']:7d} {r['ops']:7d} "
+                  f"{r['ops_per_second']:9.0f} {r['speed_vs_vllm']:8.2f}")
+        report["workloads"][name] = {"num_blocks": num_blocks, "ours_hash_identical_to_vllm": same, **best}
+        print(f"{'':9} {num_blocks} blocks of {BLOCK}; ours/hash and vllm returned "
+              + ("identical results on every call" if same else "DIFFERENT results (a bug: run the oracle)"))
+    if args.oracle_traces:
+        seeds = list(range(args.oracle_traces))
+        result = differential.run(seeds, [RealSide, OurSide], show=3)
+        report["oracle"] = result
+        print(f"\noracle: {result['disagreements']} disagreements over {result['traces']} traces "
+              f"(seeds 0..{args.oracle_traces - 1}), {result['calls_compared']} calls compared, "
+              f"{result['seconds']} s; coverage {result['coverage']}")
+    out = HERE / "out"
+    out.mkdir(exist_ok=True)
+    (out / "prefix_cache.json").write_text(json.dumps(report, indent=1))
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--oracle-traces", type=int, default=1000)
+    ap.add_argument("--quick", action="store_true", help="an eighth of each workload (smoke run)")
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--vllm-root", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner:
+        return inner(args)
+    sys.path.insert(0, str(ORACLE))
+    import build_venv
+
+    try:
+        stamp = build_venv.ensure(quiet=False)
+    except build_venv.OracleSetupError as exc:
+        print(f"cannot run the benchmark: {exc}", file=sys.stderr)
+        return 1
+    cmd = [stamp["python"], __file__, "--inner", "--vllm-root", stamp["vllm_root"],
+           "--repeat", str(args.repeat), "--oracle-traces", str(args.oracle_traces)] + (["--quick"] if args.quick else [])
+    return subprocess.call(cmd, env=build_venv.oracle_env())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
