@@ -253,6 +253,7 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
             defs[idx]["doc"] = _docstring(node)
 
     calls = []
+    regs: list = []
     for call in caps.get("call", ()):
         fn = call.child_by_field_name("function")
         args = call.child_by_field_name("arguments")
@@ -263,6 +264,10 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
         owner = enclosing(fn.start_byte)
         nargs = args.named_child_count if args.type == "argument_list" else 1
         calls.append((owner, fn.start_point[0] + 1, callee, nargs, "call"))
+        if callee.endswith("direct_register_custom_op"):
+            reg = _custom_op_registration(args, fn.start_point[0] + 1, call.end_point[0] + 1, owner)
+            if reg is not None:
+                regs.append(reg)
 
     imports: list = []
     for node in caps.get("import", ()):
@@ -299,8 +304,29 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
     return {
         "path": path, "lang": "py", "module": module, "errors": count_error_nodes(tree),
         "defs": defs, "calls": calls, "imports": imports, "usings": [], "aliases": [],
-        "macros": [], "regs": [],
+        "macros": [], "regs": regs,
     }
+
+
+def _custom_op_registration(args, line: int, end: int, owner: int):
+    """vLLM's `direct_register_custom_op(op_name=..., op_func=...)`: an op in torch.ops.vllm."""
+    keyword, positional = {}, []
+    for a in args.named_children:
+        if a.type == "keyword_argument":
+            name = a.child_by_field_name("name")
+            value = a.child_by_field_name("value")
+            if name is not None and value is not None:
+                keyword[_text(name)] = value
+        elif a.type != "comment":
+            positional.append(a)
+    op = keyword.get("op_name") or (positional[0] if positional else None)
+    fn = keyword.get("op_func") or (positional[1] if len(positional) > 1 else None)
+    if op is None or fn is None or op.type != "string" or fn.type not in ("identifier", "attribute"):
+        return None
+    name = _text(op).strip("\"'")
+    if not name.isidentifier():
+        return None  # f-strings and computed names are not statically visible
+    return ("py_custom_op", "vllm", name, normalize_callee(_text(fn)), line, end, owner)
 
 
 def _enclosing(spans: list, defs: list, byte: int) -> int:

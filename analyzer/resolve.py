@@ -88,5 +88,5 @@ def resolve(files: list[dict[str, Any]], config: dict[str, Any]) -> Graph:
     py = PyResolver(graph, py_files, config)
     py.build_symbols()
     cpp.resolve_calls()
-    py.resolve_calls(torch_ops=cpp.op_symbols, pybind=cpp.pybind_symbols)
+    py.resolve_calls(torch_ops={**py.op_symbols, **cpp.op_symbols}, pybind=cpp.pybind_symbols)
     return graph

@@ -60,6 +60,7 @@ class PyResolver:
         self._cycle_hits = 0
         self._ann_cache: dict[tuple[int, str], Any] = {}
         self._children: dict[int, dict[int, list[int]]] = {}
+        self.op_symbols: dict[str, int] = {}
 
     # ---------------------------------------------------------------- symbols
     def build_symbols(self) -> None:
@@ -126,6 +127,7 @@ class PyResolver:
                     ent = self.module_member(f["module"], local)
                     if ent is not None and ent[0] == "sym":
                         self.g.aliases.add((f"{f['module']}.{local}", ent[1]))
+        self._python_ops()
         for cid in self.members:
             for name, sid in self.members[cid].items():
                 if self.g.symbols[sid].kind != "method":
@@ -135,6 +137,21 @@ class PyResolver:
                     if other is not None and self.g.symbols[other].kind == "method":
                         self.g.overrides.add((sid, other))
                         break
+
+    def _python_ops(self) -> None:
+        """Ops registered from Python (`torch.ops.vllm.x`), linked to the function they run."""
+        self.op_symbols: dict[str, int] = {}
+        for fi, f in enumerate(self.files):
+            for _kind, ns, op, target, line, end, owner in f["regs"]:
+                name = f"torch.ops.{ns}.{op}"
+                sid = self.op_symbols.get(name)
+                if sid is None:
+                    sid = self.g.add(Symbol(0, name, op, "torch_op", "py", f["path"], line, end,
+                                            f"torch op {ns}.{op} (registered from Python)"))
+                    self.op_symbols[name] = sid
+                ent, _ = self.eval_chain(target, fi, owner)
+                if ent is not None and ent[0] == "sym":
+                    self.g.edges.add((sid, ent[1], line, "exact", "registration"))
 
     def mro(self, cid: int) -> list[int]:
         """Class then bases depth-first, left to right, without repeats (close to C3 for real code)."""

@@ -187,3 +187,12 @@ def test_stable_abi_registrations(mini_index):
     (op,) = mini_index.lookup("torch.ops._C_stable.stable_add")
     assert op.kind == "torch_op" and op.line == 10
     assert callees(mini_index, "torch.ops._C_stable.stable_add") == {"fast_add": {"exact"}}
+
+
+def test_ops_registered_from_python(mini_index):
+    """vLLM's direct_register_custom_op(op_name=..., op_func=...) makes torch.ops.vllm.<op>."""
+    chain = mini_index.paths(ids(mini_index, "app.ops.use_attention"), ids(mini_index, "app.ops.my_attention"))
+    assert [s.name for s in chain[0]] == ["app.ops.use_attention", "torch.ops.vllm.my_attention",
+                                         "app.ops.my_attention"]
+    (op,) = mini_index.lookup("torch.ops.vllm.my_attention")
+    assert op.kind == "torch_op" and op.path == "app/ops.py"

@@ -143,3 +143,12 @@ def test_cli_json_end_to_end(vllm_index):
     data = json.loads(out.stdout)
     assert {r["name"] for r in data["results"]} == {E + "step", E + "step_with_batch_queue"}
     assert all(r["path"] == "vllm/v1/engine/core.py" for r in data["results"])
+
+
+def test_op_registered_from_python(vllm_index):
+    """vllm/attention/layer.py:788 direct_register_custom_op(op_name="unified_attention",
+    op_func=unified_attention); Attention.forward calls torch.ops.vllm.unified_attention (:403)."""
+    chain = vllm_index.paths(ids(vllm_index, "vllm.attention.layer.Attention.forward"),
+                             ids(vllm_index, "vllm.attention.layer.unified_attention"))[0]
+    assert [s.name for s in chain] == ["vllm.attention.layer.Attention.forward",
+                                      "torch.ops.vllm.unified_attention", "vllm.attention.layer.unified_attention"]
