@@ -1,0 +1,420 @@
+"""Attention kernel benchmark: builds the kernels, checks each against the float64 definition on the
+benchmark's own inputs, and times them next to PyTorch's paths. One call on the GPU machine:
+
+    python bench/attention_bench.py [--out DIR] [--quick] [--only fp32,lowp,decode]
+
+Prints markdown tables (the last thing printed) and writes DIR/attention_bench.json. Medians of
+CUDA-event timings after a warm-up; inputs are random (never zeros) and larger than L2 where it
+matters. Ceilings measured first: a device-to-device copy (bytes read + written) and a bf16 GEMM.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+try:
+    import infernav.kernels  # noqa: F401  (installed: pip install -e .)
+except ImportError:  # a bare checkout (the GPU machine): expose kernels/ as infernav.kernels
+    import tempfile
+
+    _shim = Path(tempfile.mkdtemp(prefix="infernav-shim-"))
+    (_shim / "infernav").mkdir()
+    (_shim / "infernav" / "__init__.py").write_text("")
+    (_shim / "infernav" / "kernels").symlink_to(Path(__file__).resolve().parent.parent / "kernels")
+    sys.path.insert(0, str(_shim))
+from infernav.kernels import build, ops  # noqa: E402
+from infernav.kernels import reference as R  # noqa: E402
+
+T0 = time.time()
+
+
+def log(*a):
+    print(f"[{time.time() - T0:7.1f}s]", *a, flush=True)
+
+
+def time_cuda(fn, target_ms: float = 200.0, min_reps: int = 3, max_reps: int = 50, warmup: int = 1) -> tuple[float, int]:
+    """Median milliseconds of `fn` over reps chosen to fill about target_ms; returns (median, reps)."""
+    for _ in range(warmup):
+        fn()
+    torch.cuda.synchronize()
+    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+    s.record()
+    fn()
+    e.record()
+    e.synchronize()
+    first = s.elapsed_time(e)
+    reps = max(min_reps, min(max_reps, int(target_ms / max(first, 1e-3))))
+    if first > 1000:  # very slow teaching kernels: that one run is the measurement
+        return first, 1
+    starts = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    ends = [torch.cuda.Event(enable_timing=True) for _ in range(reps)]
+    for i in range(reps):
+        starts[i].record()
+        fn()
+        ends[i].record()
+    torch.cuda.synchronize()
+    return statistics.median(a.elapsed_time(b) for a, b in zip(starts, ends)), reps
+
+
+def rand(shape, dtype, seed):
+    g = torch.Generator(device="cuda")
+    g.manual_seed(seed)
+    return torch.randn(shape, device="cuda", dtype=torch.float32, generator=g).to(dtype)
+
+
+# ------------------------------------------------------------------ ceilings
+def ceilings() -> dict:
+    n = 1 << 30  # 1 GiB of bytes per buffer
+    a = torch.randint(0, 255, (n,), device="cuda", dtype=torch.uint8)
+    b = torch.empty_like(a)
+    ms, _ = time_cuda(lambda: b.copy_(a), target_ms=300)
+    copy_tbs = 2 * n / (ms * 1e-3) / 1e12
+    del a, b
+    x, y = rand((8192, 8192), torch.bfloat16, 1), rand((8192, 8192), torch.bfloat16, 2)
+    ms, _ = time_cuda(lambda: x @ y, target_ms=300)
+    gemm = 2 * 8192**3 / (ms * 1e-3) / 1e12
+    x32, y32 = x.float(), y.float()
+    torch.backends.cuda.matmul.allow_tf32 = False
+    ms, _ = time_cuda(lambda: x32 @ y32, target_ms=300)
+    sgemm = 2 * 8192**3 / (ms * 1e-3) / 1e12
+    torch.backends.cuda.matmul.allow_tf32 = True
+    ms, _ = time_cuda(lambda: x32 @ y32, target_ms=300)
+    tf32 = 2 * 8192**3 / (ms * 1e-3) / 1e12
+    torch.backends.cuda.matmul.allow_tf32 = False
+    return {"copy_TBps": copy_tbs, "bf16_gemm_TFLOPs": gemm, "fp32_gemm_TFLOPs": sgemm, "tf32_gemm_TFLOPs": tf32}
+
+
+# ------------------------------------------------------------------ fp32 table (the issue's shapes)
+FP32_SHAPES = [(32, 8, 256, 256, 256), (32, 8, 256, 256, 1024), (32, 8, 1024, 1024, 256), (32, 8, 1024, 1024, 1024)]
+
+
+def torch_naive(q, k, v):
+    s = torch.matmul(q, k.transpose(-1, -2)) * (1.0 / math.sqrt(q.shape[-1]))
+    return torch.matmul(torch.softmax(s, dim=-1), v)
+
+
+def fp32_table(quick: bool, budget_s: float) -> list[dict]:
+    rows = []
+    for si, (B, H, N, M, d) in enumerate(FP32_SHAPES[:2] if quick else FP32_SHAPES):
+        q, k, v = rand((B, H, N, d), torch.float32, 10 + si), rand((B, H, M, d), torch.float32, 20 + si), \
+            rand((B, H, M, d), torch.float32, 30 + si)
+        flops = 4.0 * B * H * N * M * d
+        ref = R.naive_attention(q, k, v)  # float64 on the GPU
+        row = {"shape": [B, H, N, M, d], "flops": flops, "bytes_min": 4.0 * (2 * B * H * N * d + 2 * B * H * M * d)}
+        out = torch.empty_like(q)
+
+        def run(name, fn, allow=True):
+            if not allow:
+                row[name] = None
+                return
+            try:
+                out.fill_(float("nan"))
+                fn()
+                torch.cuda.synchronize()
+                err = R.rel_error(out, ref)
+                ms, reps = time_cuda(fn, warmup=0 if name == "minimal" else 1)
+                row[name] = {"ms": ms, "reps": reps, "err": err, "TFLOPs": flops / (ms * 1e-3) / 1e12}
+                log(f"fp32 {row['shape']} {name:16s} {ms:10.3f} ms  err {err:.1e}")
+            except Exception as ex:  # noqa: BLE001 - a failing kernel must not stop the table
+                row[name] = {"error": repr(ex)[:300]}
+                log(f"fp32 {row['shape']} {name} FAILED {ex!r}"[:400])
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        run("torch_naive_fp32", lambda: out.copy_(torch_naive(q, k, v)))
+        with torch.nn.attention.sdpa_kernel([torch.nn.attention.SDPBackend.EFFICIENT_ATTENTION]):
+            run("sdpa_efficient_fp32", lambda: out.copy_(F.scaled_dot_product_attention(q, k, v)))
+        run("sdpa_default_fp32", lambda: out.copy_(F.scaled_dot_product_attention(q, k, v)))
+        torch.backends.cuda.matmul.allow_tf32 = True
+        run("torch_naive_tf32", lambda: out.copy_(torch_naive(q, k, v)))
+        torch.backends.cuda.matmul.allow_tf32 = False
+        for variant in ops.FP32_VARIANTS:
+            slow = variant == "minimal" and si >= 2  # ~10 s per call at these sizes: left out like the origin's table
+            late = time.time() - T0 > budget_s and variant in ("minimal", "naive3", "v1", "v2")
+            run(variant, lambda: ops.attention_fp32(q, k, v, variant=variant, out=out), allow=not (slow or late))
+        rows.append(row)
+        del q, k, v, ref, out
+        torch.cuda.empty_cache()
+    return rows
+
+
+# ------------------------------------------------------------------ fp16 / bf16 table
+def lowp_table(quick: bool) -> list[dict]:
+    shapes = [(4, 16, 8192, 128), (4, 16, 8192, 64), (16, 16, 2048, 128), (4, 16, 8192, 256)]
+    if quick:
+        shapes = shapes[:1]
+    backends = {
+        "sdpa_flash": torch.nn.attention.SDPBackend.FLASH_ATTENTION,
+        "sdpa_cudnn": torch.nn.attention.SDPBackend.CUDNN_ATTENTION,
+        "sdpa_efficient": torch.nn.attention.SDPBackend.EFFICIENT_ATTENTION,
+        "sdpa_math": torch.nn.attention.SDPBackend.MATH,
+    }
+    rows = []
+    for (B, H, N, d) in shapes:
+        for dtype in (torch.bfloat16, torch.float16):
+            if d == 256 and dtype == torch.float16:
+                continue
+            for causal in (False, True):
+                q, k, v = (rand((B, H, N, d), dtype, s) for s in (41, 42, 43))
+                flops = 4.0 * B * H * N * N * d * (0.5 if causal else 1.0)
+                # the reference on 2 heads of batch 0 (float64): enough to catch a wrong kernel
+                ref = R.naive_attention(q[:1, :2], k[:1, :2], v[:1, :2], causal=causal)
+                row = {"shape": [B, H, N, N, d], "dtype": str(dtype).split(".")[-1], "causal": causal, "flops": flops}
+                out = torch.empty_like(q)
+
+                def run(name, fn):
+                    try:
+                        out.fill_(float("nan"))
+                        fn()
+                        torch.cuda.synchronize()
+                        err = R.rel_error(out[:1, :2], ref)
+                        ms, reps = time_cuda(fn, target_ms=150, max_reps=30)
+                        row[name] = {"ms": ms, "err": err, "TFLOPs": flops / (ms * 1e-3) / 1e12}
+                        log(f"{row['dtype']} {row['shape']} causal={causal} {name:14s} {ms:8.3f} ms "
+                            f"{row[name]['TFLOPs']:6.1f} TFLOP/s err {err:.1e}")
+                    except Exception as ex:  # noqa: BLE001
+                        row[name] = {"error": repr(ex)[:200]}
+                        log(f"{row['dtype']} {row['shape']} {name} n/a: {ex!r}"[:300])
+
+                if d in (64, 128):
+                    run("ours_fa3", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, backend="fa3"))
+                    run("ours_fa3_overlap", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, backend="fa3",
+                                                                   cfg=1))
+                for cfg in (0, 1, 2) if d != 256 else (0, 1):
+                    run(f"ours_fa2_cfg{cfg}", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, cfg=cfg,
+                                                                     backend="fa2"))
+                for name, be in backends.items():
+                    if name == "sdpa_math" and N > 2048:
+                        continue
+                    with torch.nn.attention.sdpa_kernel([be]):
+                        run(name, lambda: out.copy_(F.scaled_dot_product_attention(q, k, v, is_causal=causal)))
+                rows.append(row)
+                del q, k, v, out, ref
+        torch.cuda.empty_cache()
+    return rows
+
+
+# ------------------------------------------------------------------ paged decode table
+def decode_table(quick: bool, copy_tbps: float) -> list[dict]:
+    cases = [  # seqs, ctx, hq, hkv, d
+        (8, 32768, 32, 8, 128), (32, 16384, 32, 8, 128), (64, 8192, 32, 8, 128), (128, 4096, 32, 8, 128),
+        (32, 16384, 64, 8, 128), (32, 16384, 32, 32, 128), (64, 8192, 32, 8, 64), (256, 512, 32, 8, 128),
+    ]
+    if quick:
+        cases = cases[1:2]
+    rows = []
+    bs = 16
+    for (S, ctx, hq, hkv, d) in cases:
+        dtype = torch.bfloat16
+        nblk = S * ctx // bs
+        g = torch.Generator(device="cuda")
+        g.manual_seed(S * 7 + ctx)
+        kc = torch.randn((nblk, hkv, bs, d), device="cuda", generator=g).to(dtype)
+        vc = torch.randn((nblk, hkv, bs, d), device="cuda", generator=g).to(dtype)
+        tables = torch.randperm(nblk, device="cuda", generator=g).to(torch.int32).view(S, ctx // bs)
+        lens = torch.full((S,), ctx, dtype=torch.int32, device="cuda")
+        q = rand((S, hq, d), dtype, 99)
+        kv_bytes = 2.0 * S * ctx * hkv * d * kc.element_size()
+        bytes_min = kv_bytes + 2.0 * q.numel() * q.element_size() + tables.numel() * 4
+        row = {"seqs": S, "ctx": ctx, "hq": hq, "hkv": hkv, "d": d, "block_size": bs, "bytes_min": bytes_min}
+        out = torch.empty_like(q)
+        nchk = 2
+        ref = R.paged_decode_naive(q[:nchk], kc, vc, tables[:nchk], lens[:nchk])
+
+        def run(name, fn, checked=True):
+            try:
+                out.fill_(float("nan"))
+                fn()
+                torch.cuda.synchronize()
+                err = R.rel_error(out[:nchk], ref) if checked else None
+                ms, _ = time_cuda(fn, target_ms=150, max_reps=50)
+                row[name] = {"ms": ms, "err": err, "GBps": bytes_min / (ms * 1e-3) / 1e9,
+                             "pct_copy": 100.0 * bytes_min / (ms * 1e-3) / (copy_tbps * 1e12)}
+                log(f"decode S={S} ctx={ctx} hq={hq} hkv={hkv} d={d} {name:12s} {ms:8.3f} ms "
+                    f"{row[name]['GBps']:7.0f} GB/s ({row[name]['pct_copy']:.0f}% of copy) err {err}")
+            except Exception as ex:  # noqa: BLE001
+                row[name] = {"error": repr(ex)[:200]}
+                log(f"decode {name} n/a: {ex!r}"[:300])
+
+        run("ours", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out))
+        # context: SDPA on an already-contiguous cache (no paging), q as [S, hq, 1, d]
+        kk = kc[tables.long()].permute(0, 2, 1, 3, 4).reshape(S, hkv, ctx, d)
+        vv = vc[tables.long()].permute(0, 2, 1, 3, 4).reshape(S, hkv, ctx, d)
+        q4 = q.view(S, hq, 1, d)
+        for name, be in (("sdpa_flash_contig", torch.nn.attention.SDPBackend.FLASH_ATTENTION),
+                         ("sdpa_efficient_contig", torch.nn.attention.SDPBackend.EFFICIENT_ATTENTION),
+                         ("sdpa_cudnn_contig", torch.nn.attention.SDPBackend.CUDNN_ATTENTION)):
+            with torch.nn.attention.sdpa_kernel([be]):
+                run(name, lambda: out.view(S, hq, 1, d).copy_(
+                    F.scaled_dot_product_attention(q4, kk, vv, enable_gqa=hq != hkv)))
+        rows.append(row)
+        del kc, vc, kk, vv, q, out
+        torch.cuda.empty_cache()
+    return rows
+
+
+# ------------------------------------------------------------------ markdown
+def fmt_ms(c):
+    if c is None:
+        return "-"
+    if "error" in c:
+        return "n/a"
+    return f"{c['ms']:.3g} ms"
+
+
+def print_tables(res: dict) -> None:
+    c = res["ceilings"]
+    print(f"\n### Ceilings ({res['device']})\ncopy {c['copy_TBps']:.2f} TB/s (read+write); GEMM 8192^3: "
+          f"bf16 {c['bf16_gemm_TFLOPs']:.0f}, tf32 {c['tf32_gemm_TFLOPs']:.0f}, fp32 {c['fp32_gemm_TFLOPs']:.1f} TFLOP/s")
+    if res.get("fp32"):
+        cols = ["torch_naive_fp32", "sdpa_default_fp32", "sdpa_efficient_fp32", "torch_naive_tf32",
+                *ops.FP32_VARIANTS]
+        print("\n### fp32 in/out, non-causal (time; fast kernel TFLOP/s; rel. error vs float64)\n")
+        print("| [bs,nh,N,M,d] | " + " | ".join(cols) + " | fast TFLOP/s | fast vs our v3 | origin v3 / fast | "
+              "fast vs best torch fp32 |")
+        print("|---" * (len(cols) + 5) + "|")
+        for r in res["fp32"]:
+            cells = [fmt_ms(r.get(k)) for k in cols]
+            f = r.get("fast") or {}
+            v3 = r.get("v3") or {}
+            best = min((r[k]["ms"] for k in ("torch_naive_fp32", "sdpa_default_fp32", "sdpa_efficient_fp32")
+                        if r.get(k) and "ms" in r[k]), default=None)
+            tf = f"{f['TFLOPs']:.0f}" if "ms" in f else "-"
+            sp = f"{v3['ms'] / f['ms']:.1f}x" if "ms" in f and "ms" in v3 else "-"
+            sb = f"{best / f['ms']:.2f}x" if "ms" in f and best else "-"
+            ov = ORIGIN_V3_MS.get(tuple(r["shape"]))
+            so = f"{ov / f['ms']:.1f}x" if "ms" in f and ov else "-"
+            print(f"| {r['shape']} | " + " | ".join(cells) + f" | {tf} | {sp} | {so} | {sb} |")
+        print("\nrel. error: | [bs,nh,N,M,d] | " + " | ".join(cols) + " |")
+        for r in res["fp32"]:
+            print(f"| {r['shape']} | " + " | ".join(
+                f"{r[k]['err']:.1e}" if r.get(k) and "err" in r[k] else "-" for k in cols) + " |")
+    if res.get("lowp"):
+        names = sorted({k for r in res["lowp"] for k in r if k.startswith(("ours", "sdpa"))},
+                       key=lambda s: (not s.startswith("ours"), s))
+        print("\n### fp16/bf16 forward, TFLOP/s (causal counts half the flops); rel. error of ours (fa3, else fa2 cfg0)\n")
+        print("| dtype | [B,H,N,N,d] | causal | " + " | ".join(names) + " | err ours |")
+        print("|---" * (len(names) + 4) + "|")
+        for r in res["lowp"]:
+            cells = []
+            for n in names:
+                x = r.get(n)
+                cells.append("-" if x is None else ("n/a" if "error" in x else f"{x['TFLOPs']:.0f}"))
+            e = (r.get("ours_fa3") or r.get("ours_fa2_cfg0") or {}).get("err")
+            err = f"{e:.1e}" if e is not None else "-"
+            print(f"| {r['dtype']} | {r['shape']} | {r['causal']} | " + " | ".join(cells) + f" | {err} |")
+    if res.get("decode"):
+        names = ["ours", "sdpa_flash_contig", "sdpa_efficient_contig", "sdpa_cudnn_contig"]
+        print("\n### paged decode, bf16, block 16: GB/s of K/V+q+out read/written (% of measured copy)\n")
+        print("| seqs | ctx | hq/hkv | d | KV MB | " + " | ".join(names) + " | ours ms | err |")
+        print("|---" * (len(names) + 7) + "|")
+        for r in res["decode"]:
+            cells = []
+            for n in names:
+                x = r.get(n)
+                cells.append("-" if x is None else ("n/a" if "error" in x else f"{x['GBps']:.0f} ({x['pct_copy']:.0f}%)"))
+            o = r.get("ours", {})
+            print(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['bytes_min'] / 1e6:.0f} | " +
+                  " | ".join(cells) + f" | {o.get('ms', float('nan')):.3f} | {o.get('err')} |")
+
+
+ORIGIN_V3_MS = {(32, 8, 256, 256, 256): 3.70, (32, 8, 256, 256, 1024): 14.0, (32, 8, 1024, 1024, 256): 58.1,
+                (32, 8, 1024, 1024, 1024): 225.0}  # the issue's table (origin repo's v3, same H100 model)
+
+
+def print_floors(res: dict) -> None:
+    """Each benchmark row's two floors from the measured ceilings, next to what was achieved."""
+    c = res["ceilings"]
+    bw, tc, f32 = c["copy_TBps"] * 1e12, c["bf16_gemm_TFLOPs"] * 1e12, c["fp32_gemm_TFLOPs"] * 1e12
+    print("\n### Floors (ms) from the measured ceilings: compute = flops / rate of the unit used; "
+          "memory = minimum bytes / copy bandwidth\n")
+    print("| kernel | shape | compute floor | memory floor | achieved | achieved / max(floors) |\n|---|---|---|---|---|---|")
+    for r in res.get("fp32") or []:
+        mem = r["bytes_min"] / bw * 1e3
+        for k, rate in (("naive3", f32), ("minimal", f32), ("v1", f32), ("v2", f32), ("v3", tc), ("fast", tc)):
+            x = r.get(k)
+            if x and "ms" in x:
+                comp = r["flops"] / rate * 1e3
+                print(f"| fp32 {k} | {r['shape']} | {comp:.3g} | {mem:.3g} | {x['ms']:.3g} | {x['ms'] / max(comp, mem):.1f}x |")
+    for r in res.get("lowp") or []:
+        B, H, N, _, d = r["shape"]
+        mem = 4 * B * H * N * d * 2 / bw * 1e3
+        comp = r["flops"] / tc * 1e3
+        for k in ("ours_fa3", "ours_fa2_cfg0"):
+            x = r.get(k)
+            if x and "ms" in x:
+                print(f"| {k} {r['dtype']} causal={r['causal']} | {r['shape']} | {comp:.3g} | {mem:.3g} | "
+                      f"{x['ms']:.3g} | {x['ms'] / max(comp, mem):.2f}x |")
+    for r in res.get("decode") or []:
+        x = r.get("ours")
+        if x and "ms" in x:
+            flops = 4.0 * r["seqs"] * r["hq"] * r["ctx"] * r["d"]
+            comp, mem = flops / f32 * 1e3, r["bytes_min"] / bw * 1e3
+            print(f"| paged decode | S={r['seqs']} ctx={r['ctx']} hq/hkv={r['hq']}/{r['hkv']} d={r['d']} | {comp:.3g} "
+                  f"(fp32 FMA) | {mem:.3g} | {x['ms']:.3g} | {x['ms'] / max(comp, mem):.2f}x |")
+
+
+def selfcheck() -> None:
+    """Every kernel once on small odd shapes (for compute-sanitizer); prints rel. errors."""
+    torch.manual_seed(0)
+    for dtype in (torch.float16, torch.bfloat16):
+        for d in (64, 128):
+            q, k, v = (torch.randn(1, 2, n, d, device="cuda").to(dtype) for n in (70, 133, 133))
+            for be, cfg in (("fa2", 0), ("fa3", 0), ("fa3", 1)):
+                out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
+                print(be, dtype, d, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
+        kc, vc, tb, sl = R.make_paged_cache([5, 700, 1300], 2, 128, 16, dtype=dtype, device="cuda")
+        q = torch.randn(3, 8, 128, device="cuda").to(dtype)
+        print("paged", dtype, R.rel_error(ops.paged_decode(q, kc, vc, tb, sl), R.paged_decode_naive(q, kc, vc, tb, sl)))
+    q, k, v = (torch.randn(1, 1, n, 72, device="cuda") for n in (70, 300, 300))
+    for variant in ops.FP32_VARIANTS:
+        print("fp32", variant, R.rel_error(ops.attention_fp32(q, k, v, variant=variant), R.naive_attention(q, k, v)))
+    torch.cuda.synchronize()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.environ.get("OUT", "bench/out"))
+    ap.add_argument("--quick", action="store_true", help="one shape per table")
+    ap.add_argument("--only", default="fp32,lowp,decode")
+    ap.add_argument("--budget-s", type=float, default=420.0, help="skip slow teaching kernels after this")
+    ap.add_argument("--selfcheck", action="store_true", help="run every kernel once on small shapes and exit")
+    ns = ap.parse_args()
+    if ns.selfcheck:
+        selfcheck()
+        return
+    parts = set(ns.only.split(","))
+    out_dir = Path(ns.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lib = build.build()
+    log(f"library {lib}")
+    props = torch.cuda.get_device_properties(0)
+    res = {"device": f"{props.name}, {props.multi_processor_count} SMs", "torch": torch.__version__,
+           "python": platform.python_version(), "argv": sys.argv}
+    res["ceilings"] = ceilings()
+    log(f"ceilings {res['ceilings']}")
+    try:
+        if "decode" in parts:
+            res["decode"] = decode_table(ns.quick, res["ceilings"]["copy_TBps"])
+        if "lowp" in parts:
+            res["lowp"] = lowp_table(ns.quick)
+        if "fp32" in parts:
+            res["fp32"] = fp32_table(ns.quick, ns.budget_s)
+    finally:
+        tag = "" if parts == {"fp32", "lowp", "decode"} else "_" + "_".join(sorted(parts))
+        (out_dir / f"attention_bench{tag}.json").write_text(json.dumps(res, indent=1))
+        print_tables(res)
+        print_floors(res)
+
+
+if __name__ == "__main__":
+    main()

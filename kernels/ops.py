@@ -1,0 +1,196 @@
+"""PyTorch-facing wrappers of the CUDA kernels (thin: checks, output allocation, ctypes call).
+
+Every function takes an optional ``out=`` tensor so tests can poison the output before a run.
+Layouts:
+  * flash_attn: q [B, Hq, N, D], k/v [B, Hkv, M, D] ("bhsd", as scaled_dot_product_attention) or,
+    with layout="bshd", [B, N, H, D]; any strides with the last dim contiguous (16-byte aligned).
+  * flash_attn_varlen: q [total_q, Hq, D], k/v [total_k, Hkv, D], cu_seqlens int32 [B + 1].
+  * paged_decode: q [S, Hq, D]; k_cache/v_cache [num_blocks, Hkv, block_size, D];
+    block_tables int32 [S, max_blocks]; seq_lens int32 [S].
+  * attention_fp32: q [B, H, N, d], k/v [B, H, M, d], float32, contiguous; non-causal.
+"""
+from __future__ import annotations
+
+import ctypes
+import math
+
+import torch
+
+from . import build
+
+_DTYPES = {torch.float16: 0, torch.bfloat16: 1}
+FP32_VARIANTS = ("naive3", "minimal", "v1", "v2", "v3", "fast")
+
+
+def _lib():
+    return build.load()
+
+
+def _stream() -> ctypes.c_void_p:
+    return ctypes.c_void_p(torch.cuda.current_stream().cuda_stream)
+
+
+def _check(code: int, what: str) -> None:
+    if code != 0:
+        raise RuntimeError(f"{what}: CUDA error {code}")
+
+
+def _ptr(t: torch.Tensor | None) -> ctypes.c_void_p:
+    return ctypes.c_void_p(0 if t is None else t.data_ptr())
+
+
+def _check_16b(t: torch.Tensor, name: str) -> None:
+    if t.stride(-1) != 1:
+        raise ValueError(f"{name}: last dimension must be contiguous")
+    if t.data_ptr() % 16 or any(s % 8 for s in t.stride()[:-1]):
+        raise ValueError(f"{name}: needs 16-byte aligned rows (pointer and strides multiples of 8 elements)")
+
+
+def _fwd_entry(backend: str, d: int, device: torch.device):
+    """'fa3' (wgmma, sm_90 only, D 64/128), 'fa2' (mma.sync, any sm_80+), or 'auto'."""
+    if backend == "auto":
+        backend = "fa3" if torch.cuda.get_device_capability(device) == (9, 0) and d in (64, 128) else "fa2"
+    if backend == "fa3":
+        if torch.cuda.get_device_capability(device) != (9, 0) or d not in (64, 128):
+            raise ValueError("backend 'fa3' needs an sm_90 GPU and D in {64, 128}")
+        return _lib().infernav_fa3_fwd
+    if backend != "fa2":
+        raise ValueError("backend must be 'auto', 'fa2' or 'fa3'")
+    return _lib().infernav_fa2_fwd
+
+
+def flash_attn(q, k, v, causal: bool = False, scale: float | None = None, layout: str = "bhsd",
+               out: torch.Tensor | None = None, cfg: int = 0, backend: str = "auto") -> torch.Tensor:
+    """Forward attention (fp16/bf16, D in {64, 128, 256}); causal is bottom-right aligned.
+    backend 'fa3': wgmma kernel (sm_90); 'fa2': mma.sync kernel, tile config `cfg`; 'auto': fa3 where it applies."""
+    if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise TypeError("flash_attn: q, k, v must all be float16 or all bfloat16")
+    if layout not in ("bhsd", "bshd"):
+        raise ValueError("layout must be 'bhsd' or 'bshd'")
+    if layout == "bhsd":
+        B, Hq, N, D = q.shape
+        Hkv, M = k.shape[1], k.shape[2]
+        bi, hi, si = 0, 1, 2
+    else:
+        B, N, Hq, D = q.shape
+        M, Hkv = k.shape[1], k.shape[2]
+        bi, hi, si = 0, 2, 1
+    if D not in (64, 128, 256) or k.shape[-1] != D or v.shape != k.shape or Hq % Hkv:
+        raise ValueError(f"flash_attn: unsupported shapes q{tuple(q.shape)} k{tuple(k.shape)} v{tuple(v.shape)}")
+    if out is None:
+        out = torch.empty_like(q, memory_format=torch.contiguous_format)
+    for t, n in ((q, "q"), (k, "k"), (v, "v"), (out, "out")):
+        _check_16b(t, n)
+    strides = (ctypes.c_int64 * 12)(*[t.stride(i) for t in (q, k, v, out) for i in (bi, hi, si)])
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    fn = _fwd_entry(backend, D, q.device)
+    _check(fn(_DTYPES[q.dtype], D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides,
+              None, None, B, Hq, Hkv, N, M, scale, int(causal), _stream()), "flash_attn")
+    return out
+
+
+def flash_attn_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q: int, max_seqlen_k: int,
+                      causal: bool = False, scale: float | None = None, out: torch.Tensor | None = None,
+                      cfg: int = 0, backend: str = "auto") -> torch.Tensor:
+    """Packed variable-length batch: sequence b is rows cu_seqlens[b]:cu_seqlens[b+1]."""
+    if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
+        raise TypeError("flash_attn_varlen: q, k, v must all be float16 or all bfloat16")
+    _, Hq, D = q.shape
+    Hkv = k.shape[1]
+    if D not in (64, 128, 256) or Hq % Hkv or v.shape != k.shape:
+        raise ValueError("flash_attn_varlen: unsupported shapes")
+    for c in (cu_seqlens_q, cu_seqlens_k):
+        if c.dtype != torch.int32 or not c.is_contiguous() or not c.is_cuda:
+            raise TypeError("cu_seqlens must be contiguous int32 CUDA tensors")
+    B = cu_seqlens_q.numel() - 1
+    if out is None:
+        out = torch.empty_like(q, memory_format=torch.contiguous_format)
+    for t, n in ((q, "q"), (k, "k"), (v, "v"), (out, "out")):
+        _check_16b(t, n)
+    strides = (ctypes.c_int64 * 12)(*[x for t in (q, k, v, out) for x in (0, t.stride(1), t.stride(0))])
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    fn = _fwd_entry(backend, D, q.device)
+    _check(fn(_DTYPES[q.dtype], D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides,
+                                   _ptr(cu_seqlens_q), _ptr(cu_seqlens_k), B, Hq, Hkv, int(max_seqlen_q),
+                                   int(max_seqlen_k), scale, int(causal), _stream()), "flash_attn_varlen")
+    return out
+
+
+def paged_partition_size() -> int:
+    return int(_lib().infernav_paged_partition_size())
+
+
+def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int | None = None,
+                 scale: float | None = None, split: bool | None = None,
+                 out: torch.Tensor | None = None) -> torch.Tensor:
+    """One decode step over a paged KV cache. split=None picks v2 (split-K) when any sequence is
+    longer than one partition; max_seq_len defaults to max(seq_lens) (a host sync)."""
+    if q.dtype not in _DTYPES or k_cache.dtype != q.dtype or v_cache.dtype != q.dtype:
+        raise TypeError("paged_decode: q and caches must share a 16-bit dtype")
+    S, Hq, D = q.shape
+    _, Hkv, bs, D2 = k_cache.shape
+    if D not in (64, 128) or D2 != D or v_cache.shape != k_cache.shape or Hq % Hkv or Hq // Hkv not in (1, 2, 4, 8):
+        raise ValueError("paged_decode: D in {64,128}, Hq/Hkv in {1,2,4,8}")
+    if bs & (bs - 1):
+        raise ValueError("paged_decode: block_size must be a power of two")
+    for t in (q, k_cache, v_cache, block_tables, seq_lens):
+        if not t.is_contiguous():
+            raise ValueError("paged_decode: all inputs must be contiguous")
+    if block_tables.dtype != torch.int32 or seq_lens.dtype != torch.int32:
+        raise TypeError("block_tables and seq_lens must be int32")
+    part = paged_partition_size()
+    if max_seq_len is None:
+        max_seq_len = int(seq_lens.max().item()) if S else 0
+    max_parts = max(1, -(-max_seq_len // part))
+    if split is None:
+        split = max_parts > 1
+    if not split and max_parts > 1:
+        raise ValueError("split=False needs every sequence within one partition")
+    if split and max_parts == 1:
+        max_parts = 2  # force the two-kernel path (exercised by tests); the second partition is empty
+    if out is None:
+        out = torch.empty_like(q)
+    tmp_out = tmp_m = tmp_l = None
+    if split:
+        tmp_out = torch.empty((S, Hq, max_parts, D), device=q.device, dtype=torch.float32)
+        tmp_m = torch.empty((S, Hq, max_parts), device=q.device, dtype=torch.float32)
+        tmp_l = torch.empty_like(tmp_m)
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    _check(_lib().infernav_paged_decode(_DTYPES[q.dtype], D, _ptr(out), _ptr(q), _ptr(k_cache), _ptr(v_cache),
+                                        _ptr(block_tables), _ptr(seq_lens), _ptr(tmp_out), _ptr(tmp_m), _ptr(tmp_l),
+                                        S, Hq, Hkv, bs, block_tables.shape[1], max_parts if split else 1, scale,
+                                        _stream()), "paged_decode")
+    return out
+
+
+def attention_fp32(q, k, v, variant: str = "fast", out: torch.Tensor | None = None,
+                   scratch: torch.Tensor | None = None) -> torch.Tensor:
+    """fp32-in/fp32-out attention, non-causal, scale 1/sqrt(d), by one kernel of the progression."""
+    if variant not in FP32_VARIANTS:
+        raise ValueError(f"variant must be one of {FP32_VARIANTS}")
+    if q.dtype != torch.float32 or k.dtype != torch.float32 or v.dtype != torch.float32:
+        raise TypeError("attention_fp32: float32 inputs")
+    B, H, N, d = q.shape
+    M = k.shape[2]
+    if k.shape != (B, H, M, d) or v.shape != k.shape or d > 1024:
+        raise ValueError("attention_fp32: q [B,H,N,d], k/v [B,H,M,d], d <= 1024")
+    if not (q.is_contiguous() and k.is_contiguous() and v.is_contiguous()):
+        raise ValueError("attention_fp32: contiguous inputs")
+    if variant == "fast" and (M > 1024 or d % 4):
+        raise ValueError("attention_fp32 'fast': M <= 1024 and d % 4 == 0")
+    if out is None:
+        out = torch.empty_like(q)
+    scale = 1.0 / math.sqrt(d)
+    lib, st, bh = _lib(), _stream(), B * H
+    if variant == "v3":
+        code = lib.infernav_fp32_wmma(_ptr(q), _ptr(k), _ptr(v), _ptr(out), bh, N, M, d, scale, st)
+    elif variant == "fast":
+        code = lib.infernav_fp32_fast(_ptr(q), _ptr(k), _ptr(v), _ptr(out), bh, N, M, d, scale, st)
+    else:
+        idx = ("naive3", "minimal", "v1", "v2").index(variant)
+        if idx == 0 and scratch is None:
+            scratch = torch.empty((bh, N, M), device=q.device, dtype=torch.float32)
+        code = lib.infernav_fp32_progression(idx, _ptr(q), _ptr(k), _ptr(v), _ptr(out), _ptr(scratch), bh, N, M, d,
+                                             scale, st)
+    _check(code, f"attention_fp32[{variant}]")
+    return out

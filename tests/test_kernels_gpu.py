@@ -1,0 +1,150 @@
+"""GPU tests of every CUDA attention kernel against the float64 definition (kernels/reference.py).
+
+Skipped without torch or without a CUDA device. Each check draws fresh random inputs, poisons the
+output with NaN before the run (an unwritten element fails), runs twice and demands bit-identical
+results (a race would move them), uses shapes that are not multiples of the tiles, and bounds
+||out - ref|| / ||ref|| per precision: 1e-5 for pure fp32 paths, 2e-3 with fp16 compute, 1e-2 with
+bf16. NaN or inf never passes (rel_error returns inf)."""
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch not installed: GPU kernel tests skipped")
+if not torch.cuda.is_available():
+    pytest.skip("no CUDA device: GPU kernel tests skipped", allow_module_level=True)
+
+from infernav.kernels import ops  # noqa: E402
+from infernav.kernels import reference as R  # noqa: E402
+
+TOL = {torch.float16: 2e-3, torch.bfloat16: 1e-2}
+_seed = itertools.count(1234)
+
+
+def _rand(shape, dtype):
+    g = torch.Generator(device="cuda")
+    g.manual_seed(next(_seed))
+    return torch.randn(shape, device="cuda", dtype=torch.float32, generator=g).to(dtype)
+
+
+def _run_twice(fn, like):
+    outs = []
+    for _ in range(2):
+        out = torch.full_like(like, float("nan"))
+        fn(out)
+        torch.cuda.synchronize()
+        outs.append(out)
+    assert torch.equal(outs[0], outs[1]), "two runs on the same inputs differ (race?)"
+    return outs[0]
+
+
+# ------------------------------------------------------------------ FlashAttention-2/3-style kernels
+HOPPER = torch.cuda.get_device_capability() == (9, 0)
+
+
+def _backends(d):
+    out = [("fa2", c) for c in ((0, 1, 2) if d != 256 else (0, 1))]
+    if HOPPER and d in (64, 128):
+        out += [("fa3", 1), ("fa3", 0)]
+    return out
+
+
+FA_SHAPES = [  # B, Hq, Hkv, N, M
+    (2, 4, 2, 203, 333),
+    (1, 2, 2, 77, 77),
+    (1, 3, 1, 130, 65),   # N > M: with causal, leading rows see nothing -> 0
+    (3, 2, 1, 1, 300),    # decode-like single query
+    (1, 1, 1, 256, 128),  # exact tile multiples
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("d", [64, 128, 256])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("shape", FA_SHAPES)
+def test_flash_attn(dtype, d, causal, shape):
+    B, Hq, Hkv, N, M = shape
+    q, k, v = _rand((B, Hq, N, d), dtype), _rand((B, Hkv, M, d), dtype), _rand((B, Hkv, M, d), dtype)
+    ref = R.naive_attention(q, k, v, causal=causal)
+    for backend, cfg in _backends(d):
+        out = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=causal, out=o, cfg=cfg, backend=backend), q)
+        err = R.rel_error(out, ref)
+        assert err <= TOL[dtype], f"{backend} cfg {cfg}: rel error {err:.2e}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_flash_attn_bshd_strided(dtype):
+    # [B, N, H, D] views into a wider packed qkv buffer: strides are not the contiguous ones
+    B, N, H, d = 2, 150, 4, 128
+    qkv = _rand((B, N, 3, H, d), dtype)
+    q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
+    ref = R.naive_attention(q, k, v, causal=True, layout="bshd", scale=0.07)
+    for backend, _ in _backends(d)[-1:] + [("fa2", 0)]:
+        out = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=True, layout="bshd", scale=0.07, out=o,
+                                                  backend=backend), q.contiguous())
+        assert R.rel_error(out, ref) <= TOL[dtype], backend
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_attn_varlen(dtype, d, causal):
+    lq, lk = [5, 130, 64, 257, 1, 9], [5, 200, 64, 300, 77, 0]
+    cq = torch.tensor([0] + list(torch.tensor(lq).cumsum(0)), dtype=torch.int32, device="cuda")
+    ck = torch.tensor([0] + list(torch.tensor(lk).cumsum(0)), dtype=torch.int32, device="cuda")
+    q, k, v = _rand((sum(lq), 8, d), dtype), _rand((sum(lk), 2, d), dtype), _rand((sum(lk), 2, d), dtype)
+    ref = R.naive_attention_varlen(q, k, v, cq, ck, causal=causal)
+    for backend, cfg in _backends(d):
+        out = _run_twice(lambda o: ops.flash_attn_varlen(q, k, v, cq, ck, max(lq), max(lk), causal=causal, out=o,
+                                                         cfg=cfg, backend=backend), q)
+        assert R.rel_error(out, ref) <= TOL[dtype], backend
+        assert out[-9:].abs().max().item() == 0, backend  # the sequence without keys
+
+
+# ------------------------------------------------------------------ paged decode
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("hq,hkv", [(8, 8), (8, 4), (16, 4), (32, 4)])
+@pytest.mark.parametrize("block_size", [16, 32])
+@pytest.mark.parametrize("lens", ["short", "long"])
+def test_paged_decode(dtype, d, hq, hkv, block_size, lens):
+    seq_lens = [1, 17, 200, 511, 512] if lens == "short" else [1, 513, 1500, 3000, 0, 4097]
+    g = torch.Generator()
+    g.manual_seed(next(_seed))
+    kc, vc, tables, sl = R.make_paged_cache(seq_lens, hkv, d, block_size, dtype=dtype, device="cuda", generator=g)
+    q = _rand((len(seq_lens), hq, d), dtype)
+    ref = R.paged_decode_naive(q, kc, vc, tables, sl)
+    splits = (False, True) if lens == "short" else (True,)
+    for split in splits:
+        out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, split=split, out=o), q)
+        err = R.rel_error(out, ref)
+        assert err <= TOL[dtype], f"split={split}: rel error {err:.2e}"
+
+
+# ------------------------------------------------------------------ fp32 progression
+FP32_SHAPES = [  # B, H, N, M, d
+    (1, 2, 70, 45, 36),
+    (2, 1, 129, 200, 100),
+    (1, 1, 33, 1024, 1024),
+    (1, 2, 300, 257, 256),
+]
+FP32_TOL = {"naive3": 1e-5, "minimal": 1e-5, "v1": 1e-5, "v2": 1e-5, "v3": 2e-3, "fast": 2e-3}
+
+
+@pytest.mark.parametrize("variant", ops.FP32_VARIANTS)
+@pytest.mark.parametrize("shape", FP32_SHAPES)
+def test_attention_fp32(variant, shape):
+    B, H, N, M, d = shape
+    q, k, v = _rand((B, H, N, d), torch.float32), _rand((B, H, M, d), torch.float32), _rand((B, H, M, d), torch.float32)
+    ref = R.naive_attention(q, k, v)
+    out = _run_twice(lambda o: ops.attention_fp32(q, k, v, variant=variant, out=o), q)
+    err = R.rel_error(out, ref)
+    assert err <= FP32_TOL[variant], f"rel error {err:.2e}"
+
+
+def test_attention_fp32_fast_rejects_long_keys():
+    q = _rand((1, 1, 8, 64), torch.float32)
+    k = _rand((1, 1, 1025, 64), torch.float32)
+    with pytest.raises(ValueError):
+        ops.attention_fp32(q, k, k, variant="fast")
