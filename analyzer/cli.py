@@ -598,5 +598,53 @@ def notes_drift(to: str, show_diff: bool, as_json: bool) -> None:
     sys.exit(0 if results else 1)
 
 
+@main.command()
+@click.option("--strategy", "strategies", multiple=True, metavar="NAME",
+              help="static, vllm, ksana-swap, ksana-recompute (repeatable; default: all four).")
+@click.option("--trace", "trace", default="synthetic", show_default=True,
+              help="A JSONL trace (arrival_s, prompt_len, max_tokens, optional prefix_id/prefix_len), or 'synthetic'.")
+@click.option("--requests", "num_requests", type=int, default=300, show_default=True, help="Synthetic trace: requests.")
+@click.option("--rate", type=float, default=50.0, show_default=True, help="Synthetic trace: arrivals per second.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Synthetic trace: seed.")
+@click.option("--num-blocks", type=int, default=2000, show_default=True, help="Device KV blocks.")
+@click.option("--block-size", type=int, default=16, show_default=True, help="Tokens per block.")
+@click.option("--max-batch", type=int, default=64, show_default=True, help="max_num_seqs / max_batch_size.")
+@click.option("--max-step-tokens", type=int, default=4096, show_default=True, help="Step token budget.")
+@click.option("--split-fuse", type=int, default=0, show_default=True, help="KsanaLLM split_fuse_token_num.")
+@click.option("--host-blocks", type=int, default=None, help="KsanaLLM host blocks for swap (default 4x device).")
+@click.option("--cost-model", type=click.Path(dir_okay=False, exists=True), default=None,
+              help="Cost-model JSON (default: the calibrated one shipped with the simulator).")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default="simulate.png", show_default=True,
+              help="PNG of queue lengths and KV use over time ('' for none).")
+@json_opt
+def simulate(strategies, trace, num_requests, rate, seed, num_blocks, block_size, max_batch, max_step_tokens,
+             split_fuse, host_blocks, cost_model, plot_path, as_json) -> None:
+    """Run scheduling strategies over a request trace in the serving simulator."""
+    from infernav.reimpl.scheduler import sim
+
+    names = strategies or sim.STRATEGIES
+    if trace == "synthetic":
+        reqs = sim.make_trace(n=num_requests, rate=rate, seed=seed)
+    else:
+        reqs = sim.load_trace(trace)
+    cost = sim.CostModel.load(cost_model)
+    results = []
+    for name in names:
+        try:
+            strat = sim.build_strategy(name, num_blocks, block_size, max_batch, max_step_tokens, split_fuse, host_blocks)
+            results.append(sim.simulate(strat, reqs, cost))
+        except (ValueError, RuntimeError) as exc:
+            _fail(f"{name}: {exc}")
+    png = sim.plot(results, plot_path, num_blocks) if plot_path else None
+    if as_json:
+        _dump({"trace": trace, "requests": len(reqs), "cost_model": cost.source,
+               "results": [r.row() for r in results], "plot": str(png) if png else None})
+        return
+    click.echo(f"{len(reqs)} requests ({trace}); {num_blocks} blocks of {block_size} tokens; cost model: {cost.source}")
+    click.echo(sim.format_table(results))
+    if png:
+        click.echo(f"plot: {png}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
