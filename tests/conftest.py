@@ -88,3 +88,41 @@ def _session_index(name: str):
 
 vllm_index = _session_index("vllm")
 ksana_index = _session_index("ksanallm")
+
+
+# ---------------------------------------------------------------------------- vLLM oracle venv
+ORACLE_DIR = Path(__file__).parent / "oracle"
+
+
+def _oracle_build_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("infernav_oracle_build_venv", ORACLE_DIR / "build_venv.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def vllm_oracle():
+    """The oracle venv with the real vLLM 0.14.1 (built if missing; never skipped: a failed build
+    fails the test with the reason)."""
+    bv = _oracle_build_module()
+    try:
+        stamp = bv.ensure()
+    except bv.OracleSetupError as exc:
+        pytest.fail(f"the vLLM oracle venv could not be built: {exc}", pytrace=False)
+    return bv, stamp
+
+
+def run_oracle_script(oracle, script: str, *args: str) -> dict:
+    """Run tests/oracle/<script> in the oracle venv; its last stdout line is a JSON report."""
+    import json
+    import subprocess
+
+    bv, stamp = oracle
+    cmd = [stamp["python"], str(ORACLE_DIR / script), "--vllm-root", stamp["vllm_root"], *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=bv.oracle_env(), timeout=1200)
+    if proc.returncode != 0:
+        pytest.fail(f"{script} did not run (exit {proc.returncode}):\n{proc.stderr[-3000:]}", pytrace=False)
+    return json.loads(proc.stdout.strip().splitlines()[-1])

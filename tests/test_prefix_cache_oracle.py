@@ -10,50 +10,21 @@ run is in bench/prefix_cache_bench.py.
 """
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import random
-import subprocess
 import time
-from pathlib import Path
 
 import pytest
+from conftest import run_oracle_script
 
-ORACLE = Path(__file__).resolve().parent / "oracle"
 CI_TRACES = 200
 
 
-def _build_venv_module():
-    spec = importlib.util.spec_from_file_location("infernav_oracle_build_venv", ORACLE / "build_venv.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-@pytest.fixture(scope="module")
-def oracle():
-    bv = _build_venv_module()
-    try:
-        stamp = bv.ensure()
-    except bv.OracleSetupError as exc:
-        pytest.fail(f"the vLLM oracle venv could not be built: {exc}", pytrace=False)
-    return bv, stamp
-
-
-def differential(oracle, *args: str) -> dict:
-    bv, stamp = oracle
-    cmd = [stamp["python"], str(ORACLE / "differential.py"), "--vllm-root", stamp["vllm_root"], *args]
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=bv.oracle_env(), timeout=1200)
-    if proc.returncode != 0:
-        pytest.fail(f"the oracle did not run (exit {proc.returncode}):\n{proc.stderr[-3000:]}", pytrace=False)
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
-def test_no_disagreement_with_real_vllm(oracle, capsys):
+def test_no_disagreement_with_real_vllm(vllm_oracle, capsys):
     draw = int(os.environ.get("INFERNAV_ORACLE_SEED") or time.time_ns() % 1_000_000_007)
     seeds = random.Random(draw).sample(range(1_000_000), CI_TRACES)
-    result = differential(oracle, "--seeds", ",".join(map(str, seeds)))
+    result = run_oracle_script(vllm_oracle, "differential.py", "--seeds", ",".join(map(str, seeds)))
     with capsys.disabled():
         print(f"\n[oracle] {result['disagreements']} disagreements with vLLM 0.14.1 over {result['traces']} "
               f"random traces, {result['calls_compared']} calls compared "
@@ -66,10 +37,10 @@ def test_no_disagreement_with_real_vllm(oracle, capsys):
     assert result["calls_compared"] > 50 * CI_TRACES
 
 
-def test_oracle_catches_planted_bugs(oracle):
+def test_oracle_catches_planted_bugs(vllm_oracle):
     """Each known bug planted in our side (free order, lookup cap, duplicate choice, queue removal
     on hit) makes the oracle disagree on some of the first 40 traces."""
-    report = differential(oracle, "--seeds", "0:40", "--mutate", "all", "--show", "0")["mutations"]
+    report = run_oracle_script(vllm_oracle, "differential.py", "--seeds", "0:40", "--mutate", "all", "--show", "0")["mutations"]
     assert set(report) == {"free-forward", "no-cap", "latest-duplicate", "lru-on-hit"}
     for name, result in report.items():
         assert result["disagreements"] > 0, name
