@@ -98,9 +98,11 @@ def flash_attention(q, k, v, causal: bool = False, scale: float | None = None, l
     return out.transpose(1, 2) if layout == "bshd" else out
 
 
-def flash_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, causal: bool = False, scale: float | None = None,
-                           **kw) -> torch.Tensor:
-    """Packed variable-length batch: q [total_q, Hq, D], k/v [total_k, Hkv, D]."""
+def _per_sequence(attend, q, k, v, cu_seqlens_q, cu_seqlens_k, empty_dtype) -> torch.Tensor:
+    """Split a packed varlen batch by cu_seqlens, attend each sequence, and re-pack the outputs.
+
+    A sequence with queries but no keys gets zeros; one with no queries contributes nothing.
+    """
     outs = []
     cq, ck = cu_seqlens_q.tolist(), cu_seqlens_k.tolist()
     for b in range(len(cq) - 1):
@@ -109,26 +111,25 @@ def flash_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, causal: bool = F
         if qb.shape[1] == 0:
             continue
         if kb.shape[1] == 0:
-            outs.append(torch.zeros(qb.shape[1:], dtype=kw.get("dtype") or torch.float32, device=q.device))
+            outs.append(torch.zeros(qb.shape[1:], dtype=empty_dtype, device=q.device))
             continue
-        outs.append(flash_attention(qb, kb, vb, causal=causal, scale=scale, layout="bshd", **kw)[0])
+        outs.append(attend(qb, kb, vb)[0])
     return torch.cat(outs, dim=0)
+
+
+def flash_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, causal: bool = False, scale: float | None = None,
+                           **kw) -> torch.Tensor:
+    """Packed variable-length batch: q [total_q, Hq, D], k/v [total_k, Hkv, D]."""
+    return _per_sequence(
+        lambda qb, kb, vb: flash_attention(qb, kb, vb, causal=causal, scale=scale, layout="bshd", **kw),
+        q, k, v, cu_seqlens_q, cu_seqlens_k, kw.get("dtype") or torch.float32)
 
 
 def naive_attention_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, causal: bool = False, scale: float | None = None,
                            dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    outs = []
-    cq, ck = cu_seqlens_q.tolist(), cu_seqlens_k.tolist()
-    for b in range(len(cq) - 1):
-        qb = q[cq[b]:cq[b + 1]].unsqueeze(0)
-        kb, vb = k[ck[b]:ck[b + 1]].unsqueeze(0), v[ck[b]:ck[b + 1]].unsqueeze(0)
-        if qb.shape[1] == 0:
-            continue
-        if kb.shape[1] == 0:
-            outs.append(torch.zeros(qb.shape[1:], dtype=dtype, device=q.device))
-            continue
-        outs.append(naive_attention(qb, kb, vb, causal=causal, scale=scale, layout="bshd", dtype=dtype)[0])
-    return torch.cat(outs, dim=0)
+    return _per_sequence(
+        lambda qb, kb, vb: naive_attention(qb, kb, vb, causal=causal, scale=scale, layout="bshd", dtype=dtype),
+        q, k, v, cu_seqlens_q, cu_seqlens_k, dtype)
 
 
 def gather_kv(cache: torch.Tensor, block_table: torch.Tensor, seq_len: int) -> torch.Tensor:
