@@ -375,6 +375,19 @@ class Index:
             "parse_error_files": errors, "skipped_files": skipped,
         }
 
+    # ---------------------------------------------------------------- whole-index iteration
+    def all_symbols(self) -> Iterable[tuple[int, str, str, str, int, int]]:
+        """(id, name, kind, path, line, end_line) of every symbol, for exports and digests."""
+        return self.conn.execute("SELECT id, name, kind, path, line, end_line FROM symbols ORDER BY id")
+
+    def all_edges(self) -> Iterable[tuple[int, int, int, str, str]]:
+        """(src, dst, line, resolution, via) of every edge."""
+        return self.conn.execute("SELECT src, dst, line, resolution, via FROM edges")
+
+    def all_overrides(self) -> Iterable[tuple[int, int]]:
+        """(overriding method, overridden method) pairs."""
+        return self.conn.execute("SELECT sub, base FROM overrides")
+
     def body(self, row: SymbolRow) -> str | None:
         """The symbol's whole source text (definition lines), or None if the source is absent."""
         lines = self.source_lines(row, max_lines=1 << 30)
