@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import store
-from .facts import EXTRACTOR_VERSION
-from .langs import MAX_FILE_BYTES, language_of
+from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
 from .sources import FrameworkRef, home
 
 # Below this many files to parse, worker start-up costs more than it saves.
@@ -88,7 +87,7 @@ def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
 
 def _parse_one(args: tuple) -> tuple:
     """Worker: read, hash and extract one file. Never raises: failures become a recorded reason."""
-    root, rel, lang, module, is_pkg = args
+    root, rel, lang, context = args
     full = os.path.join(root, rel)
     try:
         with open(full, "rb") as f:
@@ -101,14 +100,9 @@ def _parse_one(args: tuple) -> tuple:
         return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None,
                 f"skipped: {len(data) // 1024} KiB is over the {MAX_FILE_BYTES // 1024} KiB limit")
     try:
-        if lang == "py":
-            from .extract_python import extract_python
+        from .parse import extract_file
 
-            facts = extract_python(data, rel, module, is_pkg)
-        else:
-            from .extract_cpp import extract_cpp
-
-            facts = extract_cpp(data, rel, lang)
+        facts = extract_file(lang, data, rel, context)
     except Exception as exc:  # an extractor bug must cost one file, not the index
         return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None, f"extractor failed: {exc!r}")
     return (rel, lang, digest, st.st_size, st.st_mtime_ns, facts["errors"], marshal.dumps(facts), "")
@@ -141,43 +135,98 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
 
 def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | None = None,
           progress: Callable | None = None) -> IndexReport:
-    """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index."""
-    from .resolve import resolve
+    """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
+    progress(stage, done, total), if given, hears about the parse and resolve stages."""
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     path = index_path(ref)
     report = IndexReport(ref.key, path, "cold")
     scanned = _scan(root, ref.roots)
     report.files = len(scanned)
-    modules = _module_names([p for p, *_ in scanned])
-
-    stored: dict[str, tuple] = {}
-    conn = None
-    if not force:
-        try:
-            conn = store.connect(path)
-            meta = store.read_meta(conn)
-            if meta.get("extractor_version") != str(EXTRACTOR_VERSION):
-                report.reason = "extractor changed since the last index"
-            elif meta.get("root") != str(root):
-                report.reason = f"source moved ({meta.get('root')} -> {root})"
-            else:
-                stored = {r[0]: r[1:] for r in conn.execute("SELECT path, lang, hash, size, mtime_ns FROM files")}
-                report.mode = "incremental"
-        except store.MissingIndex:
-            pass
-        except store.IndexProblem as exc:
-            report.reason = f"{exc.reason}; rebuilding"
+    context = {**ref.parse_context(), "fingerprint": _context_fingerprint(ref)}
+    conn, stored = _open_previous(path, root, context["fingerprint"], force, report)
     report.seconds["scan"] = time.perf_counter() - t0
+    todo, touched, unchanged = _plan(root, scanned, stored, context)
+    present = {p for p, *_ in scanned}
+    deleted = [p for p in stored if p not in present]
+    report.deleted = len(deleted)
+    if report.mode == "incremental" and not todo and not deleted:
+        return _up_to_date(path, conn, touched, report, t0)
 
-    # Decide what to parse: new files, and files whose size/mtime moved and whose hash changed.
+    t1 = time.perf_counter()
+    parsed = _parse_many(root, todo, jobs, progress)
+    report.parsed = len(parsed)
+    report.seconds["parse"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    rows, facts = _collect_facts(parsed, conn, unchanged, report)
+    report.seconds["load"] = time.perf_counter() - t2
+
+    t3 = time.perf_counter()
+    if progress:
+        progress("resolve", 0, 0)
+    from .resolve import resolve
+
+    graph = resolve(facts, ref.settings)
+    report.seconds["resolve"] = time.perf_counter() - t3
+    report.parse_error_files = sorted(f["path"] for f in facts if f["errors"])
+    report.symbols, report.edges = len(graph.symbols), len(graph.edges)
+
+    t4 = time.perf_counter()
+    meta = _meta(ref, root, context["fingerprint"], report, graph)
+    if report.mode == "cold":
+        store.write_full(path, meta, rows, graph)
+    else:
+        store.write_incremental(path, meta, rows, deleted, touched, graph)
+    report.seconds["store"] = time.perf_counter() - t4
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
+
+
+def _context_fingerprint(ref: FrameworkRef) -> str:
+    """Extractor version plus the engine settings extraction depends on: stored facts made under
+    other values are re-parsed."""
+    import json
+
+    text = json.dumps([EXTRACTOR_VERSION, ref.parse_context()], sort_keys=True)
+    return hashlib.blake2b(text.encode(), digest_size=8).hexdigest()
+
+
+def _open_previous(path: Path, root: Path, fingerprint: str, force: bool, report: IndexReport):
+    """(connection, {path: (lang, hash, size, mtime)}) of a previous index fit for an incremental run."""
+    if force:
+        return None, {}
+    try:
+        conn = store.connect(path)
+    except store.MissingIndex:
+        return None, {}
+    except store.IndexProblem as exc:
+        report.reason = f"{exc.reason}; rebuilding"
+        return None, {}
+    meta = store.read_meta(conn)
+    if meta.get("extractor_version") != str(EXTRACTOR_VERSION):
+        report.reason = "extractor changed since the last index"
+    elif meta.get("parse_context", fingerprint) != fingerprint:
+        report.reason = "the engine's parse settings changed since the last index"
+    elif meta.get("root") != str(root):
+        report.reason = f"source moved ({meta.get('root')} -> {root})"
+    else:
+        report.mode = "incremental"
+        return conn, store.file_states(conn)
+    return conn, {}
+
+
+def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list, list, list]:
+    """What to parse: new files, and files whose size/mtime moved and whose hash changed."""
+    modules = _module_names([p for p, *_ in scanned])
     todo, touched, unchanged = [], [], []
     for rel, lang, size, mtime in scanned:
         old = stored.get(rel)
-        mod, is_pkg = modules.get(rel, ("", False))
+        ctx = dict(context, lang=lang)
+        if lang == "py":
+            ctx["module"], ctx["is_package"] = modules.get(rel, ("", False))
         if old is None or old[0] != lang:
-            todo.append((rel, lang, mod, is_pkg))
+            todo.append((rel, lang, ctx))
         elif old[2] == size and old[3] == mtime:
             unchanged.append(rel)
         else:
@@ -187,30 +236,25 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
                 touched.append((size, mtime, rel))
                 unchanged.append(rel)
             else:
-                todo.append((rel, lang, mod, is_pkg))
-    present = {p for p, *_ in scanned}
-    deleted = [p for p in stored if p not in present]
-    report.deleted = len(deleted)
+                todo.append((rel, lang, ctx))
+    return todo, touched, unchanged
 
-    if report.mode == "incremental" and not todo and not deleted:
-        if touched:
-            store.write_incremental(path, {}, [], [], touched, None)
-        conn.close()
-        report.mode = "up-to-date"
-        meta = store.read_meta(store.connect(path))
-        report.symbols, report.edges = int(meta.get("symbols", 0)), int(meta.get("edges", 0))
-        report.parse_error_files = [p for p in meta.get("parse_error_files", "").split("\n") if p]
-        report.seconds["total"] = time.perf_counter() - t0
-        return report
 
-    t1 = time.perf_counter()
-    parsed = _parse_many(root, todo, jobs, progress)
-    report.parsed = len(parsed)
-    report.seconds["parse"] = time.perf_counter() - t1
+def _up_to_date(path: Path, conn, touched: list, report: IndexReport, t0: float) -> IndexReport:
+    if touched:
+        store.write_incremental(path, {}, [], [], touched, None)
+    conn.close()
+    report.mode = "up-to-date"
+    meta = store.read_meta(store.connect(path))
+    report.symbols, report.edges = int(meta.get("symbols", 0)), int(meta.get("edges", 0))
+    report.parse_error_files = [p for p in meta.get("parse_error_files", "").split("\n") if p]
+    report.seconds["total"] = time.perf_counter() - t0
+    return report
 
-    t2 = time.perf_counter()
-    facts = []
-    rows = []
+
+def _collect_facts(parsed: list, conn, unchanged: list[str], report: IndexReport) -> tuple[list, list]:
+    """File rows to store, and the facts of every file: the new ones and the unchanged stored ones."""
+    facts, rows = [], []
     for rel, lang, digest, size, mtime, errors, blob, why in parsed:
         rows.append((rel, lang, digest, size, mtime, errors, blob))
         if blob is not None:
@@ -218,34 +262,19 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
         if why:
             report.skipped.append((rel, why))
     if unchanged and conn is not None:
-        keep = set(unchanged)
-        for rel, errors, blob in conn.execute("SELECT path, errors, facts FROM files"):
-            if rel in keep and blob is not None:
-                facts.append(marshal.loads(blob))
+        facts.extend(marshal.loads(blob) for blob in store.file_facts(conn, set(unchanged)))
     if conn is not None:
         conn.close()
-    report.seconds["load"] = time.perf_counter() - t2
+    return rows, facts
 
-    t3 = time.perf_counter()
-    graph = resolve(facts, dict(ref.spec))
-    report.seconds["resolve"] = time.perf_counter() - t3
-    report.parse_error_files = sorted(f["path"] for f in facts if f["errors"])
-    report.symbols, report.edges = len(graph.symbols), len(graph.edges)
 
-    t4 = time.perf_counter()
-    meta = {
+def _meta(ref: FrameworkRef, root: Path, fingerprint: str, report: IndexReport, graph) -> dict:
+    return {
         "framework": ref.name, "version": ref.version, "root": str(root),
-        "extractor_version": EXTRACTOR_VERSION, "files": report.files,
+        "extractor_version": EXTRACTOR_VERSION, "parse_context": fingerprint, "files": report.files,
         "symbols": report.symbols, "edges": report.edges, "overrides": len(graph.overrides),
         "resolved_calls": graph.resolved_calls, "unresolved_calls": graph.unresolved,
         "parse_error_files": "\n".join(report.parse_error_files),
         "skipped_files": "\n".join(f"{p}\t{why}" for p, why in report.skipped),
         "indexed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    if report.mode == "cold":
-        store.write_full(path, meta, rows, graph)
-    else:
-        store.write_incremental(path, meta, rows, deleted, touched, graph)
-    report.seconds["store"] = time.perf_counter() - t4
-    report.seconds["total"] = time.perf_counter() - t0
-    return report

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 SCHEMA_VERSION = 3
 
@@ -91,6 +91,18 @@ def connect(path: Path, readonly: bool = True) -> sqlite3.Connection:
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
     return dict(conn.execute("SELECT key, value FROM meta"))
+
+
+def file_states(conn: sqlite3.Connection) -> dict[str, tuple[str, str, int, int]]:
+    """{path: (lang, content hash, size, mtime_ns)} of every stored file."""
+    return {r[0]: r[1:] for r in conn.execute("SELECT path, lang, hash, size, mtime_ns FROM files")}
+
+
+def file_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[bytes]:
+    """The stored facts blobs of these files (those that have facts)."""
+    for rel, blob in conn.execute("SELECT path, facts FROM files"):
+        if rel in paths and blob is not None:
+            yield blob
 
 
 def _symbol_rows(symbols: Iterable[Any]):

@@ -5,23 +5,16 @@ out-of-class `Foo::Bar` definition belongs to, because only the whole index know
 """
 from __future__ import annotations
 
+import bisect
 import re
+from dataclasses import dataclass
+from typing import Any
 
 from .facts import FileFacts
-from .langs import captures, count_error_nodes
+from .languages import captures, count_error_nodes
 
 _WS = re.compile(r"\s+")
-_TORCH_LIBRARY_MACROS = {"TORCH_LIBRARY", "TORCH_LIBRARY_FRAGMENT", "TORCH_LIBRARY_IMPL"}
-REGISTRATION_MACROS = (
-    _TORCH_LIBRARY_MACROS
-    | {m + "_EXPAND" for m in _TORCH_LIBRARY_MACROS}
-    # libtorch's stable ABI (vLLM >= 0.2x wraps its bindings in these, with TORCH_BOX(&fn)).
-    | {"STABLE_" + m for m in _TORCH_LIBRARY_MACROS}
-    | {"STABLE_" + m + "_EXPAND" for m in _TORCH_LIBRARY_MACROS}
-    | {"PYBIND11_MODULE"}
-)
 _MACRO_CALL = re.compile(r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*)\s*(?:<[^;{}()]*?>\s*)?(<<<|\()")
-GTEST_MACROS = {"TEST", "TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P"}
 _KEYWORDS = {
     "if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype", "static_assert",
     "catch", "defined", "static_cast", "reinterpret_cast", "const_cast", "dynamic_cast", "typeid",
@@ -154,102 +147,146 @@ def _value_type(value) -> tuple[str, str] | None:
     return None
 
 
-def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
-    """Facts for one C++ (`lang='cpp'`) or CUDA (`lang='cuda'`) file."""
+def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
+    """Facts for one C++ or CUDA file. context: `lang` ('cpp' | 'cuda'), and the engine's
+    `registration_macros` (blocks whose `.def`/`.impl` calls register ops) and `test_macros`
+    (gtest-style `TEST_F(Fixture, Case) { ... }` bodies)."""
+    lang = context["lang"]
+    conv = _Conventions(frozenset(context.get("registration_macros", ())),
+                        frozenset(context.get("test_macros", ())))
     tree, caps = captures(lang, source)
+    comments = _comments(caps)
     defs: list[dict] = []
     spans: list[tuple[int, int]] = []  # parallel to defs
-    scope_nodes = [(n, "namespace") for n in caps.get("ns", ())]
-    scope_nodes += [(n, "class") for n in caps.get("class", ())]
-    scope_nodes += [(n, "func") for n in caps.get("func", ())]
+    _scopes(caps, source, comments, conv, defs, spans)
+    _link_scopes(defs, spans)
+    scopes = _ScopeIndex(defs, spans)
+    _declarations(caps, comments, scopes, defs)
+    calls, regs = _calls(caps, scopes, defs)
+    usings, aliases = _usings_and_aliases(caps, scopes)
+    return {
+        "path": path, "lang": lang, "module": "", "errors": count_error_nodes(tree), "defs": defs,
+        "calls": calls, "imports": [_text(n).strip('"<>') for n in caps.get("reference.include", ())],
+        "usings": usings, "aliases": aliases, "macros": _macros(caps), "regs": regs,
+    }
+
+
+@dataclass(frozen=True)
+class _Conventions:
+    registration_macros: frozenset[str]
+    test_macros: frozenset[str]
+
+
+def _new_def(kind: str, line: int, end: int) -> dict:
+    return {
+        "kind": kind, "name": "", "qual": "", "parent": -1, "line": line, "end": end, "sig": "",
+        "doc": "", "decos": [], "bases": [], "params": [], "nparams": (0, 0), "ret": None,
+        "flags": [], "vars": {}, "attrs": {}, "ns": "",
+    }
+
+
+def _comments(caps) -> dict[int, tuple[int, str]]:
+    """End line -> (start line, text) of every comment, for leading doc comments."""
+    return {c.end_point[0] + 1: (c.start_point[0] + 1, _text(c)) for c in caps.get("comment", ())}
+
+
+def _leading_doc(node, comments: dict[int, tuple[int, str]]) -> str:
+    outer = node.parent if node.parent is not None and node.parent.type == "template_declaration" else node
+    line = outer.start_point[0] + 1
+    parts = []
+    while line - 1 in comments:
+        start, text = comments[line - 1]
+        parts.append(text)
+        line = start
+    return _clean_comment("\n".join(reversed(parts)))
+
+
+def _scopes(caps, source: bytes, comments, conv: _Conventions, defs: list, spans: list) -> None:
+    """Namespaces, classes and function definitions, in document order."""
+    scope_nodes = [(n, "namespace") for n in caps.get("definition.namespace", ())]
+    scope_nodes += [(n, "class") for n in caps.get("definition.class", ())]
+    scope_nodes += [(n, "func") for n in caps.get("definition.function", ())]
     scope_nodes.sort(key=lambda p: (p[0].start_byte, -p[0].end_byte))
-
-    comments: dict[int, tuple[int, str]] = {}  # end line -> (start line, text)
-    for c in caps.get("comment", ()):
-        comments[c.end_point[0] + 1] = (c.start_point[0] + 1, _text(c))
-
-    def leading_doc(node) -> str:
-        outer = node.parent if node.parent is not None and node.parent.type == "template_declaration" else node
-        line = outer.start_point[0] + 1
-        parts = []
-        while line - 1 in comments:
-            start, text = comments[line - 1]
-            parts.append(text)
-            line = start
-        return _clean_comment("\n".join(reversed(parts)))
-
     for node, what in scope_nodes:
-        d = {
-            "kind": what, "name": "", "qual": "", "parent": -1, "line": node.start_point[0] + 1,
-            "end": node.end_point[0] + 1, "sig": "", "doc": "", "decos": [], "bases": [],
-            "params": [], "nparams": (0, 0), "ret": None, "flags": [], "vars": {}, "attrs": {},
-            "ns": "",
-        }
+        d = _new_def(what, node.start_point[0] + 1, node.end_point[0] + 1)
         if what == "namespace":
             n = node.child_by_field_name("name")
             d["name"] = _text(n).replace(" ", "") if n is not None else ""
         elif what == "class":
-            n = node.child_by_field_name("name")
-            d["name"] = strip_templates(_text(n)).replace(" ", "") if n is not None else ""
-            d["kind"] = "struct" if node.type == "struct_specifier" else "class"
-            for c in node.named_children:
-                if c.type == "base_class_clause":
-                    d["bases"] = [
-                        strip_templates(_text(b)).replace(" ", "")
-                        for b in c.named_children
-                        if b.type in ("type_identifier", "qualified_identifier", "template_type")
-                    ]
-            d["sig"] = f"{node.type.split('_')[0]} {d['name']}" + (
-                f" : {', '.join(d['bases'])}" if d["bases"] else ""
-            )
-            d["doc"] = leading_doc(node)
-        else:
-            fdecl = _function_declarator(node.child_by_field_name("declarator"))
-            if fdecl is None:
-                continue
-            nnode = fdecl.child_by_field_name("declarator")
-            name = _text(nnode).replace(" ", "") if nnode is not None else ""
-            name = strip_templates(name)
-            d["name"] = name.rsplit("::", 1)[-1]
-            d["qual"] = name
-            d["params"], d["nparams"] = _params(fdecl.child_by_field_name("parameters"))
-            tnode = node.child_by_field_name("type")
-            d["ret"] = _text(tnode) if tnode is not None else None
-            flags = []
-            for c in node.children[:6]:
-                ct = c.type
-                if ct == "__global__":
-                    d["kind"] = "kernel"
-                elif ct == "__device__" and d["kind"] != "kernel":
-                    d["kind"] = "device"
-                elif ct == "virtual":
-                    flags.append("virtual")
-                elif ct == "storage_class_specifier" and _text(c) == "static":
-                    flags.append("static")
-            if d["name"] in GTEST_MACROS:
-                # TEST_F(Fixture, Case) { ... } parses as a function named TEST_F: name it by its test.
-                plist = fdecl.child_by_field_name("parameters")
-                label = ", ".join(_text(p) for p in plist.named_children) if plist is not None else ""
-                d["name"] = d["qual"] = f"{d['name']}({label})"
-                d["params"], d["nparams"] = [], (0, 0)
-            if d["name"] in REGISTRATION_MACROS:
-                d["kind"] = "registration"
-                plist = fdecl.child_by_field_name("parameters")
-                d["params"] = [(_text(p), None) for p in plist.named_children] if plist is not None else []
-            else:
-                d["kind"] = {"func": "function"}.get(d["kind"], d["kind"])
-            d["flags"] = flags
-            body = node.child_by_field_name("body")
-            header = source[node.start_byte : body.start_byte if body is not None else node.end_byte]
-            d["sig"] = _WS.sub(" ", header.decode("utf-8", "replace")).strip()[:400]
-            d["doc"] = leading_doc(node)
-            for pname, ptype in d["params"]:
-                if pname and ptype:
-                    d["vars"][pname] = ("ann", ptype, len(defs))
+            _class_def(node, d, comments)
+        elif not _function_def(node, source, d, comments, conv, len(defs)):
+            continue
         defs.append(d)
         spans.append((node.start_byte, node.end_byte))
 
-    # Parents, namespaces and qualified names by a stack sweep over document order.
+
+def _class_def(node, d: dict, comments) -> None:
+    n = node.child_by_field_name("name")
+    d["name"] = strip_templates(_text(n)).replace(" ", "") if n is not None else ""
+    d["kind"] = "struct" if node.type == "struct_specifier" else "class"
+    for c in node.named_children:
+        if c.type == "base_class_clause":
+            d["bases"] = [
+                strip_templates(_text(b)).replace(" ", "")
+                for b in c.named_children
+                if b.type in ("type_identifier", "qualified_identifier", "template_type")
+            ]
+    d["sig"] = f"{node.type.split('_')[0]} {d['name']}" + (f" : {', '.join(d['bases'])}" if d["bases"] else "")
+    d["doc"] = _leading_doc(node, comments)
+
+
+def _function_def(node, source: bytes, d: dict, comments, conv: _Conventions, idx: int) -> bool:
+    """Fill a function definition's def; False when no function declarator is found."""
+    fdecl = _function_declarator(node.child_by_field_name("declarator"))
+    if fdecl is None:
+        return False
+    nnode = fdecl.child_by_field_name("declarator")
+    name = strip_templates(_text(nnode).replace(" ", "") if nnode is not None else "")
+    d["name"] = name.rsplit("::", 1)[-1]
+    d["qual"] = name
+    d["params"], d["nparams"] = _params(fdecl.child_by_field_name("parameters"))
+    tnode = node.child_by_field_name("type")
+    d["ret"] = _text(tnode) if tnode is not None else None
+    d["flags"] = _specifier_flags(node, d)
+    plist = fdecl.child_by_field_name("parameters")
+    if d["name"] in conv.test_macros:
+        # TEST_F(Fixture, Case) { ... } parses as a function named TEST_F: name it by its test.
+        label = ", ".join(_text(p) for p in plist.named_children) if plist is not None else ""
+        d["name"] = d["qual"] = f"{d['name']}({label})"
+        d["params"], d["nparams"] = [], (0, 0)
+    if d["name"] in conv.registration_macros:
+        d["kind"] = "registration"
+        d["params"] = [(_text(p), None) for p in plist.named_children] if plist is not None else []
+    else:
+        d["kind"] = {"func": "function"}.get(d["kind"], d["kind"])
+    body = node.child_by_field_name("body")
+    header = source[node.start_byte : body.start_byte if body is not None else node.end_byte]
+    d["sig"] = _WS.sub(" ", header.decode("utf-8", "replace")).strip()[:400]
+    d["doc"] = _leading_doc(node, comments)
+    for pname, ptype in d["params"]:
+        if pname and ptype:
+            d["vars"][pname] = ("ann", ptype, idx)
+    return True
+
+
+def _specifier_flags(node, d: dict) -> list[str]:
+    """`virtual`/`static` flags; `__global__`/`__device__` set the kind (kernel, device)."""
+    flags = []
+    for c in node.children[:6]:
+        ct = c.type
+        if ct == "__global__":
+            d["kind"] = "kernel"
+        elif ct == "__device__" and d["kind"] != "kernel":
+            d["kind"] = "device"
+        elif ct == "virtual":
+            flags.append("virtual")
+        elif ct == "storage_class_specifier" and _text(c) == "static":
+            flags.append("static")
+    return flags
+
+
+def _link_scopes(defs: list, spans: list) -> None:
+    """Parents, namespaces and qualified names by a stack sweep over document order."""
     stack: list[int] = []
     for idx, (start, end) in enumerate(spans):
         while stack and spans[stack[-1]][1] <= start:
@@ -277,31 +314,36 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
             d["qual"] = f"{prefix_q}::{d['qual']}" if prefix_q else d["qual"]
         stack.append(idx)
 
-    def enclosing(byte: int) -> int:
-        lo, hi = 0, len(spans)
-        while lo < hi:
-            mid = (lo + hi) // 2
-            if spans[mid][0] <= byte:
-                lo = mid + 1
-            else:
-                hi = mid
-        idx = lo - 1
+
+class _ScopeIndex:
+    """Innermost scope of a byte offset: binary search over spans, then parent links (O(depth))."""
+
+    def __init__(self, defs: list, spans: list):
+        self.defs, self.spans = defs, spans
+        self.starts = [s for s, _ in spans]
+
+    def enclosing(self, byte: int) -> int:
+        idx = bisect.bisect_right(self.starts, byte) - 1
         while idx >= 0:
-            s, e = spans[idx]
+            s, e = self.spans[idx]
             if s <= byte < e:
                 return idx
-            idx = defs[idx]["parent"]
+            idx = self.defs[idx]["parent"]
         return -1
 
-    def owner_function(byte: int) -> int:
+    def owner_function(self, byte: int) -> int:
         """The function a call sits in; -1 for calls in namespace or class scope (initializers)."""
-        idx = enclosing(byte)
-        return -1 if idx >= 0 and defs[idx]["kind"] in ("namespace", "class", "struct") else idx
+        idx = self.enclosing(byte)
+        return -1 if idx >= 0 and self.defs[idx]["kind"] in ("namespace", "class", "struct") else idx
 
-    # Method declarations and data members inside class bodies; free function declarations.
-    decl_nodes = [(n, True) for n in caps.get("field", ())] + [(n, False) for n in caps.get("decl", ())]
+
+def _declarations(caps, comments, scopes: _ScopeIndex, defs: list) -> None:
+    """Method declarations and data members inside class bodies; free function declarations;
+    typed locals in function bodies."""
+    decl_nodes = [(n, True) for n in caps.get("declaration.field", ())]
+    decl_nodes += [(n, False) for n in caps.get("declaration", ())]
     for node, is_field in decl_nodes:
-        owner = enclosing(node.start_byte)
+        owner = scopes.enclosing(node.start_byte)
         od = defs[owner] if owner >= 0 else None
         okind = od["kind"] if od is not None else "namespace"
         tnode = node.child_by_field_name("type")
@@ -310,71 +352,77 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
         for dnode in declarators:
             fdecl = _function_declarator(dnode)
             if fdecl is not None and okind in ("class", "struct", "namespace"):
-                nnode = fdecl.child_by_field_name("declarator")
-                if nnode is None:
-                    continue
-                name = strip_templates(_text(nnode).replace(" ", ""))
-                flags = ["decl"]
-                for c in node.children:
-                    if c.type == "virtual":
-                        flags.append("virtual")
-                    elif c.type == "storage_class_specifier" and _text(c) == "static":
-                        flags.append("static")
-                dv = node.child_by_field_name("default_value")
-                if dv is not None and _text(dv).strip() == "0":
-                    flags.append("pure")
-                for c in fdecl.children:
-                    if c.type == "virtual_specifier":
-                        flags.append(_text(c).strip())
-                params, nparams = _params(fdecl.child_by_field_name("parameters"))
-                in_class = okind in ("class", "struct")
-                prefix = od["qual"] if od is not None else ""
-                d = {
-                    "kind": "method" if in_class else "function",
-                    "name": name.rsplit("::", 1)[-1], "qual": f"{prefix}::{name}" if prefix else name,
-                    "parent": owner, "line": node.start_point[0] + 1, "end": node.end_point[0] + 1,
-                    "sig": _WS.sub(" ", _text(node)).strip().rstrip(";")[:400], "doc": leading_doc(node),
-                    "decos": [], "bases": [], "params": params, "nparams": nparams, "ret": ttext or None,
-                    "flags": sorted(set(flags)), "vars": {}, "attrs": {},
-                    "ns": (od["qual"] if okind == "namespace" else od["ns"]) if od is not None else "",
-                }
-                defs.append(d)
+                d = _function_declaration(node, fdecl, od, owner, okind, ttext, comments)
+                if d is not None:
+                    defs.append(d)
                 continue
             vname = _declarator_name(dnode)
-            if not vname:
-                continue
-            if od is None or okind == "namespace":
+            if not vname or od is None or okind == "namespace":
                 continue
             if okind in ("class", "struct"):
                 if is_field:
                     od["attrs"][vname] = ("ann", ttext, owner)
                 continue
-            # Local variable in a function body.
-            texpr = None
-            if ttext in ("auto", "const auto", "auto&", "auto*") or tnode is not None and tnode.type == "placeholder_type_specifier":
-                if dnode.type == "init_declarator":
-                    texpr = _value_type(dnode.child_by_field_name("value"))
-            elif ttext:
-                texpr = ("ann", ttext)
+            texpr = _local_type(ttext, tnode, dnode)
             if texpr is not None:
                 od["vars"].setdefault(vname, (texpr[0], texpr[1], owner))
 
-    launches = {n.start_byte for n in caps.get("launch", ())}
-    calls = []
-    regs = []
-    for call in caps.get("call", ()):
+
+def _function_declaration(node, fdecl, od, owner: int, okind: str, ttext: str, comments) -> dict | None:
+    nnode = fdecl.child_by_field_name("declarator")
+    if nnode is None:
+        return None
+    name = strip_templates(_text(nnode).replace(" ", ""))
+    flags = ["decl"]
+    for c in node.children:
+        if c.type == "virtual":
+            flags.append("virtual")
+        elif c.type == "storage_class_specifier" and _text(c) == "static":
+            flags.append("static")
+    dv = node.child_by_field_name("default_value")
+    if dv is not None and _text(dv).strip() == "0":
+        flags.append("pure")
+    for c in fdecl.children:
+        if c.type == "virtual_specifier":
+            flags.append(_text(c).strip())
+    in_class = okind in ("class", "struct")
+    prefix = od["qual"] if od is not None else ""
+    d = _new_def("method" if in_class else "function", node.start_point[0] + 1, node.end_point[0] + 1)
+    d.update(name=name.rsplit("::", 1)[-1], qual=f"{prefix}::{name}" if prefix else name, parent=owner,
+             sig=_WS.sub(" ", _text(node)).strip().rstrip(";")[:400], doc=_leading_doc(node, comments),
+             ret=ttext or None, flags=sorted(set(flags)),
+             ns=(od["qual"] if okind == "namespace" else od["ns"]) if od is not None else "")
+    d["params"], d["nparams"] = _params(fdecl.child_by_field_name("parameters"))
+    return d
+
+
+def _local_type(ttext: str, tnode, dnode) -> tuple[str, str] | None:
+    """TypeExpr of a local variable: its declared type, or its initializer's for `auto`."""
+    if ttext in ("auto", "const auto", "auto&", "auto*") or tnode is not None and tnode.type == "placeholder_type_specifier":
+        if dnode.type == "init_declarator":
+            return _value_type(dnode.child_by_field_name("value"))
+        return None
+    if ttext:
+        return ("ann", ttext)
+    return None
+
+
+def _calls(caps, scopes: _ScopeIndex, defs: list) -> tuple[list, list]:
+    """Calls and launches inside function bodies, with op registrations inside registration blocks."""
+    launches = {n.start_byte for n in caps.get("reference.launch", ())}
+    calls, regs = [], []
+    for call in caps.get("reference.call", ()):
         fn = call.child_by_field_name("function")
         args = call.child_by_field_name("arguments")
         if fn is None or args is None:
             continue
-        owner = owner_function(fn.start_byte)
+        owner = scopes.owner_function(fn.start_byte)
         if owner < 0:
             continue
         callee = normalize_callee(_text(fn))
         nargs = sum(1 for c in args.named_children if c.type != "comment")
-        kind = "launch" if call.start_byte in launches else "call"
         line = fn.start_point[0] + 1
-        calls.append((owner, line, callee, nargs, kind))
+        calls.append((owner, line, callee, nargs, "launch" if call.start_byte in launches else "call"))
         if "make_" in callee:
             # std::make_shared<T>(...) constructs a T: record the constructor call too.
             m = _MAKE_SMART.search(_text(fn))
@@ -391,9 +439,13 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
             reg = _registration(od, callee, args, line, call.end_point[0] + 1, owner)
             if reg is not None:
                 regs.append(reg)
+    return calls, regs
 
+
+def _macros(caps) -> list:
+    """(name, line, [(callee text, 'call' | 'launch' | 'ref')]) of every function-like macro."""
     macros = []
-    for node in caps.get("macro", ()):
+    for node in caps.get("definition.macro", ()):
         name = node.child_by_field_name("name")
         body = node.child_by_field_name("value")
         if name is None or body is None:
@@ -411,42 +463,38 @@ def extract_cpp(source: bytes, path: str, lang: str) -> FileFacts:
             if m.start() not in called:
                 found.append((m.group(0), "ref"))
         macros.append((_text(name), node.start_point[0] + 1, found))
+    return macros
 
-    includes = [_text(n).strip('"<>') for n in caps.get("include", ())]
+
+def _usings_and_aliases(caps, scopes: _ScopeIndex) -> tuple[list, list]:
     usings = []
     for node in caps.get("using", ()):
-        owner = enclosing(node.start_byte)
+        owner = scopes.enclosing(node.start_byte)
         text = _WS.sub("", _text(node)).rstrip(";")
         if text.startswith("usingnamespace"):
             usings.append((owner, "namespace", text[len("usingnamespace"):]))
         elif text.startswith("using"):
             usings.append((owner, "decl", text[len("using"):]))
-    for node in caps.get("nsalias", ()):
-        owner = enclosing(node.start_byte)
+    for node in caps.get("definition.namespace_alias", ()):
+        owner = scopes.enclosing(node.start_byte)
         text = _WS.sub("", _text(node)).rstrip(";")
         if text.startswith("namespace") and "=" in text:
             usings.append((owner, "nsalias", text[len("namespace"):]))
     aliases = []
-    for node in caps.get("alias", ()):
+    for node in caps.get("definition.type_alias", ()):
         name = node.child_by_field_name("name")
         tnode = node.child_by_field_name("type")
-        if name is None or tnode is None:
-            continue
-        aliases.append((enclosing(node.start_byte), _text(name), _text(tnode)))
-    for node in caps.get("typedef", ()):
+        if name is not None and tnode is not None:
+            aliases.append((scopes.enclosing(node.start_byte), _text(name), _text(tnode)))
+    for node in caps.get("definition.typedef", ()):
         tnode = node.child_by_field_name("type")
         dnode = node.child_by_field_name("declarator")
         name = _declarator_name(dnode) if dnode is not None else None
         if dnode is not None and dnode.type == "type_identifier":
             name = _text(dnode)
         if tnode is not None and name:
-            aliases.append((enclosing(node.start_byte), name, _text(tnode)))
-
-    return {
-        "path": path, "lang": lang, "module": "", "errors": count_error_nodes(tree), "defs": defs,
-        "calls": calls, "imports": includes, "usings": usings, "aliases": aliases,
-        "macros": macros, "regs": regs,
-    }
+            aliases.append((scopes.enclosing(node.start_byte), name, _text(tnode)))
+    return usings, aliases
 
 
 def _registration(block: dict, callee: str, args, line: int, end: int, owner: int):

@@ -9,36 +9,18 @@ and each step of a chain says whether it needed type inference (label 'type') or
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Any
 
-from .resolve import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, Graph, Symbol
+from .graph import Graph, Symbol
+from .python_calls import PyCalls, split_chain
 
-_SEG = re.compile(r"^([A-Za-z_]\w*)((?:\(\)|\[\])*)$")
 _ANN_WRAPPERS = ("Optional", "typing.Optional", "ClassVar", "Final", "Annotated", "typing.ClassVar")
 _MAX_DEPTH = 12
-_ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
 
 
-@lru_cache(maxsize=None)
-def split_chain(callee: str) -> tuple[tuple[str, str], ...] | None:
-    """`self.a().b` -> (('self',''), ('a','()'), ('b','')); None if not a plain chain.
+class PyResolver(PyCalls):
+    """Symbols and lookups of one framework's Python files; calls are resolved by PyCalls."""
 
-    Memoized: the same callee texts (`self.foo`, `torch.cat`) recur thousands of times.
-    """
-    if callee.startswith("super()."):
-        rest = split_chain(callee[len("super()."):])
-        return (("super", "()"),) + rest if rest is not None else None
-    out = []
-    for part in callee.split("."):
-        m = _SEG.match(part)
-        if m is None:
-            return None
-        out.append((m.group(1), m.group(2)))
-    return tuple(out)
-
-
-class PyResolver:
     def __init__(self, graph: Graph, files: list[dict[str, Any]], config: dict[str, Any]):
         self.g = graph
         self.files = files
@@ -127,7 +109,6 @@ class PyResolver:
                     ent = self.module_member(f["module"], local)
                     if ent is not None and ent[0] == "sym":
                         self.g.aliases.add((f"{f['module']}.{local}", ent[1]))
-        self._python_ops()
         for cid in self.members:
             for name, sid in self.members[cid].items():
                 if self.g.symbols[sid].kind != "method":
@@ -137,21 +118,6 @@ class PyResolver:
                     if other is not None and self.g.symbols[other].kind == "method":
                         self.g.overrides.add((sid, other))
                         break
-
-    def _python_ops(self) -> None:
-        """Ops registered from Python (`torch.ops.vllm.x`), linked to the function they run."""
-        self.op_symbols: dict[str, int] = {}
-        for fi, f in enumerate(self.files):
-            for _kind, ns, op, target, line, end, owner in f["regs"]:
-                name = f"torch.ops.{ns}.{op}"
-                sid = self.op_symbols.get(name)
-                if sid is None:
-                    sid = self.g.add(Symbol(0, name, op, "torch_op", "py", f["path"], line, end,
-                                            f"torch op {ns}.{op} (registered from Python)"))
-                    self.op_symbols[name] = sid
-                ent, _ = self.eval_chain(target, fi, owner)
-                if ent is not None and ent[0] == "sym":
-                    self.g.edges.add((sid, ent[1], line, "exact", "registration"))
 
     def mro(self, cid: int) -> list[int]:
         """Class then bases depth-first, left to right, without repeats (close to C3 for real code)."""
@@ -391,112 +357,3 @@ class PyResolver:
         # Instance whose lookup starts after `cls` in the MRO: model it as the first base.
         mro = self.mro(cls)
         return ("super", mro[1:]) if len(mro) > 1 else None
-
-    # ---------------------------------------------------------------- calls
-    def resolve_calls(self, torch_ops: dict[str, int], pybind: dict[str, int]) -> None:
-        g = self.g
-        for fi, f in enumerate(self.files):
-            ids = self.local_sym[fi]
-            for di, line, callee, nargs, kind in f["calls"]:
-                src = ids[di]
-                if callee.startswith("torch.ops."):
-                    parts = callee.split(".")
-                    if len(parts) >= 4:
-                        op = torch_ops.get(f"torch.ops.{parts[2]}.{parts[3]}")
-                        if op is not None:
-                            g.edges.add((src, op, line, "exact", "torch-op"))
-                            g.resolved_calls += 1
-                            continue
-                targets = self.resolve_call(callee, fi, di)
-                if not targets and pybind:
-                    head = callee.split(".", 1)[0]
-                    b = self.ns.get(f["module"], {}).get(head)
-                    if b is not None and b[0] == "import":
-                        tail = callee.split(".", 1)[1] if "." in callee else ""
-                        pb = pybind.get(f"{b[1]}.{tail}") if tail else None
-                        if pb is not None:
-                            targets = [(pb, "exact")]
-                            g.edges.add((src, pb, line, "exact", "pybind"))
-                            g.resolved_calls += 1
-                            continue
-                if not targets:
-                    g.unresolved += 1
-                    continue
-                g.resolved_calls += 1
-                for dst, res in targets:
-                    if dst != src or res != "name":
-                        g.edges.add((src, dst, line, res, "call"))
-
-    def resolve_call(self, callee: str, fi: int, di: int) -> list[tuple[int, str]]:
-        segs = split_chain(callee)
-        if segs is None:
-            return []
-        symbols = self.g.symbols
-        if len(segs) == 1:
-            name, suffix = segs[0]
-            if suffix:
-                return []
-            ent, inferred = self.lookup_name(name, fi, di, 0)
-            receiver = None
-        else:
-            head = ".".join(n + s for n, s in segs[:-1])
-            if head == "super()":
-                recv = self._super(fi, di)
-                receiver_inferred = False
-            else:
-                recv, receiver_inferred = self.eval_chain(head, fi, di)
-            name, suffix = segs[-1]
-            if suffix:
-                return []
-            if recv is not None and recv[0] == "super":
-                ent = None
-                for c in recv[1]:
-                    sid = self.members[c].get(name)
-                    if sid is not None:
-                        ent = ("sym", sid)
-                        break
-                return [(ent[1], "exact")] if ent is not None else []
-            if recv is None:
-                return self._name_candidates(name)
-            ent, inf = self.attr(recv, name)
-            inferred = receiver_inferred or inf
-            receiver = recv
-            if ent is None:
-                return self._name_candidates(name) if recv[0] == "inst" and self.unresolved_bases.get(recv[1]) else []
-        if ent is None:
-            return []
-        label = "type" if inferred else "exact"
-        out: list[tuple[int, str]] = []
-        if ent[0] == "sym":
-            sym = symbols[ent[1]]
-            if sym.kind == "class":
-                init = self.attr(("sym", ent[1]), "__init__")[0]
-                target = init[1] if init is not None and init[0] == "sym" else ent[1]
-                out.append((target, label))
-                return out
-            out.append((ent[1], label))
-            if receiver is not None and receiver[0] == "inst" and sym.kind == "method":
-                for sub in self.all_subclasses(receiver[1]):
-                    over = self.members[sub].get(sym.short)
-                    if over is not None and over != ent[1]:
-                        out.append((over, "dispatch"))
-            return out
-        if ent[0] == "inst":
-            for method in _ASSUMED_CALLABLE_METHODS:
-                m = self.attr(ent, method)[0]
-                if m is not None and m[0] == "sym":
-                    out.append((m[1], "type"))
-                    for sub in self.all_subclasses(ent[1]):
-                        over = self.members[sub].get(method)
-                        if over is not None and over != m[1]:
-                            out.append((over, "dispatch"))
-                    break
-        return out
-
-    def _name_candidates(self, name: str) -> list[tuple[int, str]]:
-        if name.startswith("__") or name in COMMON_METHOD_NAMES:
-            return []
-        cands = self.methods_by_name.get(name, ())
-        if 0 < len(cands) <= MAX_NAME_CANDIDATES:
-            return [(c, "name") for c in cands]
-        return []

@@ -1,8 +1,4 @@
-"""Turn every file's facts into one framework's symbols, call edges and override pairs.
-
-Resolution is global (a call in one file resolves through classes and imports in others), so it
-runs over all stored facts each time anything changed; it is pure and deterministic, which is what
-makes an incremental re-index identical to a cold one.
+"""What resolution produces: symbols, labelled call edges, override pairs and lookup aliases.
 
 Edge labels (`resolution`), strongest first:
   exact     the callee follows from names alone: imports, qualified names, self/this, super()
@@ -15,11 +11,14 @@ Edge `via`: call | launch (CUDA <<<>>>) | macro (a call inside a macro the calle
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 RESOLUTIONS = ("exact", "type", "dispatch", "name")
+
+
 # A name-only candidate is only worth showing when the name is rare.
 MAX_NAME_CANDIDATES = 3
+
+
 # Method names that builtin, std:: and torch.Tensor receivers answer to: a call `x.append()` on an
 # unknown `x` is almost always one of those, so name-only guessing would only add false edges.
 COMMON_METHOD_NAMES = frozenset(
@@ -72,21 +71,3 @@ class Graph:
         sym.id = len(self.symbols)
         self.symbols.append(sym)
         return sym.id
-
-
-def resolve(files: list[dict[str, Any]], config: dict[str, Any]) -> Graph:
-    """Resolve a framework's facts (one dict per file, sorted by path) into a Graph."""
-    from .resolve_cpp import CppResolver
-    from .resolve_python import PyResolver
-
-    graph = Graph()
-    files = sorted(files, key=lambda f: f["path"])
-    py_files = [f for f in files if f["lang"] == "py"]
-    cpp_files = [f for f in files if f["lang"] != "py"]
-    cpp = CppResolver(graph, cpp_files, config)
-    cpp.build_symbols()
-    py = PyResolver(graph, py_files, config)
-    py.build_symbols()
-    cpp.resolve_calls()
-    py.resolve_calls(torch_ops={**py.op_symbols, **cpp.op_symbols}, pybind=cpp.pybind_symbols)
-    return graph

@@ -44,8 +44,9 @@ TypeExpr: (kind, text, ctx) where ctx is the local def id the text must be read 
 Call: (caller local def id, line, callee text, nargs, kind) kind: 'call' | 'launch' | 'macroref'
   ('macroref': a macro's name passed to another macro; it counts only if it names a macro)
 Registration: (kind, block namespace expr, op name, target text | None, line, end line, caller def id)
-  kind: 'torch_def' | 'torch_impl' | 'pybind' (C++), 'py_custom_op' (Python: vLLM's
-  direct_register_custom_op, an op in torch.ops.vllm)
+  kind: 'torch_def' | 'torch_impl' | 'pybind' (C++), 'py_custom_op' (Python: a function the
+  engine's `python_op_registrars` register as a torch op; namespace '' = the engine's
+  `python_op_namespace`, filled in by the resolver)
 """
 from __future__ import annotations
 
@@ -57,4 +58,4 @@ Call = tuple[int, int, str, int, str]
 
 # Bumped whenever extraction output changes shape or meaning: stored facts from an older
 # extractor are re-parsed rather than trusted.
-EXTRACTOR_VERSION = 7
+EXTRACTOR_VERSION = 8

@@ -1,6 +1,6 @@
 """Extract Python facts (defs, calls, imports, visible types) from one file with tree-sitter captures.
 
-The query (langs.PY_QUERY) finds every node of interest in one pass; nesting is recovered from byte
+The query (queries/python.scm) finds every node of interest in one pass; nesting is recovered from byte
 ranges with a stack sweep instead of walking the tree in Python, which is what keeps vLLM's ~1200
 files within a few seconds of one core.
 """
@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 
+from typing import Any
+
 from .facts import FileFacts
-from .langs import captures, count_error_nodes
+from .languages import captures, count_error_nodes
 
 _WS = re.compile(r"\s+")
 _PROPERTY_DECOS = {"property", "cached_property", "functools.cached_property", "abstractproperty"}
@@ -146,77 +148,100 @@ def _value_type(right) -> tuple[str, str] | None:
     return None
 
 
-def extract_python(source: bytes, path: str, module: str, is_package: bool) -> FileFacts:
-    """Facts for one Python file; `module` is its dotted module name."""
+def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
+    """Facts for one Python file. context: `module` (dotted name), `is_package`, and the engine's
+    `python_op_registrars` (functions that register a Python function as a torch op)."""
+    module, is_package = context["module"], context["is_package"]
+    registrars = tuple(context.get("python_op_registrars", ()))
     tree, caps = captures("py", source)
-    defs: list[dict] = [
-        {
-            "kind": "module", "name": module.rsplit(".", 1)[-1], "qual": "", "parent": -1,
-            "line": 1, "end": max(source.count(b"\n"), 1), "sig": f"module {module}", "doc": "",
-            "decos": [], "bases": [], "params": [], "nparams": (0, 0), "ret": None, "flags": [],
-            "vars": {}, "attrs": {}, "ns": "",
-        }
-    ]
+    defs: list[dict] = [_new_def("module", module.rsplit(".", 1)[-1], "", 1, max(source.count(b"\n"), 1))]
+    defs[0]["sig"] = f"module {module}"
     # (start_byte, end_byte, def id) of every scope, in document order.
     spans: list[tuple[int, int, int]] = [(0, len(source) + 1, 0)]
-    body_start: dict[int, int] = {}
+    _definitions(caps, source, defs, spans)
+    _link_parents(spans, defs)
+    _docstrings(caps, defs, spans)
+    calls, regs = _calls(caps, defs, spans, registrars)
+    imports: list = []
+    for node in caps.get("import", ()):
+        _imports(node, module, is_package, imports)
+    _assignments(caps, defs, spans)
+    return {
+        "path": path, "lang": "py", "module": module, "errors": count_error_nodes(tree),
+        "defs": defs, "calls": calls, "imports": imports, "usings": [], "aliases": [],
+        "macros": [], "regs": regs,
+    }
 
-    def_nodes = [(n, "class") for n in caps.get("class", ())]
-    def_nodes += [(n, "func") for n in caps.get("func", ())]
+
+def _new_def(kind: str, name: str, qual: str, line: int, end: int) -> dict:
+    return {
+        "kind": kind, "name": name, "qual": qual, "parent": -1, "line": line, "end": end,
+        "sig": "", "doc": "", "decos": [], "bases": [], "params": [], "nparams": (0, 0),
+        "ret": None, "flags": [], "vars": {}, "attrs": {}, "ns": "",
+    }
+
+
+def _definitions(caps, source: bytes, defs: list, spans: list) -> None:
+    """One def per class/function node, in document order, with its span."""
+    def_nodes = [(n, "class") for n in caps.get("definition.class", ())]
+    def_nodes += [(n, "func") for n in caps.get("definition.function", ())]
     def_nodes.sort(key=lambda p: p[0].start_byte)
     for node, what in def_nodes:
         idx = len(defs)
         name = _text(node.child_by_field_name("name"))
         parent_node = node.parent
-        decos = []
+        d = _new_def("class" if what == "class" else "function", name, name,
+                     node.start_point[0] + 1, node.end_point[0] + 1)
         if parent_node is not None and parent_node.type == "decorated_definition":
-            decos = [_text(c)[1:].strip() for c in parent_node.named_children if c.type == "decorator"]
-        d = {
-            "kind": "class" if what == "class" else "function", "name": name, "qual": name,
-            "parent": -1, "line": node.start_point[0] + 1, "end": node.end_point[0] + 1,
-            "sig": "", "doc": "", "decos": decos, "bases": [], "params": [], "nparams": (0, 0),
-            "ret": None, "flags": [], "vars": {}, "attrs": {}, "ns": "",
-        }
-        body = node.child_by_field_name("body")
+            d["decos"] = [_text(c)[1:].strip() for c in parent_node.named_children if c.type == "decorator"]
         if what == "class":
-            sup = node.child_by_field_name("superclasses")
-            if sup is not None:
-                d["bases"] = [
-                    normalize_callee(_text(c)) for c in sup.named_children
-                    if c.type in ("identifier", "attribute", "subscript")
-                ]
-            d["sig"] = f"class {name}" + (f"({', '.join(d['bases'])})" if d["bases"] else "")
+            _class_header(node, d)
         else:
-            pnode = node.child_by_field_name("parameters")
-            d["params"], d["nparams"] = _params(pnode)
-            rnode = node.child_by_field_name("return_type")
-            d["ret"] = _text(rnode) if rnode is not None else None
-            flags = []
-            if node.children and node.children[0].type == "async":
-                flags.append("async")
-            for deco in decos:
-                head = deco.split("(", 1)[0]
-                if head in _PROPERTY_DECOS or head.endswith((".setter", ".getter", ".deleter")):
-                    flags.append("property")
-                elif head in ("staticmethod", "classmethod"):
-                    flags.append(head)
-                elif head in ("overload", "typing.overload", "typing_extensions.overload"):
-                    flags.append("overload")
-                elif head in ("abstractmethod", "abc.abstractmethod"):
-                    flags.append("abstract")
-            d["flags"] = sorted(set(flags))
-            header = source[node.start_byte : body.start_byte if body is not None else node.end_byte]
-            sig = _WS.sub(" ", header.decode("utf-8", "replace")).strip().rstrip(":").strip()
-            d["sig"] = sig[:400]
-            for pname, pann in d["params"]:
-                if pann:
-                    d["vars"][pname] = ("ann", pann, idx)
+            _function_header(node, source, d, idx)
         defs.append(d)
         spans.append((node.start_byte, node.end_byte, idx))
-        if body is not None:
-            body_start[idx] = body.start_byte
 
-    # Parent links and qualified names (spans are in document order, so a stack sweep suffices).
+
+def _class_header(node, d: dict) -> None:
+    sup = node.child_by_field_name("superclasses")
+    if sup is not None:
+        d["bases"] = [
+            normalize_callee(_text(c)) for c in sup.named_children
+            if c.type in ("identifier", "attribute", "subscript")
+        ]
+    d["sig"] = f"class {d['name']}" + (f"({', '.join(d['bases'])})" if d["bases"] else "")
+
+
+def _function_header(node, source: bytes, d: dict, idx: int) -> None:
+    """Parameters, return annotation, flags from decorators, one-line signature, typed params."""
+    body = node.child_by_field_name("body")
+    d["params"], d["nparams"] = _params(node.child_by_field_name("parameters"))
+    rnode = node.child_by_field_name("return_type")
+    d["ret"] = _text(rnode) if rnode is not None else None
+    flags = []
+    if node.children and node.children[0].type == "async":
+        flags.append("async")
+    for deco in d["decos"]:
+        head = deco.split("(", 1)[0]
+        if head in _PROPERTY_DECOS or head.endswith((".setter", ".getter", ".deleter")):
+            flags.append("property")
+        elif head in ("staticmethod", "classmethod"):
+            flags.append(head)
+        elif head in ("overload", "typing.overload", "typing_extensions.overload"):
+            flags.append("overload")
+        elif head in ("abstractmethod", "abc.abstractmethod"):
+            flags.append("abstract")
+    d["flags"] = sorted(set(flags))
+    header = source[node.start_byte : body.start_byte if body is not None else node.end_byte]
+    sig = _WS.sub(" ", header.decode("utf-8", "replace")).strip().rstrip(":").strip()
+    d["sig"] = sig[:400]
+    for pname, pann in d["params"]:
+        if pann:
+            d["vars"][pname] = ("ann", pann, idx)
+
+
+def _link_parents(spans: list, defs: list) -> None:
+    """Parent links and qualified names (spans are in document order, so a stack sweep suffices)."""
     stack: list[tuple[int, int]] = []  # (end_byte, def id)
     for start, end, idx in spans[1:]:
         while stack and stack[-1][0] <= start:
@@ -231,14 +256,11 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
                 d["kind"] = "method"
         stack.append((end, idx))
 
-    def enclosing(byte: int) -> int:
-        return _enclosing(spans, defs, byte)
 
+def _docstrings(caps, defs: list, spans: list) -> None:
+    """The docstring belongs to the scope whose body starts at its block."""
     def_by_start = {spans[i][0]: i for i in range(1, len(spans))}
-
-    docs = caps.get("doc", ())
-    for node in docs:
-        # The docstring belongs to the scope whose body starts at this block.
+    for node in caps.get("doc", ()):
         block = node.parent.parent if node.parent is not None else None
         if block is None:
             continue
@@ -252,35 +274,36 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
         if idx:
             defs[idx]["doc"] = _docstring(node)
 
-    calls = []
-    regs: list = []
-    for call in caps.get("call", ()):
+
+def _calls(caps, defs: list, spans: list, registrars: tuple[str, ...]) -> tuple[list, list]:
+    """(owner, line, callee, nargs, 'call') per call, and ops registered through `registrars`."""
+    calls, regs = [], []
+    for call in caps.get("reference.call", ()):
         fn = call.child_by_field_name("function")
         args = call.child_by_field_name("arguments")
         if fn is None or args is None:
             continue
-        text = _text(fn)
-        callee = normalize_callee(text)
-        owner = enclosing(fn.start_byte)
+        callee = normalize_callee(_text(fn))
+        owner = _enclosing(spans, defs, fn.start_byte)
         nargs = args.named_child_count if args.type == "argument_list" else 1
         calls.append((owner, fn.start_point[0] + 1, callee, nargs, "call"))
-        if callee.endswith("direct_register_custom_op"):
+        if registrars and callee.rsplit(".", 1)[-1] in registrars:
             reg = _custom_op_registration(args, fn.start_point[0] + 1, call.end_point[0] + 1, owner)
             if reg is not None:
                 regs.append(reg)
+    return calls, regs
 
-    imports: list = []
-    for node in caps.get("import", ()):
-        _imports(node, module, is_package, imports)
 
-    for node in caps.get("assign", ()):
+def _assignments(caps, defs: list, spans: list) -> None:
+    """Visible types of names and `self.x` attributes, from annotations and assigned values."""
+    for node in caps.get("assignment", ()):
         left = node.child_by_field_name("left")
         ann_node = node.child_by_field_name("type")
         right = node.child_by_field_name("right")
         texpr = ("ann", _text(ann_node)) if ann_node is not None else _value_type(right)
         if texpr is None:
             continue
-        owner = enclosing(node.start_byte)
+        owner = _enclosing(spans, defs, node.start_byte)
         # Remember where the value was written: `self.x = x` means the parameter `x` there.
         texpr = (texpr[0], texpr[1], owner)
         od = defs[owner]
@@ -301,15 +324,10 @@ def extract_python(source: bytes, path: str, module: str, is_package: bool) -> F
                     if texpr[0] == "ann" or attr not in attrs:
                         attrs[attr] = texpr
 
-    return {
-        "path": path, "lang": "py", "module": module, "errors": count_error_nodes(tree),
-        "defs": defs, "calls": calls, "imports": imports, "usings": [], "aliases": [],
-        "macros": [], "regs": regs,
-    }
-
 
 def _custom_op_registration(args, line: int, end: int, owner: int):
-    """vLLM's `direct_register_custom_op(op_name=..., op_func=...)`: an op in torch.ops.vllm."""
+    """`direct_register_custom_op(op_name=..., op_func=...)` (vLLM, SGLang): an op registered from
+    Python. Its namespace (`torch.ops.vllm`) is the engine's, so the resolver fills it in."""
     keyword, positional = {}, []
     for a in args.named_children:
         if a.type == "keyword_argument":
@@ -326,7 +344,7 @@ def _custom_op_registration(args, line: int, end: int, owner: int):
     name = _text(op).strip("\"'")
     if not name.isidentifier():
         return None  # f-strings and computed names are not statically visible
-    return ("py_custom_op", "vllm", name, normalize_callee(_text(fn)), line, end, owner)
+    return ("py_custom_op", "", name, normalize_callee(_text(fn)), line, end, owner)
 
 
 def _enclosing(spans: list, defs: list, byte: int) -> int:

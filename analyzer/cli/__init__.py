@@ -1,0 +1,76 @@
+"""`infernav` command line: a thin layer over the query API (and sources/indexer for set-up).
+
+One module per command group: navigate (find, show, callers, callees, path, overrides, graph,
+stats), build (fetch, index), notes, simulate; output.py holds the exit statuses and the printer.
+Start-up matters (users feel whole-process latency): a query imports click, sqlite3 and the query
+package only; tree-sitter, networkx and the simulator load where a command needs them.
+
+Shell completion (click's): `eval "$(_INFERNAV_COMPLETE=bash_source infernav)"` in ~/.bashrc
+(`zsh_source`, `fish_source` for the other shells).
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from .build import fetch, index
+from .navigate import callees, callers, find, graph, overrides, path_cmd, show, stats
+from .notes import notes
+from .output import ExitStatus, Style
+
+__all__ = ["main", "run"]
+from .simulate import simulate
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="infernav")
+@click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto", show_default=True,
+              help="Colour the output (NO_COLOR in the environment means never, unless 'always').")
+def main(color: str) -> None:
+    """Navigate the call graphs of LLM inference engines (vLLM, KsanaLLM)."""
+    Style.configure(color)
+
+
+for command in (fetch, index, find, show, callers, callees, path_cmd, overrides, graph, stats, notes, simulate):
+    main.add_command(command)
+
+
+def run(argv: list[str] | None = None) -> None:
+    """The `infernav` executable: usage errors exit 2 with click's message; a closed pipe
+    (`infernav find x | head`) ends quietly with 0; an unexpected failure is one line on stderr
+    (INFERNAV_DEBUG=1 shows the traceback)."""
+    import errno
+
+    try:
+        main.main(args=argv, prog_name="infernav", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(int(ExitStatus.ERROR) if isinstance(exc, click.UsageError) else exc.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("error: interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno != errno.EPIPE:
+            _unexpected(exc)
+        _quiet_stdout()
+        sys.exit(int(ExitStatus.SUCCESS))
+    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
+        _unexpected(exc)
+
+
+def _unexpected(exc: BaseException) -> None:
+    if os.environ.get("INFERNAV_DEBUG"):
+        raise exc
+    click.echo(f"error: {type(exc).__name__}: {exc} (an infernav bug; INFERNAV_DEBUG=1 shows where)", err=True)
+    sys.exit(int(ExitStatus.ERROR))
+
+
+def _quiet_stdout() -> None:
+    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays silent."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+

@@ -1,0 +1,4 @@
+"""`python -m infernav.analyzer.cli ...` runs the CLI."""
+from . import run
+
+run()

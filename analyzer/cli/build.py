@@ -1,0 +1,137 @@
+"""Set-up commands: fetch pinned sources into the cache, index them."""
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from .. import sources
+from ..sources import SourceError
+from .options import json_opt, ref_of
+from .output import ExitStatus, dump, echo
+
+
+def _refs(frameworks: tuple[str, ...], all_pins: bool, as_json: bool):
+    if all_pins or not frameworks:
+        try:
+            return sources.all_default_refs()
+        except SourceError as exc:
+            from .output import fail
+
+            fail(str(exc), ExitStatus.ERROR, as_json, kind="pins")
+    return [ref_of(f, as_json) for f in frameworks]
+
+
+@click.command()
+@click.argument("frameworks", nargs=-1, metavar="[NAME[@VER]]...")
+@click.option("--path", "path", type=click.Path(), default=None,
+              help="Use a checkout, a git repository holding the pinned commit, or a source archive "
+                   "whose sha256 is pinned, instead of downloading (one framework).")
+@click.option("--all", "all_pins", is_flag=True, help="Every pinned framework; ones that cannot be had are skipped with a note.")
+@json_opt
+def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json: bool) -> None:
+    """Download pinned sources into the cache ($INFERNAV_HOME)."""
+    refs = _refs(frameworks, all_pins, as_json)
+    if path and len(refs) != 1:
+        raise click.UsageError("--path takes exactly one framework")
+    lenient = all_pins or not frameworks
+    failed, results = 0, []
+    for ref in refs:
+        try:
+            root = sources.fetch(ref, path=path, progress=None if as_json else progress_printer())
+            results.append({"framework": ref.key, "root": str(root)})
+            if not as_json:
+                echo(f"{ref.key}: {root}")
+        except SourceError as exc:
+            failed += 1
+            results.append({"framework": ref.key, "error": str(exc)})
+            echo(f"skip: {exc}" if lenient else f"error: {exc}", err=True)
+    if as_json:
+        dump({"results": results})
+    if failed and not lenient:
+        sys.exit(int(ExitStatus.EMPTY))
+
+
+def progress_printer():
+    """A progress callback for stderr: a redrawn line on a terminal, a line per 10 % elsewhere."""
+    if not sys.stderr.isatty():
+        last: dict[str, int] = {}
+
+        def plain(what: str, done: int, total: int) -> None:
+            step = (done * 10 // total) if total else -1
+            if last.get(what) != step:
+                last[what] = step
+                echo(f"  {what}: {done * 100 // total}%" if total else f"  {what} ...", err=True)
+
+        return plain
+
+    def bar(what: str, done: int, total: int) -> None:
+        pct = f"{done * 100 // total:3d}%" if total else "..."
+        mb = f" {done / 1e6:.1f}/{total / 1e6:.1f} MB" if what.startswith("download") and total else ""
+        echo(f"\r  {what}: {pct}{mb}   ", nl=False, err=True)
+        if total and done >= total:
+            echo("", err=True)
+
+    return bar
+
+
+def _index_progress(key: str):
+    """Progress of an index build on stderr: parse percentage, then the resolve stage."""
+    inner = progress_printer()
+    started = time.perf_counter()
+
+    def report(stage: str, done: int, total: int) -> None:
+        if stage == "resolve":
+            echo(f"{chr(13) if sys.stderr.isatty() else ''}  {key}: resolving "
+                 f"(parsed in {time.perf_counter() - started:.1f}s) ...", err=True)
+        else:
+            inner(f"{stage} {key}", done, total)
+
+    return report
+
+
+def print_report(r) -> None:
+    secs = " ".join(f"{k}={v:.2f}s" for k, v in r.seconds.items())
+    echo(f"{r.framework}: {r.mode}; {r.files} files, {r.parsed} parsed, {r.symbols} symbols, "
+         f"{r.edges} edges ({secs})")
+    if r.reason:
+        echo(f"  rebuilt because: {r.reason}")
+    if r.parse_error_files:
+        echo(f"  {len(r.parse_error_files)} files had parse errors (only the broken regions are lost); "
+             f"`infernav stats -f {r.framework}` lists them")
+    for path, why in r.skipped[:10]:
+        echo(f"  {path}: {why}")
+
+
+@click.command()
+@click.argument("frameworks", nargs=-1, metavar="[NAME[@VER]]...")
+@click.option("--force", is_flag=True, help="Rebuild from scratch instead of re-indexing what changed.")
+@click.option("--all", "all_pins", is_flag=True, help="Every pinned framework whose source is fetched.")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parser processes (default: all cores).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@json_opt
+def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | None, quiet: bool,
+          as_json: bool) -> None:
+    """Index fetched sources (incremental: only changed files are re-parsed)."""
+    from dataclasses import asdict
+
+    from ..indexer import build
+
+    missing, reports = 0, []
+    for ref in _refs(frameworks, all_pins, as_json):
+        root = sources.locate(ref)
+        if root is None:
+            missing += 1
+            echo(f"skip: {ref.key} is not fetched (run: infernav fetch {ref.key})", err=True)
+            continue
+        progress = None if quiet or as_json else _index_progress(ref.key)
+        report = build(ref, root, force=force, jobs=jobs, progress=progress)
+        if as_json:
+            reports.append({**asdict(report), "path": str(report.path)})
+        else:
+            print_report(report)
+    if as_json:
+        dump({"results": reports})
+    if missing and frameworks and not all_pins:
+        sys.exit(int(ExitStatus.EMPTY))

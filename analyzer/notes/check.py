@@ -1,0 +1,140 @@
+"""`notes check` (every anchor against the pinned index and the lock) and `notes relock`."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .lock import Evidence, locate_anchor, read_lock, write_lock
+from .model import Anchor, Note, NoteError, validate
+
+
+# ------------------------------------------------------------------------------------ check
+@dataclass
+class AnchorResult:
+    note: str
+    anchor: str
+    status: str               # ok | broken | drifted | unlocked | unchecked
+    detail: str = ""
+    diff: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {"note": self.note, "anchor": self.anchor, "status": self.status, "detail": self.detail,
+                "diff": self.diff}
+
+
+def check(notes: list[Note], open_index: Callable[[str], Any], skipped: Callable[[str, str], None]) -> list[AnchorResult]:
+    """Every anchor and inline reference against the pinned index and the lock.
+
+    open_index(framework) returns an Index or raises LookupError(reason) when the framework's
+    source is not present; such frameworks are checked against the lock only, and `skipped` is
+    told once per framework.
+    """
+    lock = read_lock()["notes"]
+    indexes: dict[str, Any] = {}
+    absent: dict[str, str] = {}
+
+    def index_for(fw: str):
+        if fw in indexes or fw in absent:
+            return indexes.get(fw)
+        try:
+            indexes[fw] = open_index(fw)
+        except LookupError as exc:
+            absent[fw] = str(exc)
+            skipped(fw, str(exc))
+        return indexes.get(fw)
+
+    results: list[AnchorResult] = []
+    for note in notes:
+        locked = lock.get(note.rel, {}).get("anchors", {})
+        for anchor in note.anchors:
+            entry = locked.get(anchor.key)
+            idx = index_for(anchor.framework)
+            if idx is None:
+                status = "unchecked" if entry else "unlocked"
+                detail = "source not present; lock entry exists" if entry else "not in the lock"
+                results.append(AnchorResult(note.rel, anchor.raw, status, detail))
+                continue
+            key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+            ev = locate_anchor(idx, key, anchor)
+            if ev is None:
+                results.append(AnchorResult(note.rel, anchor.raw, "broken", not_found(idx, anchor)))
+            elif entry is None:
+                results.append(AnchorResult(note.rel, anchor.raw, "unlocked",
+                                            f"not in the lock; review, then: infernav notes relock {note.rel}"))
+            elif entry["fingerprint"] != ev.fingerprint:
+                old = _old_text(entry, anchor)
+                diff = unified_diff(old, ev.text, entry, ev) if old is not None else ""
+                detail = (f"body changed since the lock ({entry['framework']} {entry['path']}:"
+                          f"{entry['lines'][0]}-{entry['lines'][1]} -> {ev.path}:{ev.lines[0]}-{ev.lines[1]})")
+                if old is None:
+                    detail += ("; no diff: the locked body cannot be recovered here (its version's source "
+                               "is absent, or was indexed differently)")
+                results.append(AnchorResult(note.rel, anchor.raw, "drifted", detail, diff))
+            else:
+                results.append(AnchorResult(note.rel, anchor.raw, "ok"))
+        for ref in note.refs:
+            idx = index_for(ref.framework)
+            if idx is None:
+                continue
+            key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+            if locate_anchor(idx, key, ref) is None:
+                results.append(AnchorResult(note.rel, f"[[{ref.raw}]]", "broken", not_found(idx, ref)))
+    return results
+
+
+def not_found(idx, anchor: Anchor) -> str:
+    where = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+    if anchor.is_file:
+        return f"no file {anchor.target} in {where}"
+    near = idx.suggest(anchor.target, 3)
+    return f"no symbol {anchor.target} in {where}" + (f" (near: {', '.join(near)})" if near else "")
+
+
+def _old_text(entry: dict[str, Any], anchor: Anchor) -> str | None:
+    """The locked version's body, if that version's source and index are present."""
+    from .. import sources
+    from ..indexer import index_path
+    from ..query import Index
+
+    try:
+        ref = sources.parse_ref(entry["framework"])
+        old = Index(index_path(ref))
+    except Exception:
+        return None
+    try:
+        ev = locate_anchor(old, entry["framework"], anchor)
+        return ev.text if ev is not None and ev.fingerprint == entry["fingerprint"] else None
+    finally:
+        old.close()
+
+
+def unified_diff(old: str | None, new: str | None, entry: dict[str, Any], ev: Evidence) -> str:
+    if old is None or new is None:
+        return ""
+    a = f"{entry['framework']}/{entry['path']}"
+    b = f"{ev.framework}/{ev.path}"
+    return "".join(difflib.unified_diff(old.splitlines(True), new.splitlines(True), a, b, n=2))
+
+
+# ------------------------------------------------------------------------------------ relock
+def relock(notes: list[Note], open_index: Callable[[str], Any]) -> dict[str, int]:
+    """Record current fingerprints for every anchor of `notes` (after a human re-review)."""
+    data = read_lock()
+    counts = {}
+    for note in notes:
+        problems = validate(note)
+        if problems:
+            raise NoteError(f"{note.rel}: {'; '.join(problems)}")
+        entries = {}
+        for anchor in note.anchors:
+            idx = open_index(anchor.framework)
+            key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+            ev = locate_anchor(idx, key, anchor)
+            if ev is None:
+                raise NoteError(f"{note.rel}: cannot lock '{anchor.raw}': {not_found(idx, anchor)}")
+            entries[anchor.key] = ev.lock_entry()
+        data["notes"][note.rel] = {"version": str(note.meta.get("version")), "anchors": entries}
+        counts[note.rel] = len(entries)
+    write_lock(data)
+    return counts

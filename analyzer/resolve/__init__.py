@@ -1,0 +1,41 @@
+"""Resolution: every file's facts -> one framework's symbols, call edges and override pairs.
+
+Resolution is global (a call in one file resolves through classes and imports in others), so it
+runs over all stored facts each time anything changed; it is pure and deterministic, which is what
+makes an incremental re-index identical to a cold one.
+
+Modules: graph (what resolution produces, and the edge labels), python and cpp (one resolver per
+language: symbols first, then calls), cross_language (torch op and pybind11 registrations, and the
+Python calls that reach them).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, RESOLUTIONS, Graph, Symbol
+
+__all__ = ["COMMON_METHOD_NAMES", "MAX_NAME_CANDIDATES", "RESOLUTIONS", "Graph", "Symbol", "resolve"]
+
+
+def resolve(files: list[dict[str, Any]], settings: dict[str, Any]) -> Graph:
+    """Resolve a framework's facts (one dict per file) into a Graph.
+
+    settings: the engine's settings (FrameworkRef.settings): op namespaces, extension names."""
+    from . import cross_language
+    from .cpp import CppResolver
+    from .python import PyResolver
+
+    graph = Graph()
+    files = sorted(files, key=lambda f: f["path"])
+    py_files = [f for f in files if f["lang"] == "py"]
+    cpp_files = [f for f in files if f["lang"] != "py"]
+    cpp = CppResolver(graph, cpp_files, settings)
+    cpp.build_symbols()
+    cross_language.cpp_registrations(cpp)
+    py = PyResolver(graph, py_files, settings)
+    py.build_symbols()
+    cross_language.python_ops(py)
+    cpp.resolve_calls()
+    links = cross_language.PythonLinks(torch_ops={**py.op_symbols, **cpp.op_symbols}, pybind=cpp.pybind_symbols)
+    py.resolve_calls(links)
+    return graph

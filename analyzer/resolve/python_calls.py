@@ -1,0 +1,132 @@
+"""Python call resolution: a call's callee chain evaluated in its scope; classes called construct
+(edge to `__init__`); methods reached through an inferred receiver fan out to subclass overrides;
+instances of classes with `__call__`/`forward` are callable (torch modules)."""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES
+
+_ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
+_SEG = re.compile(r"^([A-Za-z_]\w*)((?:\(\)|\[\])*)$")
+
+
+@lru_cache(maxsize=None)
+def split_chain(callee: str) -> tuple[tuple[str, str], ...] | None:
+    """`self.a().b` -> (('self',''), ('a','()'), ('b','')); None if not a plain chain.
+
+    Memoized: the same callee texts (`self.foo`, `torch.cat`) recur thousands of times.
+    """
+    if callee.startswith("super()."):
+        rest = split_chain(callee[len("super()."):])
+        return (("super", "()"),) + rest if rest is not None else None
+    out = []
+    for part in callee.split("."):
+        m = _SEG.match(part)
+        if m is None:
+            return None
+        out.append((m.group(1), m.group(2)))
+    return tuple(out)
+
+
+class PyCalls:
+    """Mixin of PyResolver: the call-resolution half (needs its symbol tables and lookups)."""
+
+    def resolve_calls(self, links) -> None:
+        """Edges for every call site; `links` (cross_language.PythonLinks) reach other languages."""
+        from .cross_language import link_python_call
+
+        g = self.g
+        for fi, f in enumerate(self.files):
+            ids = self.local_sym[fi]
+            for di, line, callee, nargs, kind in f["calls"]:
+                src = ids[di]
+                if link_python_call(self, links, callee, fi, src, line, "op"):
+                    g.resolved_calls += 1
+                    continue
+                targets = self.resolve_call(callee, fi, di)
+                if not targets and link_python_call(self, links, callee, fi, src, line, "pybind"):
+                    g.resolved_calls += 1
+                    continue
+                if not targets:
+                    g.unresolved += 1
+                    continue
+                g.resolved_calls += 1
+                for dst, res in targets:
+                    if dst != src or res != "name":
+                        g.edges.add((src, dst, line, res, "call"))
+
+    def resolve_call(self, callee: str, fi: int, di: int) -> list[tuple[int, str]]:
+        segs = split_chain(callee)
+        if segs is None:
+            return []
+        symbols = self.g.symbols
+        if len(segs) == 1:
+            name, suffix = segs[0]
+            if suffix:
+                return []
+            ent, inferred = self.lookup_name(name, fi, di, 0)
+            receiver = None
+        else:
+            head = ".".join(n + s for n, s in segs[:-1])
+            if head == "super()":
+                recv = self._super(fi, di)
+                receiver_inferred = False
+            else:
+                recv, receiver_inferred = self.eval_chain(head, fi, di)
+            name, suffix = segs[-1]
+            if suffix:
+                return []
+            if recv is not None and recv[0] == "super":
+                ent = None
+                for c in recv[1]:
+                    sid = self.members[c].get(name)
+                    if sid is not None:
+                        ent = ("sym", sid)
+                        break
+                return [(ent[1], "exact")] if ent is not None else []
+            if recv is None:
+                return self._name_candidates(name)
+            ent, inf = self.attr(recv, name)
+            inferred = receiver_inferred or inf
+            receiver = recv
+            if ent is None:
+                return self._name_candidates(name) if recv[0] == "inst" and self.unresolved_bases.get(recv[1]) else []
+        if ent is None:
+            return []
+        label = "type" if inferred else "exact"
+        out: list[tuple[int, str]] = []
+        if ent[0] == "sym":
+            sym = symbols[ent[1]]
+            if sym.kind == "class":
+                init = self.attr(("sym", ent[1]), "__init__")[0]
+                target = init[1] if init is not None and init[0] == "sym" else ent[1]
+                out.append((target, label))
+                return out
+            out.append((ent[1], label))
+            if receiver is not None and receiver[0] == "inst" and sym.kind == "method":
+                for sub in self.all_subclasses(receiver[1]):
+                    over = self.members[sub].get(sym.short)
+                    if over is not None and over != ent[1]:
+                        out.append((over, "dispatch"))
+            return out
+        if ent[0] == "inst":
+            for method in _ASSUMED_CALLABLE_METHODS:
+                m = self.attr(ent, method)[0]
+                if m is not None and m[0] == "sym":
+                    out.append((m[1], "type"))
+                    for sub in self.all_subclasses(ent[1]):
+                        over = self.members[sub].get(method)
+                        if over is not None and over != m[1]:
+                            out.append((over, "dispatch"))
+                    break
+        return out
+
+    def _name_candidates(self, name: str) -> list[tuple[int, str]]:
+        if name.startswith("__") or name in COMMON_METHOD_NAMES:
+            return []
+        cands = self.methods_by_name.get(name, ())
+        if 0 < len(cands) <= MAX_NAME_CANDIDATES:
+            return [(c, "name") for c in cands]
+        return []

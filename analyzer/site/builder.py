@@ -1,0 +1,136 @@
+"""Pages of the documentation site, generated from the index and the notes at build time.
+
+`SiteBuilder.build()` returns {site path: content}; the mkdocs hook (hook.py) adds them to the
+build; nothing generated is committed. The builder reads indexes through the query API and notes
+through the notes engine; pieces.py, pages.py and explorer.py write the pages, html.py escapes.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import sources
+from ..notes import MECHANISMS, Note, check, load_notes
+from .explorer import ExplorerPages
+from .html import esc, rel_url, slug
+from .pages import Pages
+from .pieces import Pieces
+
+CENTRAL_SYMBOLS = 300          # symbol pages per framework beyond the anchored ones
+
+
+@dataclass
+class Framework:
+    ref: sources.FrameworkRef
+    index: Any | None               # query.Index, or None when the source/index is absent
+    reason: str = ""                # why the index is absent
+    pages: dict[int, str] = field(default_factory=dict)   # symbol id -> page path
+    rank: dict[int, float] = field(default_factory=dict)
+
+
+class SiteBuilder(Pieces, Pages, ExplorerPages):
+    """Generates every page; each mixin writes one kind of page or piece."""
+
+    def __init__(self, open_index, repo: Path):
+        self.open_index = open_index           # framework name -> Index (raises LookupError)
+        self.repo = repo
+        self.pages: dict[str, str | bytes] = {}
+        self.fw: dict[str, Framework] = {}
+        self.notes: list[Note] = []
+        self.note_status: dict[str, dict[str, str]] = {}  # note -> anchor raw -> status
+        self.bench: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ orchestration
+    def build(self) -> dict[str, str | bytes]:
+        for ref in sources.all_default_refs():
+            try:
+                self.fw[ref.name] = Framework(ref, self.open_index(ref.name))
+            except LookupError as exc:
+                self.fw[ref.name] = Framework(ref, None, str(exc))
+        self.notes, errors = load_notes()
+        if errors:
+            raise ValueError("malformed notes: " + "; ".join(errors))
+        self._check_notes()
+        self._load_bench_tables()
+        for f in self.fw.values():
+            self._choose_symbol_pages(f)
+        for note in self.notes:
+            self._note_page(note)
+        # Every mechanism gets a page (the nav lists them all); ones without notes say so.
+        mechanisms = list(MECHANISMS)
+        for mech in mechanisms:
+            self._mechanism_page(mech)
+        for f in self.fw.values():
+            self._framework_page(f)
+            for sid, path in f.pages.items():
+                self._symbol_page(f, sid, path)
+            self._explorer_data(f)
+        self._explorer_page()
+        self._index_pages(mechanisms)
+        return self.pages
+
+    def _check_notes(self) -> None:
+        def opener(name: str):
+            f = self.fw.get(name)
+            if f is None or f.index is None:
+                raise LookupError(f.reason if f else f"unknown framework {name}")
+            return f.index
+
+        for r in check(self.notes, opener, lambda fw, why: None):
+            self.note_status.setdefault(r.note, {})[r.anchor] = r.status
+
+    def _load_bench_tables(self) -> None:
+        """Benchmark tables recorded in docs/dev/*.md under a '## Benchmark: <mechanism>' heading."""
+        for p in sorted((self.repo / "docs" / "dev").glob("*.md")):
+            text = p.read_text(encoding="utf-8", errors="replace")
+            for m in re.finditer(r"^## Benchmark: ([\w-]+)\n(.*?)(?=^## |\Z)", text, re.S | re.M):
+                self.bench[m.group(1)] = self.bench.get(m.group(1), "") + m.group(2).strip() + "\n\n"
+
+    # ------------------------------------------------------------------ symbol selection
+    def _choose_symbol_pages(self, f: Framework) -> None:
+        if f.index is None:
+            return
+        import networkx as nx
+
+        idx = f.index
+        g = nx.DiGraph()
+        g.add_edges_from(idx.call_pairs({"exact", "type", "dispatch"}))
+        f.rank = nx.pagerank(g, alpha=0.85, tol=1e-6) if g.number_of_nodes() else {}
+        chosen: set[int] = set()
+        for note in self.notes:
+            for a in note.anchors + note.refs:
+                if a.framework == f.ref.name and not a.is_file:
+                    chosen.update(r.id for r in idx.exact(a.target))
+        kinds = ("function", "method", "kernel", "device", "class", "struct", "torch_op")
+        ranked = sorted(f.rank, key=lambda s: -f.rank[s])
+        rows = idx.symbols(ranked[: CENTRAL_SYMBOLS * 3])
+        for sid in ranked[: CENTRAL_SYMBOLS * 3]:
+            if len(chosen) >= CENTRAL_SYMBOLS + 200:
+                break
+            row = rows.get(sid)
+            if row is not None and row.kind in kinds:
+                chosen.add(sid)
+        for sid in chosen:
+            f.pages[sid] = f"symbols/{f.ref.name}/{slug(idx.symbol(sid).name)}-{sid}.md"
+
+    # ------------------------------------------------------------------ links
+    def link_symbol(self, fw: str, name: str, from_page: str, label: str | None = None) -> str:
+        """HTML link to a symbol: its page, else the explorer; text escaped."""
+        f = self.fw.get(fw)
+        text = f"<code>{esc(label or name)}</code>"
+        if f is None or f.index is None:
+            return text
+        rows = f.index.exact(name)
+        for r in rows:
+            if r.id in f.pages:
+                return f'<a href="{esc(rel_url(from_page, f.pages[r.id]))}">{text}</a>'
+        if rows:
+            return f'<a href="{esc(rel_url(from_page, "explorer/index.md"))}?fw={esc(fw)}&amp;q={esc(name)}">{text}</a>'
+        return text
+
+    def _permalink(self, fw: str, path: str, line: int) -> str:
+        f = self.fw[fw]
+        return f.ref.permalink(path, line)
+

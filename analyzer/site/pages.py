@@ -1,0 +1,152 @@
+"""One page per note, per mechanism, per framework and per chosen symbol."""
+from __future__ import annotations
+
+import json
+
+from ..notes import Note
+from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url, summary_html
+
+
+class Pages:
+    """Mixin of SiteBuilder."""
+
+    def _note_page(self, note: Note) -> None:
+        page = note_page(note)
+        statuses = self.note_status.get(note.rel, {})
+        fresh = freshness(statuses)
+        parts = [
+            "---", f"title: {json.dumps(note.title)}", "---", "",
+            f"# {md(note.title)}", "",
+            f'<div class="inav-meta">{badge(fresh, big=True)} '
+            f'<span>{esc(note.framework)} {esc(note.meta.get("version"))}</span> · '
+            f'<a href="{esc(rel_url(page, f"mechanisms/{note.mechanism}.md"))}">{esc(MECHANISM_TITLES.get(note.mechanism, note.mechanism))}</a></div>',
+            "", self.render_note_body(note, page, drop_title=True), "",
+        ]
+        links = self.project_links(note, page)
+        if links:
+            parts += ["## In this repository", "", links, ""]
+        parts += ["## Anchors", ""]
+        for a in note.anchors:
+            parts.append(self.anchor_excerpt(a.framework, a, page, note.rel))
+        self.pages[page] = "\n".join(parts) + "\n"
+
+    def _mechanism_page(self, mech: str) -> None:
+        """Notes per engine side by side, then per engine: a call graph and the anchored source."""
+        page = f"mechanisms/{mech}.md"
+        title = MECHANISM_TITLES.get(mech, mech)
+        notes = [n for n in self.notes if n.mechanism == mech]
+        parts = ["---", f"title: {json.dumps(title)}", "---", "", f"# {md(title)}", ""]
+        if not notes:
+            parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
+        engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
+        if engines:
+            parts += ['<div class="inav-side">']
+            for engine in engines:
+                parts.append(f'<div class="inav-col"><div class="inav-col-head">{esc(engine)}</div>')
+                for n in (n for n in notes if n.framework == engine):
+                    fresh = freshness(self.note_status.get(n.rel, {}))
+                    parts.append(
+                        f'<div class="inav-card"><a href="{esc(rel_url(page, note_page(n)))}">{esc(n.title)}</a> '
+                        f'{badge(fresh)}<p>{summary_html(n.body)}</p></div>')
+                parts.append("</div>")
+            parts += ["</div>", ""]
+        for fw in sorted({a.framework for n in notes for a in n.anchors}):
+            names = list(dict.fromkeys(a.target for n in notes for a in n.anchors
+                                       if a.framework == fw and not a.is_file))
+            graph = self.mermaid(fw, names)
+            if graph:
+                parts += [f"## Call graph ({fw})", "",
+                          "The anchored symbols (thick borders) and their direct callers and callees; "
+                          "dashed edges are dispatch through a base or interface method.", "", graph]
+            parts += [f"## Source ({fw})", "", f'<details class="inav-details"><summary>{esc(fw)}: '
+                      f'the code the notes anchor to</summary>']
+            seen = set()
+            for n in notes:
+                for a in n.anchors:
+                    if a.framework == fw and a.key not in seen:
+                        seen.add(a.key)
+                        parts.append(self.anchor_excerpt(fw, a, page, n.rel))
+            parts += ["</details>", ""]
+        links = "\n".join(dict.fromkeys(filter(None, (self.project_links(n, page) for n in notes))))
+        if links:
+            parts += ["", "## Reimplementation and tests", "", links]
+        if mech in self.bench:
+            parts += ["", "## Benchmarks", "", self.bench[mech]]
+        self.pages[page] = "\n".join(parts) + "\n"
+
+    def _framework_page(self, f) -> None:
+        page = f"frameworks/{f.ref.name}.md"
+        parts = ["---", f"title: {json.dumps(f.ref.key)}", "---", "", f"# {md(f.ref.key)}", ""]
+        if f.index is None:
+            parts += [f'<p class="inav-missing">Not indexed where this site was built: {esc(f.reason)}</p>', ""]
+            notes = [n for n in self.notes if any(a.framework == f.ref.name for a in n.anchors)]
+            if notes:
+                parts += ["## Notes", ""] + [f"- [{md(n.title)}]({rel_url(page, note_page(n))})" for n in notes]
+            self.pages[page] = "\n".join(parts) + "\n"
+            return
+        idx = f.index
+        st = idx.stats()
+        parts += [
+            f"Indexed from <code>{esc(', '.join(f.ref.roots))}</code>: "
+            + ", ".join(f"{v} {md(k)} files" for k, v in st["files"].items()) + "; "
+            + ", ".join(f"{v} {md(k)}" for k, v in list(st["symbols"].items())[:6]) + ".", "",
+            "## Packages and directories", "",
+            "| directory | files | symbols | calls out |", "|---|---:|---:|---:|",
+        ]
+        for d, files, syms, out in idx.directories():
+            parts.append(f"| <code>{esc(d)}</code> | {files} | {syms} | {out} |")
+        parts += ["", "## Most central functions", "",
+                  "Ranked by PageRank over the call graph (name-only edges left out): the code most paths run through.", "",
+                  "| # | symbol | kind | location |", "|---:|---|---|---|"]
+        rows = idx.symbols(list(f.rank))
+        ranked = [s for s in sorted(f.rank, key=lambda s: -f.rank[s])
+                  if rows.get(s) is not None and rows[s].kind in ("function", "method", "kernel", "device")][:30]
+        for i, sid in enumerate(ranked, 1):
+            r = rows[sid]
+            parts.append(f"| {i} | {self.link_symbol(f.ref.name, r.name, page)} | {esc(r.kind)} | <code>{esc(r.path)}:{r.line}</code> |")
+        parts += ["", "## Entry points", "",
+                  "Functions nothing in the index calls that reach the most code within two calls.", "",
+                  "| symbol | reaches | location |", "|---|---:|---|"]
+        for r, reach in _entry_points(idx, 20):
+            parts.append(f"| {self.link_symbol(f.ref.name, r.name, page)} | {reach} | <code>{esc(r.path)}:{r.line}</code> |")
+        self.pages[page] = "\n".join(parts) + "\n"
+
+    def _symbol_page(self, f, sid: int, page: str) -> None:
+        idx = f.index
+        row = idx.symbol(sid)
+        parts = ["---", f"title: {json.dumps(row.short)}", "---", "", f"# {md(row.name)}", "",
+                 f'<div class="inav-meta"><span class="inav-kind">{esc(row.kind)}</span> '
+                 f'{esc(f.ref.key)} · <code>{esc(row.path)}:{row.line}</code>'
+                 + (f' · flags: {esc(row.flags)}' if row.flags else "") + "</div>", ""]
+        if row.sig:
+            parts.append(f'<pre class="inav-sig"><code>{esc(row.sig)}</code></pre>')
+        if row.doc:
+            parts.append(f'<pre class="inav-doc">{esc(row.doc)}</pre>')
+        parts.append(self.excerpt(f, row, 60))
+        for title, direction in (("Callers", "callers"), ("Callees", "callees")):
+            hits = idx.walk([sid], direction, 1)
+            parts += ["", f"## {title} ({len(hits)})", ""]
+            if hits:
+                parts += ["| symbol | resolution | at |", "|---|---|---|"]
+                for h in hits[:60]:
+                    at = f"{h.symbol.path}:{h.line}" if direction == "callers" else f"{h.symbol.path}:{h.symbol.line}"
+                    label = h.resolution + ("/" + h.via if h.via != "call" else "")
+                    parts.append(f"| {self.link_symbol(f.ref.name, h.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
+                if len(hits) > 60:
+                    parts.append(f"\n… and {len(hits) - 60} more: <code>infernav {direction} {esc(row.name)}</code>")
+        notes = [n for n in self.notes if any(a.framework == f.ref.name and a.target == row.name
+                                             for a in n.anchors + n.refs)]
+        if notes:
+            parts += ["", "## Notes", ""] + [f"- [{md(n.title)}]({rel_url(page, note_page(n))})" for n in notes]
+        self.pages[page] = "\n".join(parts) + "\n"
+
+
+def _entry_points(idx, n: int):
+    """Uncalled functions that reach the most code within two calls (not through name guesses)."""
+    scored = []
+    for sid in idx.uncalled_functions(200):
+        reach = len(idx.walk([sid], "callees", 2, {"exact", "type", "dispatch"}))
+        scored.append((reach, sid))
+    scored.sort(reverse=True)
+    rows = idx.symbols(s for _, s in scored[:n])
+    return [(rows[s], reach) for reach, s in scored[:n]]

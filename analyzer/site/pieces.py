@@ -1,0 +1,104 @@
+"""Pieces shared by pages: source excerpts, anchored excerpts, Mermaid graphs, note bodies with
+their [[references]] linked, links to this repository's own files."""
+from __future__ import annotations
+
+import json
+import re
+
+from ..notes import Note, parse_target, project_path, read_lock
+from .html import REF, badge, esc, md, rel_url
+
+GRAPH_NODES = 28               # most nodes in a mechanism page's Mermaid graph
+
+
+class Pieces:
+    """Mixin of SiteBuilder."""
+
+    def excerpt(self, f, row, max_lines: int = 40) -> str:
+        """Source lines with numbers, escaped, with a permalink; or the permalink and why not."""
+        link = self._permalink(f.ref.name, row.path, row.line)
+        head = (f'<div class="inav-src-head"><code>{esc(row.path)}:{row.line}</code> '
+                f'<a href="{esc(link)}">upstream at {esc(f.ref.key)}</a></div>')
+        lines = f.index.source_lines(row, max_lines=max_lines) if f.index is not None else None
+        if not lines:
+            return head + ('<p class="inav-missing">The source of this framework is not present where '
+                           'this site was built; follow the upstream link.</p>')
+        body = "".join(f'<span class="ln">{n}</span>{esc(t)}\n' for n, t in lines)
+        more = ""
+        if lines[-1][0] < row.end_line:
+            more = f'<div class="inav-more">… {row.end_line - lines[-1][0]} more lines upstream</div>'
+        return f'{head}<pre class="inav-src"><code>{body}</code></pre>{more}'
+
+    def anchor_excerpt(self, fw: str, anchor, page: str, note_rel: str) -> str:
+        f = self.fw.get(fw)
+        if f is None:
+            return ""
+        status = self.note_status.get(note_rel, {}).get(anchor.raw, "unchecked")
+        if f.index is None or anchor.is_file:
+            entry = read_lock()["notes"].get(note_rel, {}).get("anchors", {}).get(anchor.key)
+            path = entry["path"] if entry else (anchor.target if anchor.is_file else "")
+            line = entry["lines"][0] if entry else 1
+            link = self._permalink(fw, path, line) if path else ""
+            why = ("the source is not present where this site was built" if f.index is None
+                   else "a whole file")
+            return (f'<div class="inav-anchor"><div class="inav-src-head"><code>{esc(anchor.target)}</code> '
+                    f'{badge(status)} <a href="{esc(link)}">upstream</a></div>'
+                    f'<p class="inav-missing">No excerpt: {esc(why)}.</p></div>')
+        rows = f.index.exact(anchor.target)
+        if not rows:
+            return f'<div class="inav-anchor"><code>{esc(anchor.target)}</code> {badge("broken")}</div>'
+        row = rows[0]
+        title = self.link_symbol(fw, row.name, page)
+        return (f'<div class="inav-anchor"><div class="inav-anchor-title">{title} {badge(status)}</div>'
+                f'{self.excerpt(f, row, 30)}</div>')
+
+    def mermaid(self, fw: str, names: list[str]) -> str:
+        from ..render import to_mermaid
+
+        f = self.fw.get(fw)
+        if f is None or f.index is None:
+            return ""
+        ids = [r.id for n in names for r in f.index.exact(n)]
+        if not ids:
+            return ""
+        nodes, edges = f.index.neighbourhood(ids, 1, {"exact", "type", "dispatch"}, GRAPH_NODES)
+        return "```mermaid\n" + to_mermaid(nodes, edges, set(ids)) + "\n```\n"
+
+    def render_note_body(self, note: Note, page: str, drop_title: bool = False) -> str:
+        """The note's Markdown with [[refs]] as links (the page supplies the title heading)."""
+        body = note.body
+        if drop_title:
+            body = re.sub(r"\A\s*# [^\n]*\n", "", body)
+
+        def repl(m: re.Match) -> str:
+            fw = note.framework if note.framework in self.fw else ""
+            a = parse_target(m.group(1), fw)
+            return self.link_symbol(a.framework, a.target, page)
+
+        return REF.sub(repl, body)
+
+    def project_links(self, note: Note, page: str) -> str:
+        """Links to the reimplementation and test files a note names (their pages hold the code)."""
+        out = []
+        for key, label in (("reimpl", "Reimplementation"), ("tests", "Tests")):
+            for v in note.meta.get(key) or []:
+                p = project_path(v)
+                files = sorted(p.rglob("*.py")) if p.is_dir() else [p]
+                for fpath in files:
+                    if fpath.name == "__init__.py" and len(files) > 1 or not fpath.is_file():
+                        continue
+                    rel = fpath.relative_to(self.repo).as_posix()
+                    target = self._repo_page(rel)
+                    out.append(f'- {label}: <a href="{esc(rel_url(page, target))}"><code>{esc(rel)}</code></a>')
+        return "\n".join(out)
+
+    def _repo_page(self, rel: str) -> str:
+        """A page showing one of this repository's own files (our code, so no escaping worries)."""
+        page = f"repo/{rel}.md"
+        if page not in self.pages:
+            text = (self.repo / rel).read_text(encoding="utf-8", errors="replace")
+            lang = "python" if rel.endswith(".py") else ""
+            self.pages[page] = (f"---\ntitle: {json.dumps(rel)}\n---\n\n# {md(rel)}\n\n"
+                                f"~~~~~~{lang} linenums=\"1\"\n{text}\n~~~~~~\n")
+        return page
+

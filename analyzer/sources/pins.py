@@ -1,0 +1,128 @@
+"""The pins file: which frameworks infernav knows, at which versions, and where their cache lives.
+
+Engines are data: everything engine-specific (roots, op namespaces, extension names by folder,
+permalink templates, sha256 pins) is an entry in pins.toml, so adding an engine is a new entry.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PINS_PATH = Path(__file__).resolve().parents[1] / "pins.toml"
+CONVENTIONS_PATH = PINS_PATH.with_name("conventions.toml")
+# Lists an engine's settings merge from its convention sets and its own entry.
+_LIST_SETTINGS = ("registration_macros", "test_macros", "test_paths", "python_op_registrars")
+# Settings that change what the extractors produce: a change re-parses (see parse_context).
+_PARSE_SETTINGS = ("registration_macros", "test_macros", "python_op_registrars")
+
+
+class SourceError(Exception):
+    """A source could not be had; the message says, in one line, how to provide it."""
+
+
+@dataclass(frozen=True)
+class FrameworkRef:
+    name: str
+    version: str
+    pin: dict[str, Any] = field(hash=False, compare=False)
+    spec: dict[str, Any] = field(hash=False, compare=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}@{self.version}"
+
+    @property
+    def roots(self) -> list[str]:
+        return list(self.spec.get("roots", []))
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The engine's conventions merged with its own entry (lists concatenated, deduplicated).
+
+        An entry without `conventions` gets every set of conventions.toml."""
+        sets = conventions()
+        chosen = self.spec.get("conventions", list(sets))
+        out: dict[str, Any] = {k: [] for k in _LIST_SETTINGS}
+        for name in chosen:
+            if name not in sets:
+                raise SourceError(f"{self.name}: unknown convention set '{name}' (known: {', '.join(sets)})")
+            for key in _LIST_SETTINGS:
+                out[key] += sets[name].get(key, [])
+        for key in _LIST_SETTINGS:
+            out[key] = list(dict.fromkeys(out[key] + list(self.spec.get(key, []))))
+        out["python_op_namespace"] = self.spec.get("python_op_namespace", "")
+        out["torch_extension_names"] = dict(self.spec.get("torch_extension_names", {}))
+        return out
+
+    def parse_context(self) -> dict[str, Any]:
+        """The settings extractors read; stored facts are valid only for the same values."""
+        settings = self.settings
+        return {k: sorted(settings[k]) for k in _PARSE_SETTINGS}
+
+    def is_test_path(self, path: str) -> bool:
+        """Whether a source path is test code by the engine's `test_paths` globs."""
+        from fnmatch import fnmatch
+
+        return any(fnmatch(path, pat) or fnmatch("/" + path, pat) for pat in self.settings["test_paths"])
+
+    def permalink(self, path: str, line: int) -> str:
+        template = self.spec.get("permalink", "")
+        return template.format(version=self.version, commit=self.pin.get("commit", self.version),
+                               path=path, line=line)
+
+
+def pins_path() -> Path:
+    """The pins file: the packaged one, or $INFERNAV_PINS (extra frameworks, test fixtures)."""
+    env = os.environ.get("INFERNAV_PINS")
+    return Path(env) if env else PINS_PATH
+
+
+def load_pins() -> dict[str, Any]:
+    path = pins_path()
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceError(f"cannot read pins file {path}: {exc}") from None
+
+
+@lru_cache(maxsize=1)
+def conventions() -> dict[str, Any]:
+    """Shared convention sets (conventions.toml): torch, pybind11, gtest, pytest."""
+    try:
+        with open(CONVENTIONS_PATH, "rb") as f:
+            return tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise SourceError(f"cannot read {CONVENTIONS_PATH}: {exc}") from None
+
+
+def home() -> Path:
+    env = os.environ.get("INFERNAV_HOME")
+    if env:
+        return Path(env).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("infernav"))
+
+
+def parse_ref(text: str | None, pins: dict[str, Any] | None = None) -> FrameworkRef:
+    """`vllm`, `vllm@0.33.0`, `ksanallm` -> FrameworkRef (unknown names raise SourceError)."""
+    pins = pins if pins is not None else load_pins()
+    text = text or "vllm"
+    name, _, version = text.partition("@")
+    name = name.strip().lower()
+    if name not in pins:
+        raise SourceError(f"unknown framework '{name}'; known: {', '.join(sorted(pins))}")
+    spec = pins[name]
+    version = version.strip() or spec["default"]
+    pin = dict(spec.get("versions", {}).get(version, {}))
+    return FrameworkRef(name, version, pin, spec)
+
+
+def all_default_refs() -> list[FrameworkRef]:
+    pins = load_pins()
+    return [parse_ref(name, pins) for name in pins]
