@@ -17,6 +17,7 @@ from typing import Callable
 
 from . import store
 from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
+from .parse.languages import needs_module_name
 from .sources import FrameworkRef, home
 
 # Below this many files to parse, worker start-up costs more than it saves.
@@ -71,7 +72,8 @@ def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
     packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
     out = {}
     for p in paths:
-        if not p.endswith((".py", ".pyi")):
+        lang = language_of(p)
+        if lang is None or not needs_module_name(lang):
             continue
         parts = p.rsplit(".", 1)[0].split("/")
         is_pkg = parts[-1] == "__init__"
@@ -223,7 +225,7 @@ def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list,
     for rel, lang, size, mtime in scanned:
         old = stored.get(rel)
         ctx = dict(context, lang=lang)
-        if lang == "py":
+        if needs_module_name(lang):
             ctx["module"], ctx["is_package"] = modules.get(rel, ("", False))
         if old is None or old[0] != lang:
             todo.append((rel, lang, ctx))

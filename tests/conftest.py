@@ -17,6 +17,7 @@ url = "file:///nonexistent/mini.git"
 default = "1"
 roots = ["app", "csrc"]
 permalink = "https://example.invalid/mini/{path}#L{line}"
+python_op_namespace = "vllm"   # the fixture registers ops from Python the way vLLM does
 
 [mini.torch_extension_names]
 "" = "_C"

@@ -127,7 +127,7 @@ def test_old_schema_is_reported_and_rebuilt(mini):
 
 
 def test_oversized_file_is_skipped_with_a_reason(mini):
-    from infernav.analyzer.langs import MAX_FILE_BYTES
+    from infernav.analyzer.parse import MAX_FILE_BYTES
 
     ref, src = mini
     table = "TABLE = [\n" + "    1,\n" * (MAX_FILE_BYTES // 6) + "]\n"

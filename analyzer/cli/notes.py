@@ -142,7 +142,7 @@ def notes_relock(selection: tuple[str, ...], all_notes: bool) -> None:
     if errors:
         fail("; ".join(errors))
 
-    def open_orfail(fw: str):
+    def open_or_fail(fw: str):
         try:
             return _notes_index(fw)
         except LookupError as exc:

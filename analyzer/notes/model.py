@@ -35,16 +35,13 @@ def repo_root() -> Path | None:
 
 
 def notes_root() -> Path:
-    """$INFERNAV_NOTES, else the checkout's annotations/, else the notes shipped in the wheel."""
+    """$INFERNAV_NOTES, else the annotations/ beside this package (the checkout's, or the copy
+    shipped in the wheel)."""
     env = os.environ.get("INFERNAV_NOTES")
     if env:
         return Path(env)
-    repo = repo_root()
-    if repo is not None:
-        return repo / "annotations"
-    from importlib.resources import files
-
-    return Path(str(files("infernav") / "annotations"))
+    # A checkout's analyzer/ sits beside annotations/; a wheel installs both under infernav/.
+    return Path(__file__).resolve().parents[2] / "annotations"
 
 
 def frameworks() -> tuple[str, ...]:

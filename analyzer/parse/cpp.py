@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .facts import FileFacts
+from .cpp_syntax import (clean_comment, declarator_name, function_declarator, normalize_callee, params_of,
+                         registration, strip_templates, value_type)
 from .languages import captures, count_error_nodes
 
 _WS = re.compile(r"\s+")
@@ -27,124 +29,6 @@ _MAKE_SMART = re.compile(r"make_(?:shared|unique)\s*<\s*([\w:]+)")
 
 def _text(node) -> str:
     return node.text.decode("utf-8", "replace")
-
-
-def strip_templates(text: str) -> str:
-    """Drop template argument lists: `ns::Foo<int, Bar<T>>::f` -> `ns::Foo::f` (operators kept)."""
-    if "<" not in text or "operator" in text:
-        return text
-    out = []
-    depth = 0
-    for ch in text:
-        if ch == "<":
-            depth += 1
-        elif ch == ">":
-            if depth:
-                depth -= 1
-            else:
-                out.append(ch)
-        elif depth == 0:
-            out.append(ch)
-    return "".join(out)
-
-
-def normalize_callee(text: str) -> str:
-    """`this->mgr_->Alloc` -> `this.mgr_.Alloc`; `a.b(x).c` -> `a.b().c`; templates dropped."""
-    if text.isidentifier():
-        return text
-    text = text.replace("->", ".").replace("template ", "")
-    text = strip_templates(text)
-    out = []
-    depth = 0
-    for ch in text:
-        if ch in "([{":
-            if depth == 0:
-                out.append("()" if ch == "(" else "[]")
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0:
-            out.append(ch)
-    return _WS.sub("", "".join(out))
-
-
-def _function_declarator(decl):
-    """Descend pointer/reference/attributed declarators to the function_declarator, if any."""
-    node = decl
-    for _ in range(8):
-        if node is None:
-            return None
-        if node.type == "function_declarator":
-            return node
-        node = node.child_by_field_name("declarator")
-    return None
-
-
-def _declarator_name(decl) -> str | None:
-    """Identifier a (possibly pointer/reference/init/array) declarator declares."""
-    node = decl
-    for _ in range(8):
-        if node is None:
-            return None
-        if node.type in ("identifier", "field_identifier"):
-            return _text(node)
-        nxt = node.child_by_field_name("declarator")
-        if nxt is None:
-            for c in node.named_children:
-                if c.type in ("identifier", "field_identifier"):
-                    return _text(c)
-            return None
-        node = nxt
-    return None
-
-
-def _params(plist) -> tuple[list, tuple[int, int]]:
-    out = []
-    required = total = 0
-    variadic = False
-    if plist is None:
-        return out, (0, 0)
-    for child in plist.named_children:
-        t = child.type
-        if t == "parameter_declaration" or t == "optional_parameter_declaration":
-            tnode = child.child_by_field_name("type")
-            dnode = child.child_by_field_name("declarator")
-            ttext = _text(tnode) if tnode is not None else ""
-            if ttext == "void" and dnode is None:
-                continue
-            name = _declarator_name(dnode) if dnode is not None else None
-            out.append((name or "", ttext))
-            total += 1
-            if t == "parameter_declaration":
-                required += 1
-        elif t == "variadic_parameter_declaration" or t == "...":
-            variadic = True
-    if any(c.type == "..." for c in plist.children):
-        variadic = True
-    return out, (required, -1 if variadic else total)
-
-
-def _value_type(value) -> tuple[str, str] | None:
-    """Type of an initializer, where visible: make_shared<T>, new T, casts, calls."""
-    if value is None:
-        return None
-    t = value.type
-    if t == "new_expression":
-        tnode = value.child_by_field_name("type")
-        return ("ann", _text(tnode)) if tnode is not None else None
-    if t == "call_expression":
-        fn = value.child_by_field_name("function")
-        raw = _text(fn)
-        m = re.search(r"make_(?:shared|unique)\s*<(.+)>\s*$", raw, re.S)
-        if m:
-            return ("ann", m.group(1))
-        m = re.match(r"\s*(?:static|dynamic|reinterpret|const)_(?:pointer_)?cast\s*<(.+)>\s*$", raw, re.S)
-        if m:
-            return ("ann", m.group(1))
-        return ("call", normalize_callee(raw))
-    if t == "initializer_list":
-        return None
-    return None
 
 
 def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
@@ -198,7 +82,7 @@ def _leading_doc(node, comments: dict[int, tuple[int, str]]) -> str:
         start, text = comments[line - 1]
         parts.append(text)
         line = start
-    return _clean_comment("\n".join(reversed(parts)))
+    return clean_comment("\n".join(reversed(parts)))
 
 
 def _scopes(caps, source: bytes, comments, conv: _Conventions, defs: list, spans: list) -> None:
@@ -237,14 +121,14 @@ def _class_def(node, d: dict, comments) -> None:
 
 def _function_def(node, source: bytes, d: dict, comments, conv: _Conventions, idx: int) -> bool:
     """Fill a function definition's def; False when no function declarator is found."""
-    fdecl = _function_declarator(node.child_by_field_name("declarator"))
+    fdecl = function_declarator(node.child_by_field_name("declarator"))
     if fdecl is None:
         return False
     nnode = fdecl.child_by_field_name("declarator")
     name = strip_templates(_text(nnode).replace(" ", "") if nnode is not None else "")
     d["name"] = name.rsplit("::", 1)[-1]
     d["qual"] = name
-    d["params"], d["nparams"] = _params(fdecl.child_by_field_name("parameters"))
+    d["params"], d["nparams"] = params_of(fdecl.child_by_field_name("parameters"))
     tnode = node.child_by_field_name("type")
     d["ret"] = _text(tnode) if tnode is not None else None
     d["flags"] = _specifier_flags(node, d)
@@ -350,13 +234,13 @@ def _declarations(caps, comments, scopes: _ScopeIndex, defs: list) -> None:
         ttext = _text(tnode) if tnode is not None else ""
         declarators = [c for i, c in enumerate(node.children) if node.field_name_for_child(i) == "declarator"]
         for dnode in declarators:
-            fdecl = _function_declarator(dnode)
+            fdecl = function_declarator(dnode)
             if fdecl is not None and okind in ("class", "struct", "namespace"):
                 d = _function_declaration(node, fdecl, od, owner, okind, ttext, comments)
                 if d is not None:
                     defs.append(d)
                 continue
-            vname = _declarator_name(dnode)
+            vname = declarator_name(dnode)
             if not vname or od is None or okind == "namespace":
                 continue
             if okind in ("class", "struct"):
@@ -392,7 +276,7 @@ def _function_declaration(node, fdecl, od, owner: int, okind: str, ttext: str, c
              sig=_WS.sub(" ", _text(node)).strip().rstrip(";")[:400], doc=_leading_doc(node, comments),
              ret=ttext or None, flags=sorted(set(flags)),
              ns=(od["qual"] if okind == "namespace" else od["ns"]) if od is not None else "")
-    d["params"], d["nparams"] = _params(fdecl.child_by_field_name("parameters"))
+    d["params"], d["nparams"] = params_of(fdecl.child_by_field_name("parameters"))
     return d
 
 
@@ -400,7 +284,7 @@ def _local_type(ttext: str, tnode, dnode) -> tuple[str, str] | None:
     """TypeExpr of a local variable: its declared type, or its initializer's for `auto`."""
     if ttext in ("auto", "const auto", "auto&", "auto*") or tnode is not None and tnode.type == "placeholder_type_specifier":
         if dnode.type == "init_declarator":
-            return _value_type(dnode.child_by_field_name("value"))
+            return value_type(dnode.child_by_field_name("value"))
         return None
     if ttext:
         return ("ann", ttext)
@@ -436,7 +320,7 @@ def _calls(caps, scopes: _ScopeIndex, defs: list) -> tuple[list, list]:
                     calls.append((owner, line, _text(a), -1, "macroref"))
         od = defs[owner]
         if od["kind"] == "registration" and (callee.endswith(".def") or callee.endswith(".impl")):
-            reg = _registration(od, callee, args, line, call.end_point[0] + 1, owner)
+            reg = registration(od, callee, args, line, call.end_point[0] + 1, owner)
             if reg is not None:
                 regs.append(reg)
     return calls, regs
@@ -489,7 +373,7 @@ def _usings_and_aliases(caps, scopes: _ScopeIndex) -> tuple[list, list]:
     for node in caps.get("definition.typedef", ()):
         tnode = node.child_by_field_name("type")
         dnode = node.child_by_field_name("declarator")
-        name = _declarator_name(dnode) if dnode is not None else None
+        name = declarator_name(dnode) if dnode is not None else None
         if dnode is not None and dnode.type == "type_identifier":
             name = _text(dnode)
         if tnode is not None and name:
@@ -497,51 +381,5 @@ def _usings_and_aliases(caps, scopes: _ScopeIndex) -> tuple[list, list]:
     return usings, aliases
 
 
-def _registration(block: dict, callee: str, args, line: int, end: int, owner: int):
-    """One `ops.def/impl("name", ..., &fn)` or pybind `m.def("name", &fn)` inside a block."""
-    named = [c for c in args.named_children if c.type != "comment"]
-    if not named or named[0].type not in ("string_literal", "raw_string_literal", "concatenated_string"):
-        return None
-    raw = _text(named[0])
-    op = raw.strip('"').split("(", 1)[0].strip()
-    if op.startswith('R"'):
-        op = op[2:].lstrip("(")
-    op = op.rsplit("::", 1)[-1].strip().strip('"')
-    if not op or not re.match(r"^[A-Za-z_][\w.]*$", op):
-        return None
-    target = None
-    for a in named[1:]:
-        if a.type == "pointer_expression":
-            target = _text(a).lstrip("&").strip()
-            break
-        if a.type in ("identifier", "qualified_identifier") and "::k" not in _text(a):
-            target = _text(a)
-            break
-        if a.type == "call_expression":  # TORCH_FN(fn), py::overload_cast<...>(&fn)
-            inner = a.child_by_field_name("arguments")
-            for c in inner.named_children if inner is not None else ():
-                if c.type in ("pointer_expression", "identifier", "qualified_identifier"):
-                    target = _text(c).lstrip("&").strip()
-                    break
-            if target:
-                break
-    macro = block["name"]
-    kind = "pybind" if macro == "PYBIND11_MODULE" else ("torch_def" if callee.endswith(".def") else "torch_impl")
-    ns_expr = block["params"][0][0] if block["params"] else ""
-    if target is not None:
-        target = strip_templates(target.replace(" ", ""))
-    return (kind, ns_expr, op, target, line, end, owner)
 
 
-def _clean_comment(text: str) -> str:
-    lines = []
-    for raw in text.splitlines():
-        s = raw.strip()
-        for prefix in ("///", "//!", "//", "/**", "/*!", "/*", "*/", "*"):
-            if s.startswith(prefix):
-                s = s[len(prefix):]
-                break
-        if s.endswith("*/"):
-            s = s[:-2]
-        lines.append(s.strip())
-    return "\n".join(lines).strip()

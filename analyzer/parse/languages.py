@@ -7,6 +7,7 @@ for loading three grammars.
 from __future__ import annotations
 
 import importlib
+import os
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -28,10 +29,15 @@ class Language:
     resolver: str           # module in infernav.analyzer.resolve
 
 
+def registry_path() -> Path:
+    """languages.toml beside this module, or $INFERNAV_LANGUAGES (a registry with more languages)."""
+    return Path(os.environ.get("INFERNAV_LANGUAGES") or HERE / "languages.toml")
+
+
 @lru_cache(maxsize=1)
 def languages() -> dict[str, Language]:
-    """Language key -> Language, from languages.toml."""
-    with open(HERE / "languages.toml", "rb") as f:
+    """Language key -> Language, from the registry."""
+    with open(registry_path(), "rb") as f:
         table = tomllib.load(f)
     out = {}
     for name, spec in table.items():
@@ -48,6 +54,15 @@ def _by_extension() -> dict[str, str]:
 def language_of(path: str) -> str | None:
     """Language key ('py', 'cpp', 'cuda') of an indexable source path, else None."""
     return _by_extension().get(PurePosixPath(path).suffix.lower())
+
+
+def needs_module_name(lang: str) -> bool:
+    """Whether files of this language are modules with dotted names (the Python extractor's input)."""
+    return languages()[lang].extractor == "python"
+
+
+def resolver_of(lang: str) -> str:
+    return languages()[lang].resolver
 
 
 def query_source(lang: str) -> str:

@@ -25,10 +25,12 @@ def resolve(files: list[dict[str, Any]], settings: dict[str, Any]) -> Graph:
     from .cpp import CppResolver
     from .python import PyResolver
 
+    from ..parse.languages import resolver_of
+
     graph = Graph()
     files = sorted(files, key=lambda f: f["path"])
-    py_files = [f for f in files if f["lang"] == "py"]
-    cpp_files = [f for f in files if f["lang"] != "py"]
+    py_files = [f for f in files if resolver_of(f["lang"]) == "python"]
+    cpp_files = [f for f in files if resolver_of(f["lang"]) == "cpp"]
     cpp = CppResolver(graph, cpp_files, settings)
     cpp.build_symbols()
     cross_language.cpp_registrations(cpp)

@@ -37,9 +37,6 @@ def slug(text: str) -> str:
     return s[:120] or "x"
 
 
-@dataclass
-
-
 def rel_url(from_page: str, to_page: str) -> str:
     """URL from one generated page to another under mkdocs' directory URLs."""
     def url_dir(p: str) -> list[str]:

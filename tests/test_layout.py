@@ -1,0 +1,188 @@
+"""The architecture's rules, checked: one reader of the index, small files and functions, and the
+two recipes of docs/dev/ARCHITECTURE.md (add an engine, add a language) working as written."""
+from __future__ import annotations
+
+import ast
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ANALYZER = Path(__file__).resolve().parents[1] / "analyzer"
+MAX_FILE_LINES = 400
+MAX_FUNCTION_LINES = 80
+# A file may exceed a limit only with a line saying why: `# layout-exception: <reason>`.
+EXCEPTION_MARK = "# layout-exception:"
+
+
+def _modules() -> list[Path]:
+    return sorted(ANALYZER.rglob("*.py"))
+
+
+def _imports(tree: ast.AST) -> set[str]:
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split(".")[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_only_the_store_and_the_query_api_import_sqlite3():
+    readers = {p.relative_to(ANALYZER).as_posix() for p in _modules()
+               if "sqlite3" in _imports(ast.parse(p.read_text()))}
+    allowed = {p for p in readers if p == "store.py" or p.startswith("query/")}
+    assert readers == allowed, f"sqlite3 imported outside store.py and query/: {sorted(readers - allowed)}"
+    assert "store.py" in readers  # the check would pass vacuously if the scan found nothing
+
+
+def test_no_module_reads_the_index_tables_with_sql_outside_store_and_query():
+    offenders = []
+    for p in _modules():
+        rel = p.relative_to(ANALYZER).as_posix()
+        if rel == "store.py" or rel.startswith("query/"):
+            continue
+        text = p.read_text()
+        if ".conn.execute(" in text or "conn.execute(" in text:
+            offenders.append(rel)
+    assert offenders == []
+
+
+def test_files_and_functions_are_small_or_say_why():
+    problems = []
+    for p in _modules():
+        text = p.read_text()
+        rel = p.relative_to(ANALYZER).as_posix()
+        excused = EXCEPTION_MARK in text
+        lines = text.count("\n")
+        if lines > MAX_FILE_LINES and not excused:
+            problems.append(f"{rel}: {lines} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > MAX_FUNCTION_LINES and not excused:
+                    problems.append(f"{rel}:{node.lineno} {node.name}: {length} lines")
+    assert problems == []
+
+
+def test_the_limits_check_can_fail(tmp_path):
+    """The size rule reads real function lengths (guards against a check that cannot fail)."""
+    body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES + 1))
+    tree = ast.parse(f"def f():\n{body}\n")
+    (fn,) = [n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)]
+    assert fn.end_lineno - fn.lineno + 1 > MAX_FUNCTION_LINES
+
+
+# ------------------------------------------------------------------------------ recipes
+TOY_PINS = """
+[toy]
+source = "git"
+url = "file:///nonexistent/toy.git"
+default = "1"
+roots = ["toy", "native"]
+permalink = "https://example.invalid/toy/{path}#L{line}"
+conventions = ["torch", "pybind11"]
+python_op_namespace = "toyops"
+registration_macros = ["TOY_REGISTER_OPS"]
+"""
+
+
+def test_recipe_add_an_engine_is_data_only(tmp_path, monkeypatch):
+    """A new engine with its own op namespace and its own registration macro: a pins entry, no code."""
+    from infernav.analyzer import sources
+    from infernav.analyzer.indexer import build, index_path
+    from infernav.analyzer.query import Index
+
+    src = tmp_path / "toy-src"
+    (src / "toy").mkdir(parents=True)
+    (src / "native").mkdir()
+    (src / "toy" / "__init__.py").write_text("")
+    (src / "toy" / "layer.py").write_text(textwrap.dedent("""
+        import torch
+        from toy.utils import direct_register_custom_op
+
+        def attend(x):
+            return x
+
+        direct_register_custom_op(op_name="attend", op_func=attend)
+
+        def forward(x):
+            torch.ops.toyops.attend(x)
+            return torch.ops.toy_C.scale(x)
+        """))
+    (src / "native" / "ops.cpp").write_text(textwrap.dedent("""
+        namespace toy {
+        void scale_impl(int x) {}
+        }
+        TOY_REGISTER_OPS(toy_C, m) {
+          m.def("scale(Tensor x) -> Tensor");
+          m.impl("scale", &toy::scale_impl);
+        }
+        """))
+    (tmp_path / "pins.toml").write_text(TOY_PINS)
+    monkeypatch.setenv("INFERNAV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("INFERNAV_PINS", str(tmp_path / "pins.toml"))
+    ref = sources.parse_ref("toy")
+    build(ref, sources.fetch(ref, path=str(src)), jobs=1)
+    idx = Index(index_path(ref))
+    fwd = idx.lookup("toy.layer.forward")
+    chain = idx.paths([r.id for r in fwd], [r.id for r in idx.lookup("toy.layer.attend")])
+    assert [s.name for s in chain[0]] == ["toy.layer.forward", "torch.ops.toyops.attend", "toy.layer.attend"]
+    chain = idx.paths([r.id for r in fwd], [r.id for r in idx.lookup("toy::scale_impl")])
+    assert [s.name for s in chain[0]] == ["toy.layer.forward", "torch.ops.toy_C.scale", "toy::scale_impl"]
+    idx.close()
+
+
+def test_recipe_add_a_language_is_a_registry_entry(tmp_path, monkeypatch):
+    """A language entry (extensions, grammar, query files, extractor, resolver) is all the indexer
+    needs: here `.pyw` files as a language of their own that reuses Python's grammar and modules."""
+    from infernav.analyzer import sources
+    from infernav.analyzer.indexer import build, index_path
+    from infernav.analyzer.parse import languages
+    from infernav.analyzer.query import Index
+
+    registry = tmp_path / "languages.toml"
+    registry.write_text((languages.HERE / "languages.toml").read_text() + textwrap.dedent("""
+        [pythonw]
+        key = "pyw"
+        extensions = [".pyw"]
+        grammar = "tree_sitter_python"
+        queries = ["python.scm"]
+        extractor = "python"
+        resolver = "python"
+        """))
+    src = tmp_path / "w-src" / "tool"
+    src.mkdir(parents=True)
+    (src / "run.pyw").write_text("def f():\n    g()\n\n\ndef g():\n    pass\n")
+    (tmp_path / "pins.toml").write_text('[w]\nsource = "git"\nurl = "file:///none"\ndefault = "1"\nroots = ["tool"]\n')
+    monkeypatch.setenv("INFERNAV_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("INFERNAV_PINS", str(tmp_path / "pins.toml"))
+    monkeypatch.setenv("INFERNAV_LANGUAGES", str(registry))
+    languages.languages.cache_clear()
+    languages._by_extension.cache_clear()
+    try:
+        assert languages.language_of("tool/run.pyw") == "pyw"
+        ref = sources.parse_ref("w")
+        report = build(ref, sources.fetch(ref, path=str(tmp_path / "w-src")), jobs=1)
+        assert report.files == 1
+        idx = Index(index_path(ref))
+        hits = idx.walk([r.id for r in idx.lookup("run.f")], "callees")
+        assert [(h.symbol.name, h.resolution) for h in hits] == [("run.g", "exact")]
+        idx.close()
+    finally:
+        monkeypatch.delenv("INFERNAV_LANGUAGES")
+        languages.languages.cache_clear()
+        languages._by_extension.cache_clear()
+
+
+@pytest.mark.parametrize("module", ["infernav.analyzer.cli", "infernav.analyzer.query"])
+def test_query_start_up_loads_no_parser_or_site(module):
+    """Whole-process latency: a query must not import tree-sitter, mkdocs, matplotlib or networkx."""
+    import subprocess
+    import sys
+
+    code = (f"import sys, {module}; heavy = [m for m in ('tree_sitter', 'mkdocs', 'matplotlib', 'networkx', "
+            f"'numpy', 'yaml') if m in sys.modules]; print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == ""
