@@ -22,7 +22,15 @@ site: $(STAMP) $(NPM_STAMP)
 serve: $(STAMP) $(NPM_STAMP)
 	$(BIN)/mkdocs serve
 
+# Where a checkout sits beside ../shared (CI, developers' machines without GitHub), the pinned
+# KsanaLLM snapshot is fetched from there (sha256-checked against pins.toml); the product itself
+# never looks for ../shared.
+KSANA_SNAPSHOT := ../shared/upstream/ksanallm-c451219c.tar.gz
+
 test: $(STAMP) $(NPM_STAMP) $(ORACLE_STAMP)
+	bash .ci/ensure-chromium
+	@if [ -f $(KSANA_SNAPSHOT) ]; then $(BIN)/infernav fetch ksanallm --path $(KSANA_SNAPSHOT); \
+	else echo "note: no $(KSANA_SNAPSHOT): KsanaLLM tests skip unless its source was fetched"; fi
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP) $(NPM_STAMP)

@@ -186,3 +186,18 @@ def test_query_start_up_loads_no_parser_or_site(module):
             f"'numpy', 'yaml') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
+
+
+def test_every_package_is_listed_for_the_wheel():
+    """pyproject's explicit package list must name every folder with an __init__.py."""
+    import tomllib
+
+    root = ANALYZER.parent
+    listed = set(tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    mapping = {"analyzer": "infernav.analyzer", "reimpl": "infernav.reimpl", "kernels": "infernav.kernels"}
+    found = set()
+    for top, name in mapping.items():
+        for init in (root / top).rglob("__init__.py"):
+            rel = init.parent.relative_to(root / top).parts
+            found.add(".".join((name, *rel)))
+    assert found - listed == set()

@@ -18,7 +18,7 @@ import click
 from .build import fetch, index
 from .navigate import callees, callers, find, graph, overrides, path_cmd, show, stats
 from .notes import notes
-from .output import ExitStatus, Style
+from .output import ExitStatus, Style, pipe_closed
 
 __all__ = ["main", "run"]
 from .simulate import simulate
@@ -56,8 +56,7 @@ def run(argv: list[str] | None = None) -> None:
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             _unexpected(exc)
-        _quiet_stdout()
-        sys.exit(int(ExitStatus.SUCCESS))
+        pipe_closed()
     except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
         _unexpected(exc)
 
@@ -67,10 +66,4 @@ def _unexpected(exc: BaseException) -> None:
         raise exc
     click.echo(f"error: {type(exc).__name__}: {exc} (an infernav bug; INFERNAV_DEBUG=1 shows where)", err=True)
     sys.exit(int(ExitStatus.ERROR))
-
-
-def _quiet_stdout() -> None:
-    """After a broken pipe, point stdout at /dev/null so the interpreter's final flush stays silent."""
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, sys.stdout.fileno())
 

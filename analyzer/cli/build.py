@@ -54,15 +54,15 @@ def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json
 
 
 def progress_printer():
-    """A progress callback for stderr: a redrawn line on a terminal, a line per 10 % elsewhere."""
+    """A progress callback for stderr: a redrawn line on a terminal, one line per stage elsewhere
+    (logs stay short)."""
     if not sys.stderr.isatty():
-        last: dict[str, int] = {}
+        seen: set[str] = set()
 
         def plain(what: str, done: int, total: int) -> None:
-            step = (done * 10 // total) if total else -1
-            if last.get(what) != step:
-                last[what] = step
-                echo(f"  {what}: {done * 100 // total}%" if total else f"  {what} ...", err=True)
+            if what not in seen:
+                seen.add(what)
+                echo(f"  {what}: {total} items ..." if total else f"  {what} ...", err=True)
 
         return plain
 

@@ -37,7 +37,20 @@ class Style:
 
 
 def echo(text: str = "", err: bool = False, nl: bool = True) -> None:
-    click.echo(text, err=err, nl=nl, color=Style.color)
+    try:
+        click.echo(text, err=err, nl=nl, color=Style.color)
+    except BrokenPipeError:
+        pipe_closed()
+
+
+def pipe_closed() -> NoReturn:
+    """The reader went away (`infernav find x | head`): stop quietly with 0, as grep and rg do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except OSError:
+        pass
+    sys.exit(int(ExitStatus.SUCCESS))
 
 
 def style(text: str, **kw: Any) -> str:
@@ -46,7 +59,7 @@ def style(text: str, **kw: Any) -> str:
 
 def dump(obj: Any) -> None:
     """A JSON document on stdout (stable shapes: the README documents them)."""
-    click.echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    echo(json.dumps(obj, indent=2, ensure_ascii=False))
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.EMPTY, as_json: bool = False,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .cache import MARKER, source_dir
+from .cache import MARKER, link_file, source_dir
 from .pins import FrameworkRef, SourceError
 from .sdist import Progress, extract_roots, sha256_file
 
@@ -32,6 +32,9 @@ def from_archive(ref: FrameworkRef, archive: Path, progress: Progress | None) ->
         raise SourceError(f"{ref.key}: {archive.name} has sha256 {digest}, pinned {expected}; refusing it")
     dest = source_dir(ref)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    link_file(ref).unlink(missing_ok=True)   # an archive replaces a linked checkout
+    if _extracted_from(dest, digest):
+        return dest
     extract_roots(ref, archive, dest, progress)
     marker = dest / MARKER
     info = json.loads(marker.read_text())
@@ -40,3 +43,11 @@ def from_archive(ref: FrameworkRef, archive: Path, progress: Progress | None) ->
     if not any((dest / r).exists() for r in ref.roots):
         raise SourceError(f"{ref.key}: {archive.name} holds none of {', '.join(ref.roots)}")
     return dest
+
+
+def _extracted_from(dest: Path, digest: str) -> bool:
+    """Whether `dest` already holds this very archive's roots (its marker names the same sha256)."""
+    try:
+        return json.loads((dest / MARKER).read_text()).get("archive_sha256") == digest
+    except (OSError, ValueError):
+        return False
