@@ -109,9 +109,27 @@ def dump(path: Path) -> list:
     return out
 
 
+def _write_json(path: Path, rows: list[tuple[str, str, str]], missing: list[str]) -> None:
+    import json
+
+    try:
+        commit = subprocess.run(["git", "-C", str(HERE), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True).stdout.strip()
+    except OSError:
+        commit = ""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({
+        "date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "cores": os.cpu_count(),
+        "python": sys.version.split()[0], "not_measured": missing,
+        "rows": [{"measure": m, "result": r, "note": n} for m, r, n in rows]}, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--out", type=Path, default=HERE / "out" / "index_bench.json",
+                    help="JSON of the measurements (bench/results/ holds committed reference runs)")
     args = ap.parse_args()
 
     from infernav.analyzer import sources
@@ -164,6 +182,7 @@ def main() -> None:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    _write_json(args.out, rows, missing)
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'result':>10}  note")
     for name, result, note in rows:
@@ -174,4 +193,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    run()
+    main()
