@@ -183,7 +183,7 @@ def test_query_start_up_loads_no_parser_or_site(module):
     import sys
 
     code = (f"import sys, {module}; heavy = [m for m in ('tree_sitter', 'mkdocs', 'matplotlib', 'networkx', "
-            f"'numpy', 'yaml') if m in sys.modules]; print(','.join(heavy))")
+            f"'numpy', 'yaml', 'mcp') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
 
