@@ -178,7 +178,7 @@ def test_recipe_add_a_language_is_a_registry_entry(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("module", ["infernav.analyzer.cli", "infernav.analyzer.query"])
 def test_query_start_up_loads_no_parser_or_site(module):
-    """Whole-process latency: a query must not import tree-sitter, mkdocs, matplotlib or networkx."""
+    """Whole-process latency: a query must not import tree-sitter, mkdocs, matplotlib, networkx or mcp."""
     import subprocess
     import sys
 

@@ -129,7 +129,7 @@ def _version_entry(ws: Workspace, ref, fetched: bool, default: bool) -> dict[str
         entry["indexed"] = False
         entry["how"] = f"infernav index {ref.key}" if fetched else f"infernav fetch {ref.key} && infernav index {ref.key}"
         return entry
-    st = idx.stats()
+    st = ws.stats(ref, idx)
     entry.update(indexed=True, indexed_at=st["indexed_at"], files=st["files"],
                  symbols={"total": sum(st["symbols"].values()), **st["symbols"]},
                  edges={"total": sum(st["edges"]["by_resolution"].values()), **st["edges"]["by_resolution"]},

@@ -28,6 +28,7 @@ class Workspace:
         self._indexes: dict[str, tuple[Any, tuple | None]] = {}
         self._notes: tuple[tuple, list, list[str]] | None = None
         self._fresh: dict[str, tuple[tuple, list]] = {}
+        self._stats: dict[str, tuple[tuple, dict[str, Any]]] = {}
 
     # ------------------------------------------------------------------ frameworks and indexes
     def ref(self, framework: str | None):
@@ -77,6 +78,15 @@ class Workspace:
             return None
         self._indexes[ref.key] = (idx, _file_sig(path))
         return idx
+
+    def stats(self, ref, idx) -> dict[str, Any]:
+        """Index.stats() (whole-table counts, ~40 ms for vLLM), kept until the index changes."""
+        from ..indexer import index_path
+
+        sig = (ref.key, _file_sig(index_path(ref)))
+        if self._stats.get(ref.key, (None,))[0] != sig:
+            self._stats[ref.key] = (sig, idx.stats())
+        return self._stats[ref.key][1]
 
     def index_for_notes(self, framework: str):
         """`notes check`'s open_index: the pinned index, or LookupError when it cannot be had."""
