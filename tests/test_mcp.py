@@ -6,6 +6,7 @@ No timings here: bench/mcp_bench.py measures latency."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import socket
 import subprocess
@@ -284,6 +285,7 @@ def test_notes_and_mechanisms_are_resources(server, cli):
         _, shown, _ = cli("notes", "show", n["note"])
         assert text.endswith(shown["body"]) and "freshness" in text.splitlines()[0]
     page = server.run(lambda s: s.read_resource("mechanism://prefix-cache")).contents[0].text
+    assert set(re.findall(r"\b([a-z_]+)\(", page)) <= TOOLS
     for n in listing["notes"]:
         if n["mechanism"] == "prefix-cache":
             assert n["title"] in page
@@ -303,8 +305,6 @@ def test_unknown_resources_are_mcp_errors_with_the_cli_message(server):
 
 
 def test_the_prompt_names_only_tools_and_resources_that_exist(server):
-    import re
-
     prompts = server.run(lambda s: s.list_prompts()).prompts
     assert [p.name for p in prompts] == ["investigate_mechanism"]
     text = server.run(lambda s: s.get_prompt("investigate_mechanism", {"mechanism": "swap", "framework": "ksanallm"}))

@@ -44,9 +44,10 @@ def mechanism_text(ws: Workspace, mechanism: str) -> str:
     for fw in sorted({a.framework for n in notes for a in n.anchors}):
         parts += [f"## Anchored symbols ({fw})", ""] + _anchor_lines(ws, fw, notes) + [""]
     parts += ["## Going deeper", "",
-              "show_symbol NAME (source, callers, callees, notes) · callees NAME --depth 2 · "
-              "call_path A B (k shortest, labelled hops) · overrides NAME (where dispatch lands) · "
-              "read_note NOTE.", "", f"Freshness: {FRESHNESS}."]
+              "show_symbol(symbol) for source, callers, callees and notes; callees(symbol, depth=2) "
+              "to follow the flow down; call_path(source, target, k=3) for labelled chains; "
+              "overrides(symbol) for where dispatch lands; read_note(note) for a note.", "",
+              f"Freshness: {FRESHNESS}."]
     return "\n".join(parts) + "\n"
 
 
