@@ -353,6 +353,9 @@ def test_streamable_http_on_localhost(vllm_index, pins_file, tmp_path):
         names, found = asyncio.run(drive())
         assert names == TOOLS and not found.is_error
         assert found.structured_content["results"][0]["name"] == "vllm.v1.core.kv_cache_manager.KVCacheManager"
+        taken = subprocess.run([*server_command(), "--http", "--port", str(port)], env=env, capture_output=True,
+                               text=True, timeout=60)
+        assert taken.returncode == 1 and f"error: cannot listen on 127.0.0.1:{port}" in taken.stderr
     finally:
         proc.terminate()
         proc.wait(30)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import click
 
-from .output import ExitStatus, fail
+from .output import ExitStatus, echo, fail
 
 
 @click.command("mcp")
@@ -23,4 +23,18 @@ def mcp(http: bool, port: int) -> None:
     except ImportError as exc:
         fail(f"the MCP server needs the mcp package ({exc.name or exc}); install it with: pip install 'infernav[mcp]'",
              ExitStatus.EMPTY)
+    if http:
+        _check_port(port)
+        echo(f"infernav mcp: streamable HTTP at http://127.0.0.1:{port}/mcp (Ctrl-C stops it)", err=True)
     serve(http=http, port=port)
+
+
+def _check_port(port: int) -> None:
+    """Say in one line (exit 1) when the port is taken, rather than the web server's log."""
+    import socket
+
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError as exc:
+            fail(f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}; pick another with --port", ExitStatus.EMPTY)
