@@ -217,7 +217,7 @@ def test_bad_arguments_are_tool_errors(server):
 
 
 # ------------------------------------------------------------------ notes, freshness, frameworks
-def test_read_note_is_notes_show_with_notes_check_statuses(server, cli, request):
+def test_read_note_is_notes_show_with_notes_check_statuses(server, cli):
     from infernav.analyzer.notes import freshness
 
     _, listing, _ = cli("notes", "list")
@@ -237,37 +237,38 @@ def test_read_note_is_notes_show_with_notes_check_statuses(server, cli, request)
     assert [n["note"] for n in got["notes"]] == [n["note"] for n in listing["notes"]]
 
 
-def test_notes_for_a_symbol_are_the_notes_show_lists(server, cli):
+@pytest.mark.parametrize("framework", ["vllm", "ksanallm"])
+def test_notes_for_a_symbol_are_the_notes_show_lists(server, cli, request, framework):
+    needs_framework(request, {"framework": framework})
     _, listing, _ = cli("notes", "list")
-    anchors = sorted({a for n in listing["notes"] if n["framework"] == "vllm" for a in n["anchors"] if "/" not in a})
+    anchors = sorted({a for n in listing["notes"] if n["framework"] == framework for a in n["anchors"] if "/" not in a})
     assert len(anchors) > 20
     for name in anchors:
-        got = ok(server.call("notes_for", {"symbol": name}))
-        _, shown, _ = cli("show", name, "--no-source")
+        got = ok(server.call("notes_for", {"symbol": name, "framework": framework}))
+        _, shown, _ = cli("show", name, "--no-source", "-f", framework)
         assert [n["note"] for n in got["notes"] if n["how"] == "anchor"] == [n["note"] for n in shown["notes"]]
         assert got["symbol"]["name"] == name
     got = ok(server.call("notes_for", {"mechanism": "prefix-cache"}))
     assert got["notes"] and {n["mechanism"] for n in got["notes"]} == {"prefix-cache"}
 
 
-def test_frameworks_are_the_pins_and_the_stats(server, cli, request):
+def test_frameworks_lists_every_pin_and_how_to_build_what_is_missing(server):
     got = {f["framework"]: f for f in ok(server.call("frameworks"))["frameworks"]}
     assert set(got) == {"vllm", "ksanallm", "ghost"}
     ghost = got["ghost"]["versions"][0]
     assert ghost["indexed"] is False and ghost["source"] is False and "infernav fetch ghost@1" in ghost["how"]
-    names = ["vllm"]
-    try:
-        request.getfixturevalue("ksana_index")
-        names.append("ksanallm")
-    except pytest.skip.Exception as exc:
-        print(f"KsanaLLM not compared: {exc}")
-    for name in names:
-        _, stats, _ = cli("stats", "-f", name)
-        (v,) = [v for v in got[name]["versions"] if v["default"]]
-        assert v["indexed"] and v["key"] == stats["framework"]
-        assert v["symbols"]["total"] == sum(stats["symbols"].values())
-        assert v["edges"]["total"] == sum(stats["edges"]["by_resolution"].values())
-        assert (v["files"], v["overrides"], v["call_sites"]) == (stats["files"], stats["overrides"], stats["call_sites"])
+
+
+@pytest.mark.parametrize("name", ["vllm", "ksanallm"])
+def test_frameworks_counts_are_the_stats(server, cli, request, name):
+    needs_framework(request, {"framework": name})
+    got = {f["framework"]: f for f in ok(server.call("frameworks"))["frameworks"]}
+    _, stats, _ = cli("stats", "-f", name)
+    (v,) = [v for v in got[name]["versions"] if v["default"]]
+    assert v["indexed"] and v["key"] == stats["framework"]
+    assert v["symbols"]["total"] == sum(stats["symbols"].values())
+    assert v["edges"]["total"] == sum(stats["edges"]["by_resolution"].values())
+    assert (v["files"], v["overrides"], v["call_sites"]) == (stats["files"], stats["overrides"], stats["call_sites"])
 
 
 # ------------------------------------------------------------------ resources and the prompt
