@@ -1068,21 +1068,20 @@ def classify_misses(inav: Infernav, clang: dict, inf: dict, verdicts: dict, merg
         examples = []
         for k in keys[:3]:
             s = clang[k]["sites"][0]
-            examples.append({"caller": k[0], "callee": k[1], "at": f"{s['file']}:{s['line']}",
-                             "text": src.line(s["file"], s["line"]).strip()[:140]})
+            # file:line only: no upstream source text goes into the results (they are committed).
+            examples.append({"caller": k[0], "callee": k[1], "at": f"{s['file']}:{s['line']}"})
         out[cause] = {"count": len(keys), "examples": examples}
     return out
 
 
-def false_positive_examples(inf: dict, verdicts: dict, src: Sources, n: int = 8) -> list[dict]:
+def false_positive_examples(inf: dict, verdicts: dict, n: int = 8) -> list[dict]:
     out = []
     for key, v in sorted(verdicts.items()):
         if v != "fp":
             continue
         e = inf[key]
         line = min(e["lines"])
-        out.append({"caller": key[0], "callee": key[1], "label": e["label"], "at": f"{e['src_file']}:{line}",
-                    "text": src.line(e["src_file"], line).strip()[:140]})
+        out.append({"caller": key[0], "callee": key[1], "label": e["label"], "at": f"{e['src_file']}:{line}"})
     by_label = defaultdict(list)
     for x in out:
         by_label[x["label"]].append(x)
@@ -1099,7 +1098,7 @@ def evaluate(inav: Infernav, merged: dict, clang: dict, caller_ids: dict, caller
     return {"scores": summarize(clang, inf, verdicts, folders),
             "same_named_twin_edges": scored["twins"],
             "misses": classify_misses(inav, clang, inf, verdicts, merged, src),
-            "false_positive_examples": false_positive_examples(inf, verdicts, src)}
+            "false_positive_examples": false_positive_examples(inf, verdicts)}
 
 
 def print_table(result: dict, strict: bool) -> None:
