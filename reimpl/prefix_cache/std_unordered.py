@@ -39,14 +39,22 @@ def tokens_hash(tokens: tuple[int, ...]) -> int:
 
 
 class ChildMap:
-    """A dict of token tuple -> block whose iteration order is libstdc++'s (see module doc)."""
+    """A dict of token tuple -> block whose iteration order is libstdc++'s (see module doc).
 
-    __slots__ = ("_d", "_order", "_bucket", "_level")
+    The node list is doubly linked here (`_prev`/`_next`) and the first node of every bucket is
+    kept (`_first`), so inserting and erasing cost O(1), as in the C++ table. Most nodes have at
+    most one child: the list is only built (and keys hashed) once a second key arrives."""
+
+    __slots__ = ("_d", "_linked", "_hash", "_next", "_prev", "_head", "_first", "_level")
 
     def __init__(self):
         self._d: dict = {}
-        self._order: list = []  # keys, in iteration order
-        self._bucket: dict = {}  # key -> its hash (buckets are hash % count)
+        self._linked = False  # False: at most one key, not linked yet
+        self._hash: dict = {}  # key -> TokensHash(key)
+        self._next: dict = {}
+        self._prev: dict = {}
+        self._head = None
+        self._first: dict = {}  # bucket -> its first key in the list
         self._level = 0  # index into BUCKET_COUNTS
 
     # -- reading
@@ -65,17 +73,25 @@ class ChildMap:
     def __bool__(self) -> bool:
         return bool(self._d)
 
-    def __iter__(self) -> Iterator:
-        return iter(list(self._order))
-
     def keys(self) -> list:
-        return list(self._order)
+        if not self._linked:
+            return list(self._d)
+        out, k, nxt = [], self._head, self._next
+        while k is not None:
+            out.append(k)
+            k = nxt[k]
+        return out
+
+    def __iter__(self) -> Iterator:
+        return iter(self.keys())
 
     def values(self) -> list:
-        return [self._d[k] for k in self._order]
+        d = self._d
+        return [d[k] for k in self.keys()]
 
     def items(self) -> list:
-        return [(k, self._d[k]) for k in self._order]
+        d = self._d
+        return [(k, d[k]) for k in self.keys()]
 
     @property
     def bucket_count(self) -> int:
@@ -86,38 +102,73 @@ class ChildMap:
         if key in self._d:  # operator[] on an existing key: assignment, nothing moves
             self._d[key] = value
             return
-        if len(self._d) + 1 > (self.bucket_count if self._level else 0):
+        if len(self._d) + 1 > (self.bucket_count if self._level else 0):  # _M_need_rehash
             self._level += 1
-            old, self._order = self._order, []
-            for k in old:
-                self._link(k)
-        self._bucket[key] = tokens_hash(key)
-        self._link(key)
+            if self._linked:
+                order = self.keys()
+                self._head = None
+                self._first.clear()
+                for k in order:  # _M_rehash_aux: relinked in the old order
+                    self._link(k)
+        if not self._linked and self._d:  # a second key: link the first one
+            (only,) = self._d
+            self._hash[only] = tokens_hash(only)
+            self._link(only)
+            self._linked = True
+        if self._linked:
+            self._hash[key] = tokens_hash(key)
+            self._link(key)
         self._d[key] = value
 
     def _link(self, key) -> None:
-        n = self.bucket_count
-        b = self._bucket[key] % n
-        bucket = self._bucket
-        for i, k in enumerate(self._order):
-            if bucket[k] % n == b:
-                self._order.insert(i, key)
-                return
-        self._order.insert(0, key)
+        """_M_insert_bucket_begin: first in its bucket, or at the front if the bucket is empty."""
+        b = self._hash[key] % BUCKET_COUNTS[self._level]
+        first = self._first.get(b)
+        if first is None:
+            after, before = None, self._head
+            self._head = key
+        else:
+            after, before = self._prev[first], first
+            if after is None:
+                self._head = key
+            else:
+                self._next[after] = key
+        self._prev[key], self._next[key] = after, before
+        if before is not None:
+            self._prev[before] = key
+        self._first[b] = key
 
     def pop(self, key, *default):
         if key not in self._d:
             if default:
                 return default[0]
             raise KeyError(key)
-        self._order.remove(key)
-        del self._bucket[key]
+        if not self._linked:
+            return self._d.pop(key)
+        after, before = self._prev.pop(key), self._next.pop(key)
+        if after is None:
+            self._head = before
+        else:
+            self._next[after] = before
+        if before is not None:
+            self._prev[before] = after
+        n = BUCKET_COUNTS[self._level]
+        b = self._hash.pop(key) % n
+        if self._first[b] == key:  # a bucket's nodes are contiguous
+            if before is not None and self._hash[before] % n == b:
+                self._first[b] = before
+            else:
+                del self._first[b]
         return self._d.pop(key)
 
     def clear(self) -> None:
+        """clear() keeps the bucket count."""
+        if self._linked:
+            for m in (self._hash, self._next, self._prev, self._first):
+                m.clear()
+            self._head = None
+            self._linked = False
         self._d.clear()
-        self._order.clear()
-        self._bucket.clear()
 
     def __repr__(self) -> str:
         return f"ChildMap({self.items()!r})"
