@@ -72,6 +72,7 @@ def main() -> None:
             "calls_compared": result["calls_compared"], "disagreements": result["disagreements"],
             "first_disagreements": result["first"],
             "upstream_faults": result["upstream_faults"], "fault_seeds": result["fault_seeds"],
+            "faults_not_after_finding_11": result["faults_unexplained"],
             "first_faults": result["first_faults"], "coverage": result["coverage"],
             "wall_s": result["seconds"], "cpu_s": diff_cpu, "processes": 2,
         },

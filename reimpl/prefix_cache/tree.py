@@ -43,6 +43,19 @@ class SwapInProgressError(RuntimeError):
     """Swaps in one direction wait for those in the other to be merged (RET_RUNTIME_FAILED)."""
 
 
+class UpstreamCrash(RuntimeError):
+    """Upstream dereferences a null pointer here; nothing sensible follows."""
+
+
+class NullRequestRef(int):
+    """A reference whose request pointer is null: upstream's `std::pair<int, PrefixCachedRequest*>`
+    default-constructed by `operator[]` in UpdateCachedRequestState (position 0). It happens to a
+    request holding a block it is not registered on, which the subtree free of a swap-out causes."""
+
+
+NULL_REF = NullRequestRef(0)
+
+
 class RequestState(enum.Enum):
     WAITING = "waiting"
     RUNNING = "running"
@@ -457,6 +470,8 @@ class PrefixCacheManager:
         if sibling is not None:  # MergeSwapinCachedBlocks: every swapped owner moves over
             self._note_merged_into(sibling)
             for rid, pos in cb.inactive.items():
+                if isinstance(pos, NullRequestRef):  # `pair.second.second->cached_blocks` (:652-653)
+                    raise UpstreamCrash(f"MergeSwapinCachedBlocks: null request in a reference of req {rid}")
                 sibling.inactive.setdefault(rid, pos)
                 self.requests[rid].cached_blocks[pos] = sibling
             self._reset(cb)
@@ -496,7 +511,9 @@ class PrefixCacheManager:
         req.state = state
         for cb in req.cached_blocks:
             if cb.is_shareable:
-                pos = getattr(cb, src).pop(req_id, None)
+                # `cb->active_requests[req_id] = cb->inactive_requests[req_id]` (:756, :771): a
+                # request missing from the source map gets a default pair, (0, nullptr).
+                pos = getattr(cb, src).pop(req_id, NULL_REF)
                 getattr(cb, dst)[req_id] = pos
 
     # ----------------------------------------------------------------- helpers

@@ -431,9 +431,11 @@ class Driver {
       invariants_.push_back("free block " + std::to_string(cb->memory_block_ids[0]) + " not reset");
   }
 
+  // (request, position, request pointer is null): a null one is UpdateCachedRequestState's
+  // operator[] default, (0, nullptr), for a request missing from the block's map.
   static py::tuple Refs(const std::unordered_map<int, std::pair<int, PrefixCachedRequest*>>& refs) {
-    std::vector<std::pair<int64_t, int>> v;
-    for (auto& [req, pos] : refs) v.emplace_back(req, pos.first);
+    std::vector<std::tuple<int64_t, int, bool>> v;
+    for (auto& [req, pos] : refs) v.emplace_back(req, pos.first, pos.second == nullptr);
     std::sort(v.begin(), v.end());
     return py::tuple(py::cast(v));
   }

@@ -39,7 +39,7 @@ def play(so: Path, seeds: list[int], jobs: int = 2, mutate: str | None = None, s
         procs.append(subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
     report: dict = {}
     for proc in procs:
-        out, err = proc.communicate(timeout=1200)
+        out, err = proc.communicate(timeout=600 + len(seeds))  # ~0.02 s a trace when idle
         if proc.returncode != 0:
             raise RuntimeError(f"differential.py exited {proc.returncode}:\n{err[-3000:]}")
         _merge(report, json.loads(out.strip().splitlines()[-1]))

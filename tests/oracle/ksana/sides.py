@@ -13,9 +13,9 @@ the whole state in one shape:
                a block upstream has deleted while the request still points at it is "deleted"
                (and -1 in the reusable set, where it can stay: see docs/dev/prefix_cache.md)
 
-Blocks are named by memory: a device block by its device-0 memory block id (0..N-1: upstream's
+Refs are (request, position, request pointer null) triples, sorted. Blocks are named by memory: a device block by its device-0 memory block id (0..N-1: upstream's
 `block_id` minus 1, which the driver checks), a host block by the first of its D host ids
-(ours: host block h -> D * h). Refs are sorted (request, position) pairs. Host counts are
+(ours: host block h -> D * h). Host counts are
 upstream's, per device (ours times D).
 """
 from __future__ import annotations
@@ -23,12 +23,17 @@ from __future__ import annotations
 from typing import Sequence
 
 from infernav.reimpl.prefix_cache.interface import OutOfBlocksError, UnknownRequestError
-from infernav.reimpl.prefix_cache.tree import PrefixCacheManager, RequestState, SwapInProgressError
+from infernav.reimpl.prefix_cache.tree import NullRequestRef, PrefixCacheManager, RequestState, SwapInProgressError
 
 OK = 0
 OUT_OF_DEVICE_MEMORY = 3007  # ret_code.h RET_OUT_OF_DEVICE_MEMORY
 RUNTIME_FAILED = 3010  # ret_code.h RET_RUNTIME_FAILED
 STATE = {RequestState.WAITING: 0, RequestState.RUNNING: 1, RequestState.SWAPPED: 2, RequestState.FINISHED: 3}
+
+
+class InvariantBroken(AssertionError):
+    """The real manager's state broke a rule the driver checks (sound numbering, reset free blocks,
+    children keyed and linked right): a driver bug or an upstream one, to be looked into."""
 
 
 class RealSide:
@@ -102,7 +107,7 @@ class RealSide:
     def snapshot(self) -> dict:
         snap = self.d.snapshot()
         if snap["invariants"]:
-            raise AssertionError(f"upstream state broke the fakes' numbering: {snap['invariants'][:3]}")
+            raise InvariantBroken(f"upstream state broke an invariant: {snap['invariants'][:3]}")
         return snap
 
 
@@ -188,7 +193,7 @@ class OurSide:
 
     @staticmethod
     def _refs(refs: dict) -> tuple:
-        return tuple(sorted(refs.items()))
+        return tuple(sorted((r, int(pos), isinstance(pos, NullRequestRef)) for r, pos in refs.items()))
 
     def snapshot(self) -> dict:
         m, name, refs = self.m, self._name, self._refs
