@@ -79,6 +79,21 @@ def test_oracle_catches_planted_bugs(oracle_so):
         assert result["disagreements"] > 0, name
 
 
+# Traces that reach each kind of unsound upstream state following finding 11 (docs).
+FAULT_SEEDS = {1196: "a reference with a null request pointer", 2552: "free block 1 not reset",
+               2916: "req 2 (not waiting) points at a deleted block", 2951: "req 13 (not waiting) points at a deleted block",
+               6588: "not its prefix's KV"}
+
+
+def test_known_upstream_faults_are_reached_and_agreed_on(oracle_so):
+    """Both sides agree up to each fault, and each fault follows a block freed while held."""
+    result = run.play(oracle_so, sorted(FAULT_SEEDS), jobs=1, show=len(FAULT_SEEDS))
+    assert result["disagreements"] == 0, json.dumps(result["first"], indent=1)
+    assert result["upstream_faults"] == len(FAULT_SEEDS) and result["faults_unexplained"] == 0
+    for fault in result["first_faults"]:
+        assert FAULT_SEEDS[fault["seed"]] in fault["what"], fault
+
+
 def test_children_order_model_matches_libstdcxx(oracle):
     """reimpl's ChildMap iterates like the real children map (the probe is that very type)."""
     from infernav.reimpl.prefix_cache.std_unordered import ChildMap
