@@ -2,14 +2,16 @@
 
 Mirrors `ksana_llm::PrefixCacheManager` (prefix_cache_manager.h/.cpp at c451219c) with
 `ksana_llm::PrefixCachedBlock` -> `CachedBlock` and `ksana_llm::PrefixCachedRequest` ->
-`CachedRequest`, on one device. Swapping is synchronous here: `swap_out_request` is
-`SwapoutRequestAsync` + `WaitSwapoutRequests` + `MergeSwapoutRequest`, `swap_in_request` is
-`SwapinRequestAsync` + `WaitSwapinRequests` + `MergeSwapinRequest`, with no copies in between.
+`CachedRequest`, on one device. Swapping keeps upstream's three steps per direction
+(`swap_out_request_async` / `wait_swap_out_requests` / `merge_swap_out_request` for
+`SwapoutRequestAsync` / `WaitSwapoutRequests` / `MergeSwapoutRequest`, the same for swap-in);
+the copies themselves are immediate. `swap_out_request` / `swap_in_request` do all three at once.
 Flexible cache (`UpdateFlexibleCache`) is not reimplemented.
 
 How it differs from vLLM's hash chain, and why each rule is there:
 - A node's children are keyed by the child's whole token tuple (a hash map with full
   equality), so a lookup compares tokens: a hash collision can never hand out a wrong block.
+  The map iterates in the order of the C++ one as libstdc++ builds it (std_unordered.py).
 - A block joins the tree only after the step that filled it (`UpdateRequestTokens`). If its
   parent already has a child with the same tokens, the request switches to that block (its
   block table is rewritten, `block_merged`) and its own copy goes back to the free list: the
@@ -31,8 +33,27 @@ from collections import deque
 from typing import Iterable, Sequence
 
 from .interface import OutOfBlocksError, UnknownRequestError
+from .std_unordered import ChildMap
 
 log = logging.getLogger(__name__)
+SIZE_T = 1 << 64
+
+
+class SwapInProgressError(RuntimeError):
+    """Swaps in one direction wait for those in the other to be merged (RET_RUNTIME_FAILED)."""
+
+
+class UpstreamCrash(RuntimeError):
+    """Upstream dereferences a null pointer here; nothing sensible follows."""
+
+
+class NullRequestRef(int):
+    """A reference whose request pointer is null: upstream's `std::pair<int, PrefixCachedRequest*>`
+    default-constructed by `operator[]` in UpdateCachedRequestState (position 0). It happens to a
+    request holding a block it is not registered on, which the subtree free of a swap-out causes."""
+
+
+NULL_REF = NullRequestRef(0)
 
 
 class RequestState(enum.Enum):
@@ -46,17 +67,21 @@ class CachedBlock:
     """A block (`block_id` is its memory block: a device block, or a host block once swapped)."""
 
     __slots__ = ("block_id", "is_device", "token_ids", "parent", "children", "is_shareable",
-                 "active", "inactive")
+                 "active", "inactive", "deleted")
 
     def __init__(self, block_id: int):
         self.block_id = block_id
         self.is_device = True
         self.token_ids: tuple[int, ...] | None = None
         self.parent: CachedBlock | None = None
-        self.children: dict[tuple[int, ...], CachedBlock] = {}
+        # Iterated in libstdc++'s order: it decides which blocks a subtree free returns first.
+        self.children: ChildMap = ChildMap()
         self.is_shareable = False  # filled and in the tree
         self.active: dict[str, int] = {}  # request id -> position of this block in its table
         self.inactive: dict[str, int] = {}
+        # Upstream `delete`s the C++ object here (a swap-in's spare device block, a dropped host
+        # block), though a request may still point at it: see `swap_in_request_async`.
+        self.deleted = False
 
     def __repr__(self) -> str:
         return (f"CachedBlock({self.block_id}, shareable={self.is_shareable}, "
@@ -88,24 +113,34 @@ class PrefixCacheManager:
     reusable set although a request now references it.
     """
 
+    block_cls = CachedBlock
+
     def __init__(self, num_device_blocks: int, block_token_num: int, num_host_blocks: int = 0,
                  upstream_merge_accounting: bool = False):
         self.block_token_num = block_token_num
         self.num_device_blocks = num_device_blocks
         self.upstream_merge_accounting = upstream_merge_accounting
-        self.root = CachedBlock(-1)
-        self.free_blocks: deque[CachedBlock] = deque(CachedBlock(i) for i in range(num_device_blocks))
+        self.root = self.block_cls(-1)
+        self.free_blocks: deque[CachedBlock] = deque(self.block_cls(i) for i in range(num_device_blocks))
         self.reusable_blocks: set[CachedBlock] = set()
         self.timeline: dict[CachedBlock, None] = {}  # insertion-ordered set
         self.requests: dict[str, CachedRequest] = {}
         self.host_free: deque[int] = deque(range(num_host_blocks))
+        self.swapout_buffer: dict[str, list[CachedBlock]] = {}  # swapout_cached_block_buffer_
+        self.swapout_tasks: list[str] = []  # swapout_task_queue_ (copies not waited for)
+        self.swapout_finished: list[str] = []  # finish_swapout_request_ (waited, not merged)
+        self.swapin_tasks: list[str] = []
+        self.swapin_finished: list[str] = []
 
     # ----------------------------------------------------------------- counts
     def get_usable_block_number(self) -> int:
         return len(self.free_blocks) + len(self.reusable_blocks)
 
     def get_used_block_number(self) -> int:
-        return self.num_device_blocks - self.get_usable_block_number()
+        # size_t upstream (prefix_cache_manager.cpp:87-89): with `upstream_merge_accounting` the
+        # usable count can exceed the pool (a referenced, swapped or even deleted block left in
+        # the reusable set), and this wraps.
+        return (self.num_device_blocks - self.get_usable_block_number()) % SIZE_T
 
     def get_host_free_block_number(self) -> int:
         return len(self.host_free)
@@ -173,7 +208,11 @@ class PrefixCacheManager:
             blocks.append(cur)
         shared = len(blocks)
         req.shared_block_num = shared
-        return shared, (check + B) // B - shared, shared * B
+        # size_t upstream (prefix_cache_manager.cpp:149-150): below zero when blocks kept from an
+        # earlier, longer match exceed check_token_num, it wraps. (The scheduler overwrites it
+        # with GetRequestStepBlockNumber, continuous_batching.cpp:691 and :725.)
+        unique = ((check + B) // B - shared) % SIZE_T
+        return shared, unique, shared * B
 
     def matched_block_ids(self, req_id: str) -> list[int]:
         return [cb.block_id for cb in self._request(req_id).cached_blocks]
@@ -304,11 +343,17 @@ class PrefixCacheManager:
             freed.append(node)
 
     # ----------------------------------------------------------------- swapping
-    def swap_out_request(self, req_id: str) -> tuple[int, int]:
-        """Move the request's device blocks that no other running request uses to host.
-
-        Tail to head; tree blocks leave the tree and their other children are freed.
-        Returns (swapped_block_num, free_block_num)."""
+    # Upstream splits each direction in three calls: `Swap*RequestAsync` (bookkeeping, copies
+    # queued on a thread pool), `WaitSwap*Requests`, `MergeSwap*Request` (swap-out: the freed
+    # device blocks join the free list; swap-in: the blocks rejoin the tree). The copies are
+    # immediate here, the bookkeeping and its timing are upstream's.
+    def swap_out_request_async(self, req_id: str) -> tuple[int, int, list[int]]:
+        """SwapoutRequestAsync: move the request's device blocks that no other running request
+        uses to host, tail to head; tree blocks leave the tree and their other children are freed.
+        The device blocks given up wait for `merge_swap_out_request`. Returns (swapped_block_num,
+        free_block_num, swapped device block ids)."""
+        if self.swapin_tasks or self.swapin_finished:
+            raise SwapInProgressError(f"cannot swap out req {req_id}, some swap-in jobs are in progress")
         req = self._request(req_id)
         out = [cb for cb in reversed(req.cached_blocks) if cb.is_device and len(cb.active) <= 1]
         if len(self.host_free) < len(out):
@@ -321,23 +366,45 @@ class PrefixCacheManager:
                 continue
             cb.parent.children.pop(cb.token_ids, None)
             cb.parent = None
-            for child in list(cb.children.values()):
-                self._free_subtree(child, freed)
-            cb.children.clear()
+            if cb.children:
+                # As upstream (prefix_cache_manager.cpp:893-906): the whole subtree is freed, even
+                # blocks a swapped request still holds (inactive); that request keeps them.
+                mark = len(freed)
+                for child in list(cb.children.values()):
+                    self._free_subtree(child, freed)
+                for gone in freed[mark:]:
+                    self.timeline.pop(gone, None)
+                cb.children.clear()
             self.timeline.pop(cb, None)
-        for cb in freed:
-            self.timeline.pop(cb, None)
-        device_slots = []
-        for cb in out:
-            device_slots.append(CachedBlock(cb.block_id))  # takes over the device block
+        ids = [cb.block_id for cb in out]
+        slots = self.swapout_buffer.setdefault(req_id, []) if out else []
+        for cb in out:  # SwapoutCachedBlock: an empty block takes over the device memory
+            slots.append(self.block_cls(cb.block_id))
             cb.block_id = self.host_free.popleft()
             cb.is_device = False
-        self.free_blocks.extend(device_slots)  # MergeSwapoutRequest
-        return len(out), len(freed)
+        self.swapout_tasks.append(req_id)
+        return len(out), len(freed), ids
 
-    def swap_in_request(self, req_id: str) -> int:
-        """Bring the request's host blocks back, add the next token's block, merge into the tree.
-        Returns the number of device blocks taken."""
+    def wait_swap_out_requests(self) -> list[int]:
+        """WaitSwapoutRequests until no copy is left: the requests whose copies were pending
+        (or, if none was, those finished but not merged yet), sorted."""
+        return self._wait(self.swapout_tasks, self.swapout_finished)
+
+    def merge_swap_out_request(self, req_id: str) -> None:
+        """MergeSwapoutRequest: the device blocks the swap-out gave up join the free list."""
+        self.free_blocks.extend(self.swapout_buffer.pop(req_id, ()))
+        if req_id in self.swapout_finished:
+            self.swapout_finished.remove(req_id)
+
+    def get_future_free_block_number(self) -> int:
+        """Device blocks given up by swap-outs not merged yet."""
+        return sum(len(slots) for slots in self.swapout_buffer.values())
+
+    def swap_in_request_async(self, req_id: str) -> tuple[int, list[int]]:
+        """SwapinRequestAsync: bring the request's host blocks back into free device blocks and
+        add the next token's block. Returns (block_num, the device block ids the host blocks got)."""
+        if self.swapout_tasks or self.swapout_buffer or self.swapout_finished:
+            raise SwapInProgressError(f"swap in req {req_id}: some swap-out jobs are in progress")
         req = self._request(req_id)
         on_host = [cb for cb in req.cached_blocks if not cb.is_device]
         step = self.get_request_step_block_number_for_one_next_token(req_id)
@@ -345,16 +412,56 @@ class PrefixCacheManager:
         short = needed - len(self.free_blocks)
         if short > 0 and not self.free_cached_blocks(short)[0]:
             raise OutOfBlocksError(f"swap in req {req_id}: no more free blocks")
-        for cb in on_host:
-            slot = self.free_blocks.popleft()
+        slots = [self.free_blocks.popleft() for _ in on_host]
+        req.cached_blocks.extend(self.free_blocks.popleft() for _ in range(step))
+        for cb, slot in zip(on_host, slots):  # SwapinCachedBlock: the host block takes the device memory
             self.host_free.append(cb.block_id)
             cb.block_id = slot.block_id
             cb.is_device = True
-        req.cached_blocks.extend(self.free_blocks.popleft() for _ in range(step))
-        for i, cb in enumerate(req.cached_blocks):  # MergeSwapinRequest
+            # ... and the spare block object is deleted (base_cache_manager.h:200). If the
+            # free_cached_blocks above evicted a block that a waiting request had matched but not
+            # allocated, that request now points at freed memory: upstream use-after-free.
+            slot.deleted = True
+        self.swapin_tasks.append(req_id)
+        return needed, [slot.block_id for slot in slots]
+
+    def wait_swap_in_requests(self) -> list[int]:
+        """WaitSwapinRequests, as `wait_swap_out_requests`."""
+        return self._wait(self.swapin_tasks, self.swapin_finished)
+
+    def merge_swap_in_request(self, req_id: str) -> None:
+        """MergeSwapinRequest: the request's blocks rejoin the tree, head to tail (merging into
+        identical tree blocks, for every swapped request that shares them); it runs again."""
+        req = self._request(req_id)
+        for i, cb in enumerate(req.cached_blocks):
             if cb.parent is None and cb.is_shareable:
                 self._append_swapin_cached_block(req, i, cb)
+        if req_id in self.swapin_finished:
+            self.swapin_finished.remove(req_id)
         self._update_cached_request_state(req_id, RequestState.RUNNING)
+
+    @staticmethod
+    def _wait(tasks: list, finished: list) -> list:
+        """WaitTaskDone, blocking until no task is left."""
+        if not tasks:
+            return sorted(finished)
+        done = sorted(tasks)
+        finished.extend(tasks)
+        tasks.clear()
+        return done
+
+    def swap_out_request(self, req_id: str) -> tuple[int, int]:
+        """Swap out at once: async, wait, merge. Returns (swapped_block_num, free_block_num)."""
+        swapped, freed, _ = self.swap_out_request_async(req_id)
+        self.wait_swap_out_requests()
+        self.merge_swap_out_request(req_id)
+        return swapped, freed
+
+    def swap_in_request(self, req_id: str) -> int:
+        """Swap in at once: async, wait, merge. Returns the number of device blocks taken."""
+        needed, _ = self.swap_in_request_async(req_id)
+        self.wait_swap_in_requests()
+        self.merge_swap_in_request(req_id)
         return needed
 
     def _append_swapin_cached_block(self, req: CachedRequest, index: int, cb: CachedBlock) -> None:
@@ -363,6 +470,8 @@ class PrefixCacheManager:
         if sibling is not None:  # MergeSwapinCachedBlocks: every swapped owner moves over
             self._note_merged_into(sibling)
             for rid, pos in cb.inactive.items():
+                if isinstance(pos, NullRequestRef):  # `pair.second.second->cached_blocks` (:652-653)
+                    raise UpstreamCrash(f"MergeSwapinCachedBlocks: null request in a reference of req {rid}")
                 sibling.inactive.setdefault(rid, pos)
                 self.requests[rid].cached_blocks[pos] = sibling
             self._reset(cb)
@@ -382,6 +491,7 @@ class PrefixCacheManager:
             if not cb.is_device:
                 if not cb.active and len(cb.inactive) <= 1:
                     self.host_free.append(cb.block_id)
+                    cb.deleted = True  # `delete cb` (prefix_cache_manager.cpp:1084)
                     continue
             elif not cb.active and len(cb.inactive) == 1:
                 self.reusable_blocks.add(cb)
@@ -401,7 +511,9 @@ class PrefixCacheManager:
         req.state = state
         for cb in req.cached_blocks:
             if cb.is_shareable:
-                pos = getattr(cb, src).pop(req_id, None)
+                # `cb->active_requests[req_id] = cb->inactive_requests[req_id]` (:756, :771): a
+                # request missing from the source map gets a default pair, (0, nullptr).
+                pos = getattr(cb, src).pop(req_id, NULL_REF)
                 getattr(cb, dst)[req_id] = pos
 
     # ----------------------------------------------------------------- helpers
