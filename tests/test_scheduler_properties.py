@@ -20,10 +20,17 @@ def make(reqs):
 
 
 def ksana_stalled(s) -> bool:
-    """The one stall of KsanaLLM's strategy as read (see test_scheduler_ksana): nothing decodes, no
-    block is usable, and the waiting prompts that hold the blocks are all half-prefilled chunks."""
-    return (not s.decoding and not s.pending_swapin and not s.swapped and s.m.get_usable_block_number() == 0
-            and bool(s.waiting) and any(r.allocated for r in s.waiting))
+    """The one stall of KsanaLLM's strategy as read (see test_scheduler_ksana): nothing decodes (so
+    the ladder that recomputes half-prefilled prompts never runs), half-prefilled prompts hold the
+    blocks, and the head of the FCFS waiting queue cannot get its next chunk's blocks."""
+    if s.decoding or s.pending_swapin or s.swapped or not s.waiting or not any(r.allocated for r in s.waiting):
+        return False
+    head = s.waiting[0]
+    new = len(head.tokens) - head.computed
+    if 0 < s.split_fuse_token_num < new:
+        new = s.split_fuse_token_num
+    need = s.m.get_request_step_block_number(head.rid, head.computed + new)
+    return need > s.m.get_request_usable_block_number(head.rid) - s.future_free
 
 
 def play(strategy, reqs, budget_check, allow_stall=None):
