@@ -64,6 +64,44 @@ class Summary:
 
 
 
+    # ---------------------------------------------------------------- for release diffs
+    def symbols_under(self, prefix: str | None = None) -> list[SymbolRow]:
+        """Every symbol whose file is `prefix` or lies under the folder `prefix` (all when None),
+        ordered by (path, line): one pass over the index for `infernav diff`."""
+        from . import _COLUMNS
+
+        where, args = _under(prefix, "path")
+        return self._rows(f"SELECT {_COLUMNS} FROM symbols{where} ORDER BY path, line, end_line DESC, id", args)
+
+    def file_hashes(self, prefix: str | None = None) -> dict[str, str]:
+        """{path: content hash} of the indexed files under `prefix` (equal hashes: equal files)."""
+        where, args = _under(prefix, "path")
+        return dict(self.conn.execute(f"SELECT path, hash FROM files{where}", args))
+
+    def named_edges(self, prefix: str | None = None) -> list[tuple[str, str, str, str, int]]:
+        """(caller name, callee name, resolution, via, call line) of every edge whose caller's
+        file is under `prefix`, one row per call site, in caller order."""
+        where, args = _under(prefix, "s.path")
+        return self.conn.execute(
+            f"SELECT s.name, d.name, e.resolution, e.via, e.line FROM edges e JOIN symbols s ON s.id = e.src "
+            f"JOIN symbols d ON d.id = e.dst{where} ORDER BY s.name, e.line", args).fetchall()
+
+    def caller_counts(self) -> dict[str, int]:
+        """{canonical name: distinct callers} over the whole index (a cheap centrality)."""
+        return dict(self.conn.execute(
+            "SELECT d.name, count(DISTINCT e.src) FROM edges e JOIN symbols d ON d.id = e.dst GROUP BY d.name"))
+
+    def file_lines(self, path: str) -> list[str] | None:
+        """A fetched source file's lines (no line ends), or None when the source is absent."""
+        root = self.meta.get("root")
+        if not root:
+            return None
+        try:
+            with open(Path(root) / path, "rb") as f:
+                return f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return None
+
     # ---------------------------------------------------------------- for notes and the site
     def files_named(self, basename: str) -> list[str]:
         """Indexed file paths whose last component is `basename` (a moved file's candidates)."""
@@ -101,3 +139,12 @@ class Summary:
                  AND s.path NOT LIKE '%test%' AND NOT EXISTS (SELECT 1 FROM edges x WHERE x.dst = s.id)
                GROUP BY s.id ORDER BY outdeg DESC LIMIT ?""", (limit,)).fetchall()
         return [sid for sid, _ in rows]
+
+
+def _under(prefix: str | None, column: str) -> tuple[str, tuple]:
+    """A WHERE clause for `column` equal to `prefix` or inside the folder `prefix` (case-sensitive,
+    unlike LIKE)."""
+    prefix = (prefix or "").strip().strip("/")
+    if not prefix:
+        return "", ()
+    return f" WHERE ({column} = ? OR substr({column}, 1, ?) = ?)", (prefix, len(prefix) + 1, prefix + "/")

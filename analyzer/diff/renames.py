@@ -1,0 +1,136 @@
+"""Moves and renames among the symbols whose name is in one version only.
+
+1. Equal bodies (comment- and whitespace-free key, then `same_body`) with the same short name and
+   kind: `moved` (a function moved to another module, a method to another class).
+2. Otherwise, among the same kind in the same file or with the same short name (the nearest
+   folders first): a body >= 0.85 similar once the symbols' own names are blanked, as the notes'
+   drift decides renames; `moved` when the short name is kept, `renamed` when not.
+
+Scoring every candidate with notes/fingerprint.py's `similarity` (a character-level
+SequenceMatcher, quadratic in the body's length) would take minutes on a whole engine, so the
+candidates are ranked by a line-level ratio of their code lines (names blanked the same way) and
+only the best one is scored: a line-level ratio >= 0.9 is taken as it is; between 0.5 and 0.9 the
+candidate is scored with `similarity` when both bodies are at most SIMILARITY_MAX_CHARS long, and
+by the line-level ratio itself above that (the stricter of the two: one edited character loses a
+whole line).
+"""
+from __future__ import annotations
+
+import bisect
+import difflib
+from collections import defaultdict
+from typing import Any
+
+from ..notes.fingerprint import similarity
+from .bodies import Side
+from .match import body_delta, same_body, signature_delta
+from .model import SymbolChange
+
+RENAME_THRESHOLD = 0.85      # the notes' drift uses the same
+LINE_GATE = 0.5              # a candidate's line-level ratio must reach this to be scored at all
+LINE_ACCEPT = 0.9            # ... and at this, it is similar enough without the character-level score
+MIN_SIMILAR_LINES = 3        # code lines a body needs to be matched by similarity (short ones look alike)
+SIMILARITY_MAX_CHARS = 800   # above: the line-level ratio stands in for the character-level one
+SAME_SHORT_CANDIDATES = 12   # candidates with the same short name, nearest folders first
+
+
+def find_moves(a: Side, b: Side, gone: list, new: list) -> tuple[list[SymbolChange], list, list]:
+    """Moves and renames between the unpaired symbols; returns (changes, still gone, still new)."""
+    changes: list[SymbolChange] = []
+    taken_b: set[int] = set()
+    wanted = {(r.kind, r.short) for r in gone}
+    by_key = defaultdict(list)
+    for r in new:
+        if (r.kind, r.short) in wanted and "\n" in (b.text(r) or "").strip():
+            by_key[(r.kind, r.short, b.body_key(r))].append(r)
+    left = []
+    for r in gone:
+        cands = by_key.get((r.kind, r.short, a.body_key(r)), ()) if "\n" in (a.text(r) or "").strip() else ()
+        cands = [c for c in cands if c.id not in taken_b and same_body(a, b, r, c)]
+        if cands:
+            best = min(cands, key=lambda c: (-_common_prefix(c.path, r.path), c.name))
+            taken_b.add(best.id)
+            changes.append(SymbolChange("moved", r, best, similarity=1.0))
+            signature_delta(changes[-1])
+        else:
+            left.append(r)
+    changes += _similar(a, b, left, [r for r in new if r.id not in taken_b], taken_b)
+    matched_a = {c.old.id for c in changes}
+    return changes, [r for r in gone if r.id not in matched_a], [r for r in new if r.id not in taken_b]
+
+
+def _similar(a: Side, b: Side, gone: list, new: list, taken_b: set[int]) -> list[SymbolChange]:
+    by_file, by_short = defaultdict(list), defaultdict(list)
+    for r in new:
+        by_file[(r.path, r.kind)].append(r)
+        by_short[(r.short, r.kind)].append(r)
+    for rows in by_short.values():
+        rows.sort(key=lambda c: c.path)
+    out = []
+    for r in gone:
+        if _lines(a, r) < MIN_SIMILAR_LINES:
+            continue
+        cands = by_file.get((r.path, r.kind), []) + _nearest(by_short.get((r.short, r.kind), []), r.path)
+        best = _best_candidate(a, b, r, [c for c in dict.fromkeys(cands) if c.id not in taken_b])
+        if best is None:
+            continue
+        score, c = best
+        taken_b.add(c.id)
+        change = SymbolChange("moved" if c.short == r.short else "renamed", r, c, similarity=score)
+        if same_body(a, b, r, c):
+            signature_delta(change)
+        else:
+            body_delta(change, a, b)
+        out.append(change)
+    return out
+
+
+def _nearest(rows: list, path: str) -> list:
+    """Up to SAME_SHORT_CANDIDATES of `rows` (sorted by path) nearest to `path` in path order,
+    which keeps a folder's files together."""
+    if len(rows) <= SAME_SHORT_CANDIDATES:
+        return rows
+    i = bisect.bisect_left(rows, path, key=lambda c: c.path)
+    lo = max(0, min(i - SAME_SHORT_CANDIDATES // 2, len(rows) - SAME_SHORT_CANDIDATES))
+    return rows[lo: lo + SAME_SHORT_CANDIDATES]
+
+
+def _best_candidate(a: Side, b: Side, r: Any, cands: list) -> tuple[float, Any] | None:
+    """(score, candidate) of the best candidate if it reaches RENAME_THRESHOLD, else None."""
+    la, ka = a.shape(r), len(a.body_key(r) or "")
+    best, best_lr = None, LINE_GATE
+    for c in cands:
+        lb = b.shape(c)
+        if lb is None or len(lb) < MIN_SIMILAR_LINES:
+            continue
+        kb = len(b.body_key(c) or "")
+        if min(ka, kb) < 0.7 * max(ka, kb):      # the ratio cannot reach 0.85 with lengths this far apart
+            continue
+        sm = difflib.SequenceMatcher(None, la, lb, autojunk=False)
+        if sm.real_quick_ratio() < best_lr or sm.quick_ratio() < best_lr:
+            continue
+        lr = sm.ratio()
+        if lr >= best_lr and (best is None or lr > best_lr or c.path == r.path):
+            best, best_lr = c, lr
+    if best is None:
+        return None
+    ta, tb = a.text(r), b.text(best)
+    if best_lr >= LINE_ACCEPT or max(len(ta), len(tb)) > SIMILARITY_MAX_CHARS:
+        score = best_lr
+    else:
+        score = similarity(ta, tb, r.lang, r.short, best.short)
+    return (score, best) if score >= RENAME_THRESHOLD else None
+
+
+def _lines(side: Side, row: Any) -> int:
+    lines = side.code_lines(row)
+    return 0 if lines is None else len(lines)
+
+
+def _common_prefix(p: str, q: str) -> int:
+    n = 0
+    for x, y in zip(p.split("/"), q.split("/")):
+        if x != y:
+            break
+        n += 1
+    return n
