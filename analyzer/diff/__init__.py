@@ -10,6 +10,7 @@ the notes engine (notes/fingerprint.py): comments, whitespace and reformatting a
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 from .bodies import Side
@@ -27,6 +28,11 @@ def release_diff(a: Any, b: Any, under: str | None = None, mechanism: str | None
     """The diff from index `a` to index `b` (query.Index of one engine), optionally only under
     a path prefix and/or among one mechanism's symbols."""
     clock = _Clock()
+    for idx in (a, b):
+        root = idx.meta.get("root")
+        if not root or not Path(root).is_dir():
+            key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+            raise LookupError(f"the source of {key} is not present (bodies are read from it); run: infernav fetch {key}")
     under = (under or "").strip().strip("/") or None
     sa, sb = Side(a, under), Side(b, under)
     clock("load")
@@ -71,13 +77,13 @@ def _centrality(a: Any, b: Any, changes: list[SymbolChange], rename: dict[str, s
 
 
 class _Clock:
-    """Seconds per phase, for the bench (bench/diff_bench.py) and `--json`'s `seconds`."""
+    """Wall and CPU seconds per phase, for the bench (bench/diff_bench.py)."""
 
     def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self._t = time.perf_counter()
+        self.seconds: dict[str, dict[str, float]] = {}
+        self._t = (time.perf_counter(), time.process_time())
 
     def __call__(self, phase: str) -> None:
-        now = time.perf_counter()
-        self.seconds[phase] = round(now - self._t, 3)
+        now = (time.perf_counter(), time.process_time())
+        self.seconds[phase] = {"wall": round(now[0] - self._t[0], 3), "cpu": round(now[1] - self._t[1], 3)}
         self._t = now

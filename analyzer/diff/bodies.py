@@ -80,9 +80,10 @@ class Side:
             while stack and stack[-1].end_line < r.line:
                 stack.pop()
             parent = stack[-1] if stack else None
-            if parent is not None and (parent.line, parent.end_line) != (r.line, r.end_line):
-                if parent.kind not in WHOLE_BODY_KINDS:
-                    self._holes.setdefault(parent.id, []).append((r.line, r.end_line))
+            # A child may span all of its parent's lines (a module that is one function).
+            if parent is not None and parent.kind not in WHOLE_BODY_KINDS and (
+                    (parent.line, parent.end_line) != (r.line, r.end_line) or parent.kind != r.kind):
+                self._holes.setdefault(parent.id, []).append((r.line, r.end_line))
             stack.append(r)
 
     # ------------------------------------------------------------------ text
@@ -105,7 +106,7 @@ class Side:
                     parts.append(lines[at - 1: lo - 1])
                 at = max(at, hi + 1)
             parts.append(lines[at - 1: row.end_line])
-            out = "\n".join(line for part in parts for line in part)
+            out = "\n".join(parts[0]) if len(parts) == 1 else "\n".join("\n".join(p) for p in parts if p)
         self._text[row.id] = out
         return out
 
@@ -152,5 +153,14 @@ class Side:
 
 
 def _code_lines(text: str, lang: str) -> list[str]:
-    comment = ("#",) if lang == "py" else ("//", "/*", "*")
-    return [s for s in _INLINE_WS.sub("", text).split("\n") if s and not s.startswith(comment)]
+    """Non-blank, non-comment lines without whitespace; Python lines keep their indentation
+    (relative to the body's least indented line), which is part of their meaning."""
+    if lang != "py":
+        return [s for s in _INLINE_WS.sub("", text).split("\n") if s and not s.startswith(("//", "/*", "*"))]
+    out = []
+    for line in text.expandtabs(8).split("\n"):
+        s = _INLINE_WS.sub("", line)
+        if s and not s.startswith("#"):
+            out.append((len(line) - len(line.lstrip()), s))
+    low = min((w for w, _ in out), default=0)
+    return [" " * (w - low) + s for w, s in out]

@@ -18,10 +18,11 @@ def _edge_map(idx: Any, under: str | None, rename: dict[str, str]) -> dict[tuple
     """{(caller, callee) after renaming: (caller, callee, resolution, via, line) of the most
     confident call site (the first such by line)}."""
     out: dict[tuple[str, str], tuple] = {}
+    rank = RESOLUTION_ORDER.get
     for caller, callee, res, via, line in idx.named_edges(under):
-        key = (rename.get(caller, caller), rename.get(callee, callee))
+        key = (rename.get(caller, caller), rename.get(callee, callee)) if rename else (caller, callee)
         cur = out.get(key)
-        if cur is None or RESOLUTION_ORDER.get(res, 9) < RESOLUTION_ORDER.get(cur[2], 9):
+        if cur is None or (rank(res, 9), line) < (rank(cur[2], 9), cur[4]):
             out[key] = (caller, callee, res, via, line)
     return out
 

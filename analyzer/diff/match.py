@@ -9,8 +9,7 @@
 """
 from __future__ import annotations
 
-import difflib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from .bodies import Side, indents, norm_sig
@@ -104,8 +103,10 @@ def same_body(a: Side, b: Side, old: Any, new: Any) -> str:
 
 
 def body_delta(change: SymbolChange, a: Side, b: Side) -> None:
-    """+/- line counts (blank and comment-only lines left out, whitespace ignored) and a
-    signature change."""
+    """+/- line counts and a signature change. Lines are compared without whitespace, blank and
+    comment-only lines left out; after the common head and tail, a line counts as removed (added)
+    when the other body lacks it (multiset difference: a line that only moved inside the body is
+    not counted, where `diff` would count it twice)."""
     la, lb = a.code_lines(change.old), b.code_lines(change.new)
     if la is not None and lb is not None:
         head = 0
@@ -114,11 +115,9 @@ def body_delta(change: SymbolChange, a: Side, b: Side) -> None:
         tail = 0
         while tail < min(len(la), len(lb)) - head and la[-1 - tail] == lb[-1 - tail]:
             tail += 1
-        la, lb = la[head: len(la) - tail], lb[head: len(lb) - tail]
-        for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, la, lb, autojunk=False).get_opcodes():
-            if op != "equal":
-                change.removed += i2 - i1
-                change.added += j2 - j1
+        ca, cb = Counter(la[head: len(la) - tail]), Counter(lb[head: len(lb) - tail])
+        change.removed = sum((ca - cb).values())
+        change.added = sum((cb - ca).values())
     signature_delta(change)
 
 

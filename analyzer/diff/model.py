@@ -132,7 +132,7 @@ class ReleaseDiff:
     edges: list[EdgeChange]
     totals: dict[str, int]
     mechanisms: list[MechanismSummary] = field(default_factory=list)
-    seconds: dict[str, float] = field(default_factory=dict)   # per phase
+    seconds: dict[str, dict[str, float]] = field(default_factory=dict)   # per phase: wall, cpu
 
     def groups(self) -> list[tuple[str, list[SymbolChange], list[EdgeChange]]]:
         """(folder, symbol changes, edge changes), the folders with the most central changes first;

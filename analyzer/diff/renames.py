@@ -8,17 +8,16 @@
 
 Scoring every candidate with notes/fingerprint.py's `similarity` (a character-level
 SequenceMatcher, quadratic in the body's length) would take minutes on a whole engine, so the
-candidates are ranked by a line-level ratio of their code lines (names blanked the same way) and
-only the best one is scored: a line-level ratio >= 0.9 is taken as it is; between 0.5 and 0.9 the
-candidate is scored with `similarity` when both bodies are at most SIMILARITY_MAX_CHARS long, and
-by the line-level ratio itself above that (the stricter of the two: one edited character loses a
-whole line).
+candidates are ranked by the overlap of their code lines (names blanked the same way), those
+below LINE_GATE are dropped, and only the best one is scored: with `similarity` when both bodies
+are at most SIMILARITY_MAX_CHARS long, else by the ordered line-level ratio (SequenceMatcher over
+the code lines; the stricter of the two, as one edited character costs a whole line).
 """
 from __future__ import annotations
 
 import bisect
 import difflib
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 from ..notes.fingerprint import similarity
@@ -28,9 +27,8 @@ from .model import SymbolChange
 
 RENAME_THRESHOLD = 0.85      # the notes' drift uses the same
 LINE_GATE = 0.5              # a candidate's line-level ratio must reach this to be scored at all
-LINE_ACCEPT = 0.9            # ... and at this, it is similar enough without the character-level score
 MIN_SIMILAR_LINES = 3        # code lines a body needs to be matched by similarity (short ones look alike)
-SIMILARITY_MAX_CHARS = 800   # above: the line-level ratio stands in for the character-level one
+SIMILARITY_MAX_CHARS = 600   # above: the line-level ratio stands in for the character-level one
 SAME_SHORT_CANDIDATES = 12   # candidates with the same short name, nearest folders first
 
 
@@ -96,29 +94,31 @@ def _nearest(rows: list, path: str) -> list:
 
 
 def _best_candidate(a: Side, b: Side, r: Any, cands: list) -> tuple[float, Any] | None:
-    """(score, candidate) of the best candidate if it reaches RENAME_THRESHOLD, else None."""
+    """(score, candidate) of the best candidate if it reaches RENAME_THRESHOLD, else None.
+
+    Candidates are ranked by the overlap of their code lines (2|A∩B|/(|A|+|B|) over the lines as
+    multisets, names blanked: an upper bound of the ordered line ratio, and cheap); the best one
+    is scored (see the module docstring)."""
     la, ka = a.shape(r), len(a.body_key(r) or "")
-    best, best_lr = None, LINE_GATE
+    counts_a = Counter(la)
+    best, best_overlap = None, LINE_GATE
     for c in cands:
         lb = b.shape(c)
-        if lb is None or len(lb) < MIN_SIMILAR_LINES:
+        if lb is None or len(lb) < MIN_SIMILAR_LINES or 2 * min(len(la), len(lb)) < best_overlap * (len(la) + len(lb)):
             continue
         kb = len(b.body_key(c) or "")
         if min(ka, kb) < 0.7 * max(ka, kb):      # the ratio cannot reach 0.85 with lengths this far apart
             continue
-        sm = difflib.SequenceMatcher(None, la, lb, autojunk=False)
-        if sm.real_quick_ratio() < best_lr or sm.quick_ratio() < best_lr:
-            continue
-        lr = sm.ratio()
-        if lr >= best_lr and (best is None or lr > best_lr or c.path == r.path):
-            best, best_lr = c, lr
+        overlap = 2 * sum((counts_a & Counter(lb)).values()) / (len(la) + len(lb))
+        if overlap > best_overlap or overlap == best_overlap and best is not None and c.path == r.path:
+            best, best_overlap = c, overlap
     if best is None:
         return None
     ta, tb = a.text(r), b.text(best)
-    if best_lr >= LINE_ACCEPT or max(len(ta), len(tb)) > SIMILARITY_MAX_CHARS:
-        score = best_lr
-    else:
+    if max(len(ta), len(tb)) <= SIMILARITY_MAX_CHARS:
         score = similarity(ta, tb, r.lang, r.short, best.short)
+    else:
+        score = difflib.SequenceMatcher(None, la, b.shape(best), autojunk=False).ratio()
     return (score, best) if score >= RENAME_THRESHOLD else None
 
 

@@ -80,11 +80,11 @@ class Summary:
 
     def named_edges(self, prefix: str | None = None) -> list[tuple[str, str, str, str, int]]:
         """(caller name, callee name, resolution, via, call line) of every edge whose caller's
-        file is under `prefix`, one row per call site, in caller order."""
+        file is under `prefix`, one row per call site, in no particular order."""
         where, args = _under(prefix, "s.path")
         return self.conn.execute(
             f"SELECT s.name, d.name, e.resolution, e.via, e.line FROM edges e JOIN symbols s ON s.id = e.src "
-            f"JOIN symbols d ON d.id = e.dst{where} ORDER BY s.name, e.line", args).fetchall()
+            f"JOIN symbols d ON d.id = e.dst{where}", args).fetchall()
 
     def caller_counts(self) -> dict[str, int]:
         """{canonical name: distinct callers} over the whole index (a cheap centrality)."""
