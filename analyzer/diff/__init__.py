@@ -45,10 +45,10 @@ def release_diff(a: Any, b: Any, under: str | None = None, mechanism: str | None
     clock("moves")
     rename = {c.old.name: c.new.name for c in moved if c.old.name != c.new.name}
     kept_b = {nw.name for _, nw in pairs} | {c.new.name for c in moved}
-    centrality = _centrality(a, b, changes, rename)
+    centrality = _centrality(sa, sb, changes, rename)
     paths_a = {r.name: r.path for r in reversed(sa.rows)}
     paths_b = {r.name: r.path for r in reversed(sb.rows)}
-    edges = diff_edges(a, b, under, rename, kept_b, paths_a, paths_b, centrality, totals)
+    edges = diff_edges(sa, sb, under, rename, kept_b, paths_a, paths_b, centrality, totals)
     clock("edges")
     mechanisms = summarize(a, b, str(a.meta.get("framework")), changes, edges, rename, depth, mechanism)
     if mechanism is not None:
@@ -64,16 +64,26 @@ def release_diff(a: Any, b: Any, under: str | None = None, mechanism: str | None
     return ReleaseDiff(sa.key, sb.key, under, mechanism, changes, edges, totals, mechanisms, clock.seconds)
 
 
-def _centrality(a: Any, b: Any, changes: list[SymbolChange], rename: dict[str, str]) -> dict[str, int]:
-    """Distinct callers per name (B's names; A's mapped through renames), the larger of the two;
-    sets each change's `callers`."""
-    counts_a, counts_b = a.caller_counts(), b.caller_counts()
+def _centrality(a: Side, b: Side, changes: list[SymbolChange], rename: dict[str, str]) -> dict[str, int]:
+    """Distinct callers per name in scope (B's names; A's mapped through renames), the larger of
+    the two versions; sets each change's `callers`."""
+    counts_a, counts_b = (_by_name(s) for s in (a, b))
     for c in changes:
         c.callers = max(counts_a.get(c.old.name, 0) if c.old else 0, counts_b.get(c.new.name, 0) if c.new else 0)
     centrality = {rename.get(k, k): v for k, v in counts_a.items()}
     for k, v in counts_b.items():
         centrality[k] = max(v, centrality.get(k, 0))
     return centrality
+
+
+def _by_name(side: Side) -> dict[str, int]:
+    by_id = side.idx.caller_counts()
+    out: dict[str, int] = {}
+    for r in side.rows:
+        n = by_id.get(r.id)
+        if n and n > out.get(r.name, 0):
+            out[r.name] = n
+    return out
 
 
 class _Clock:

@@ -43,8 +43,11 @@ def code_key(text: str, lang: str) -> str:
     return "".join(text.replace("\\\n", " ").split())
 
 
-def indents(text: str) -> list[int]:
-    """Indentation of the non-blank lines, relative to the least indented one."""
+def code_indents(text: str, lang: str) -> list[int]:
+    """Indentation of the non-blank lines outside string literals and comments (each literal
+    counts as one token on its first line), relative to the least indented one."""
+    if lang == "py" and ('"' in text or "'" in text or "#" in text):
+        text = _PY_STRING_OR_COMMENT.sub(lambda m: " " if m.group(1) else '""', text)
     widths = [len(line) - len(line.lstrip()) for line in text.expandtabs(8).splitlines() if line.strip()]
     low = min(widths, default=0)
     return [w - low for w in widths]
@@ -157,10 +160,9 @@ def _code_lines(text: str, lang: str) -> list[str]:
     (relative to the body's least indented line), which is part of their meaning."""
     if lang != "py":
         return [s for s in _INLINE_WS.sub("", text).split("\n") if s and not s.startswith(("//", "/*", "*"))]
-    out = []
-    for line in text.expandtabs(8).split("\n"):
-        s = _INLINE_WS.sub("", line)
-        if s and not s.startswith("#"):
-            out.append((len(line) - len(line.lstrip()), s))
-    low = min((w for w, _ in out), default=0)
-    return [" " * (w - low) + s for w, s in out]
+    lines = text.expandtabs(8).split("\n")
+    stripped = [line.lstrip() for line in lines]
+    contents = _INLINE_WS.sub("", "\n".join(stripped)).split("\n")
+    kept = [(len(line) - len(s), c) for line, s, c in zip(lines, stripped, contents) if c and c[0] != "#"]
+    low = min((w for w, _ in kept), default=0)
+    return [" " * (w - low) + c if w > low else c for w, c in kept]

@@ -11,15 +11,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..query import RESOLUTION_ORDER
+from .bodies import Side
 from .model import EdgeChange
 
 
-def _edge_map(idx: Any, under: str | None, rename: dict[str, str]) -> dict[tuple[str, str], tuple]:
+def _edge_map(side: Side, under: str | None, rename: dict[str, str]) -> dict[tuple[str, str], tuple]:
     """{(caller, callee) after renaming: (caller, callee, resolution, via, line) of the most
     confident call site (the first such by line)}."""
+    rows = side.idx.edges_from(under)
+    names = {r.id: r.name for r in side.rows}
+    missing = {dst for _, dst, *_ in rows if dst not in names}
+    if missing:
+        names.update(side.idx.names_of(missing))
     out: dict[tuple[str, str], tuple] = {}
     rank = RESOLUTION_ORDER.get
-    for caller, callee, res, via, line in idx.named_edges(under):
+    for src, dst, res, via, line in rows:
+        caller, callee = names[src], names[dst]
         key = (rename.get(caller, caller), rename.get(callee, callee)) if rename else (caller, callee)
         cur = out.get(key)
         if cur is None or (rank(res, 9), line) < (rank(cur[2], 9), cur[4]):
@@ -27,7 +34,7 @@ def _edge_map(idx: Any, under: str | None, rename: dict[str, str]) -> dict[tuple
     return out
 
 
-def diff_edges(a: Any, b: Any, under: str | None, rename: dict[str, str], kept_b: set[str],
+def diff_edges(a: Side, b: Side, under: str | None, rename: dict[str, str], kept_b: set[str],
                paths_a: dict[str, str], paths_b: dict[str, str], centrality: dict[str, int],
                totals: dict[str, int]) -> list[EdgeChange]:
     """Edges of B not in A (added) and of A not in B (removed), whose caller is in both versions

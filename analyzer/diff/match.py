@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any
 
-from .bodies import Side, indents, norm_sig
+from .bodies import Side, code_indents, norm_sig
 from .model import SymbolChange
 
 
@@ -86,9 +86,11 @@ def classify(a: Side, b: Side, old: Any, new: Any, counts: dict[str, int]) -> Sy
 def same_body(a: Side, b: Side, old: Any, new: Any) -> str:
     """'text' (identical), 'layout' (equal but for comments and whitespace) or '' (changed).
 
-    Python: different comment- and whitespace-free keys prove a change; equal keys are settled
-    by the fingerprint, and where it differs although the keys are equal, by the indentation (equal
-    indentation leaves only whitespace inside string literals, e.g. a blank line in a docstring).
+    Different comment- and whitespace-free keys prove a change (for C/C++ the key is the
+    fingerprint). Equal Python keys leave whitespace only: it is layout when the indentation of
+    the code lines (outside string literals) is the same, so that whitespace inside literals (a
+    docstring re-wrapped, a blank line in it) is no change either; otherwise the fingerprint,
+    which keeps Python's indentation tokens, decides (a statement moved into a block changes).
     """
     ta, tb = a.text(old), b.text(new)
     if ta is None or tb is None:
@@ -97,7 +99,7 @@ def same_body(a: Side, b: Side, old: Any, new: Any) -> str:
         return "text"
     if a.body_key(old) != b.body_key(new):
         return ""
-    if old.lang == "py" and indents(ta) == indents(tb) or a.fp(old) == b.fp(new):
+    if old.lang != "py" or code_indents(ta, "py") == code_indents(tb, "py") or a.fp(old) == b.fp(new):
         return "layout"
     return ""
 
@@ -109,11 +111,12 @@ def body_delta(change: SymbolChange, a: Side, b: Side) -> None:
     not counted, where `diff` would count it twice)."""
     la, lb = a.code_lines(change.old), b.code_lines(change.new)
     if la is not None and lb is not None:
+        n = min(len(la), len(lb))
         head = 0
-        while head < min(len(la), len(lb)) and la[head] == lb[head]:
+        while head < n and la[head] == lb[head]:
             head += 1
         tail = 0
-        while tail < min(len(la), len(lb)) - head and la[-1 - tail] == lb[-1 - tail]:
+        while tail < n - head and la[-1 - tail] == lb[-1 - tail]:
             tail += 1
         ca, cb = Counter(la[head: len(la) - tail]), Counter(lb[head: len(lb) - tail])
         change.removed = sum((ca - cb).values())

@@ -8,15 +8,15 @@
 
 Scoring every candidate with notes/fingerprint.py's `similarity` (a character-level
 SequenceMatcher, quadratic in the body's length) would take minutes on a whole engine, so the
-candidates are ranked by the overlap of their code lines (names blanked the same way), those
-below LINE_GATE are dropped, and only the best one is scored: with `similarity` when both bodies
-are at most SIMILARITY_MAX_CHARS long, else by the ordered line-level ratio (SequenceMatcher over
-the code lines; the stricter of the two, as one edited character costs a whole line).
+candidates are ranked by the overlap of their code lines (2|A∩B|/(|A|+|B|) over the lines as
+multisets, whitespace removed and the symbols' own names blanked), those below LINE_GATE are
+dropped, and only the best one is scored: with `similarity` when both bodies are at most
+SIMILARITY_MAX_CHARS long, else by that line overlap itself (in a body that long, 85% of the
+lines kept verbatim is a stricter test than 85% of the characters).
 """
 from __future__ import annotations
 
 import bisect
-import difflib
 from collections import Counter, defaultdict
 from typing import Any
 
@@ -28,7 +28,7 @@ from .model import SymbolChange
 RENAME_THRESHOLD = 0.85      # the notes' drift uses the same
 LINE_GATE = 0.5              # a candidate's line-level ratio must reach this to be scored at all
 MIN_SIMILAR_LINES = 3        # code lines a body needs to be matched by similarity (short ones look alike)
-SIMILARITY_MAX_CHARS = 600   # above: the line-level ratio stands in for the character-level one
+SIMILARITY_MAX_CHARS = 500   # above: the line-level ratio stands in for the character-level one
 SAME_SHORT_CANDIDATES = 12   # candidates with the same short name, nearest folders first
 
 
@@ -115,10 +115,10 @@ def _best_candidate(a: Side, b: Side, r: Any, cands: list) -> tuple[float, Any] 
     if best is None:
         return None
     ta, tb = a.text(r), b.text(best)
-    if max(len(ta), len(tb)) <= SIMILARITY_MAX_CHARS:
-        score = similarity(ta, tb, r.lang, r.short, best.short)
+    if max(len(ta), len(tb)) > SIMILARITY_MAX_CHARS:
+        score = best_overlap
     else:
-        score = difflib.SequenceMatcher(None, la, b.shape(best), autojunk=False).ratio()
+        score = similarity(ta, tb, r.lang, r.short, best.short)
     return (score, best) if score >= RENAME_THRESHOLD else None
 
 

@@ -78,18 +78,28 @@ class Summary:
         where, args = _under(prefix, "path")
         return dict(self.conn.execute(f"SELECT path, hash FROM files{where}", args))
 
-    def named_edges(self, prefix: str | None = None) -> list[tuple[str, str, str, str, int]]:
-        """(caller name, callee name, resolution, via, call line) of every edge whose caller's
-        file is under `prefix`, one row per call site, in no particular order."""
-        where, args = _under(prefix, "s.path")
-        return self.conn.execute(
-            f"SELECT s.name, d.name, e.resolution, e.via, e.line FROM edges e JOIN symbols s ON s.id = e.src "
-            f"JOIN symbols d ON d.id = e.dst{where}", args).fetchall()
+    def edges_from(self, prefix: str | None = None) -> list[tuple[int, int, str, str, int]]:
+        """(src, dst, resolution, via, call line) of every edge whose caller's file is under
+        `prefix` (all when None), one row per call site."""
+        where, args = _under(prefix, "path")
+        sql = "SELECT src, dst, resolution, via, line FROM edges"
+        if where:
+            sql += f" WHERE src IN (SELECT id FROM symbols{where})"
+        return self.conn.execute(sql, args).fetchall()
 
-    def caller_counts(self) -> dict[str, int]:
-        """{canonical name: distinct callers} over the whole index (a cheap centrality)."""
-        return dict(self.conn.execute(
-            "SELECT d.name, count(DISTINCT e.src) FROM edges e JOIN symbols d ON d.id = e.dst GROUP BY d.name"))
+    def names_of(self, ids: Iterable[int]) -> dict[int, str]:
+        """{id: canonical name} of these symbols."""
+        ids = list(set(ids))
+        out: dict[int, str] = {}
+        for i in range(0, len(ids), 900):
+            chunk = ids[i: i + 900]
+            out.update(self.conn.execute(f"SELECT id, name FROM symbols WHERE id IN ({','.join('?' * len(chunk))})",
+                                         chunk))
+        return out
+
+    def caller_counts(self) -> dict[int, int]:
+        """{symbol id: distinct callers} over the whole index (a cheap centrality)."""
+        return dict(self.conn.execute("SELECT dst, count(DISTINCT src) FROM edges GROUP BY dst"))
 
     def file_lines(self, path: str) -> list[str] | None:
         """A fetched source file's lines (no line ends), or None when the source is absent."""
