@@ -278,3 +278,173 @@ def test_site_release_page(toy):
     assert "https://example.invalid/toy/2/app/cache.py#L55" in text
     # banner's new default value is upstream text: escaped, never markup.
     assert "<script" not in text and "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+
+
+# ------------------------------------------------------------------------------ vLLM 0.14.1 -> 0.33.0
+# Every entry below was checked by reading both sdists (docs/dev/NOTES.md, "Release diff").
+@pytest.fixture(scope="session")
+def vllm_new_index():
+    """vLLM 0.33.0 (its sdist from PyPI, sha256-pinned in pins.toml), indexed."""
+    from infernav.analyzer import sources
+    from infernav.analyzer.indexer import build, index_path
+    from infernav.analyzer.query import Index
+
+    for var in ("INFERNAV_PINS", "INFERNAV_NOTES"):
+        os.environ.pop(var, None)
+    ref = sources.parse_ref("vllm@0.33.0")
+    root = sources.locate(ref)
+    if root is None:
+        try:
+            root = sources.fetch(ref)
+        except sources.SourceError as exc:
+            pytest.skip(f"vllm@0.33.0 could not be fetched, so the release-diff facts cannot run: {exc}")
+    build(ref, root)
+    idx = Index(index_path(ref))
+    yield idx
+    idx.close()
+
+
+@pytest.fixture(scope="session")
+def vllm_core(vllm_index, vllm_new_index):
+    from infernav.analyzer.diff import release_diff
+
+    for var in ("INFERNAV_PINS", "INFERNAV_NOTES"):
+        os.environ.pop(var, None)
+    return release_diff(vllm_index, vllm_new_index, under="vllm/v1/core")
+
+
+CORE = "vllm.v1.core."
+
+
+def _by_old(d) -> dict:
+    return {c.old.name: c for c in d.changes if c.old is not None}
+
+
+@pytest.mark.vllm
+def test_vllm_core_changed_line_counts(vllm_core):
+    """touch gains a null-block skip (0.33.0 block_pool.py:802-803), popleft reads the list head
+    once (kv_cache_utils.py:316-318), get_new_blocks notifies reuse watchers (block_pool.py:723-724),
+    get_request_counts counts kv_holding_waiting (scheduler.py:2922), make_empty drops
+    num_common_prefix_blocks (0.14.1 output.py:250)."""
+    old = _by_old(vllm_core)
+    got = {n: (old[CORE + n].status, old[CORE + n].added, old[CORE + n].removed) for n in (
+        "block_pool.BlockPool.touch", "kv_cache_utils.FreeKVCacheBlockQueue.popleft",
+        "block_pool.BlockPool.get_new_blocks", "sched.scheduler.Scheduler.get_request_counts",
+        "sched.output.SchedulerOutput.make_empty")}
+    assert got == {
+        "block_pool.BlockPool.touch": ("changed", 3, 1),
+        "kv_cache_utils.FreeKVCacheBlockQueue.popleft": ("changed", 7, 8),
+        "block_pool.BlockPool.get_new_blocks": ("changed", 2, 0),
+        "sched.scheduler.Scheduler.get_request_counts": ("changed", 1, 1),
+        "sched.output.SchedulerOutput.make_empty": ("changed", 0, 1),
+    }
+
+
+@pytest.mark.vllm
+def test_vllm_core_signature_changes(vllm_core):
+    """0.14.1 -> 0.33.0: get_block_ids gains `*, group_ids` (kv_cache_manager.py:54 -> :66),
+    SingleTypeKVCacheManager.__init__ `scheduler_block_size` (single_type_kv_cache_manager.py:30 -> :69),
+    finish_requests returns list[Request] (scheduler.py:1452 -> :2964), get_kv_connector's return
+    annotation (interface.py:204 -> :269), make_stats `ec_connector_stats` (scheduler.py:1580 -> :3259)."""
+    old = _by_old(vllm_core)
+    sig = {n: (old[CORE + n].sig_before, old[CORE + n].sig_after) for n in (
+        "single_type_kv_cache_manager.SingleTypeKVCacheManager.__init__", "sched.scheduler.Scheduler.finish_requests",
+        "sched.interface.SchedulerInterface.get_kv_connector", "sched.scheduler.Scheduler.make_stats")}
+    assert "scheduler_block_size: int" in sig["single_type_kv_cache_manager.SingleTypeKVCacheManager.__init__"][1]
+    assert sig["sched.scheduler.Scheduler.finish_requests"][1].endswith("-> list[Request]")
+    assert sig["sched.interface.SchedulerInterface.get_kv_connector"] == (
+        'def get_kv_connector(self) -> Optional["KVConnectorBase_V1"]', 'def get_kv_connector(self) -> "KVConnectorBase_V1 | None"')
+    assert "ec_connector_stats" in sig["sched.scheduler.Scheduler.make_stats"][1]
+    overloads = [c for c in vllm_core.changes if c.name == CORE + "kv_cache_manager.KVCacheBlocks.get_block_ids"]
+    assert len(overloads) == 3 and all("group_ids" in c.sig_after and "group_ids" not in c.sig_before for c in overloads)
+
+
+@pytest.mark.vllm
+def test_vllm_core_moved_and_renamed(vllm_core):
+    """kv_cache_utils.py's planning functions moved to kv_cache_planning.py with only their
+    docstrings re-wrapped (0.14.1 kv_cache_utils.py:646, :847, :944, :655, :737 -> 0.33.0
+    kv_cache_planning.py:90, :307, :411, :97, :187); allocate_new_computed_blocks became
+    add_local_computed_blocks (single_type_kv_cache_manager.py:840 -> :2141, :130 -> :268)."""
+    old = _by_old(vllm_core)
+    for name, line in (("max_memory_usage_bytes", 90), ("get_uniform_page_size", 307),
+                       ("is_kv_cache_type_attention_free", 411), ("estimate_max_model_len", 97),
+                       ("create_kv_cache_group_specs", 187)):
+        c = old[CORE + "kv_cache_utils." + name]
+        assert (c.status, c.new.name, c.new.line) == ("moved", CORE + "kv_cache_planning." + name, line)
+        assert (c.added, c.removed, c.similarity) == (0, 0, 1.0)
+    for cls, line in (("CrossAttentionManager", 2141), ("SingleTypeKVCacheManager", 268)):
+        c = old[f"{CORE}single_type_kv_cache_manager.{cls}.allocate_new_computed_blocks"]
+        assert (c.status, c.new.short, c.new.line) == ("renamed", "add_local_computed_blocks", line)
+
+
+@pytest.mark.vllm
+def test_vllm_renames_elsewhere(vllm_index, vllm_new_index):
+    """Typo fixes: triton_fp4_gemm_dynamic_qaunt (_aiter_ops.py:1340 -> :3920) and
+    is_base_embeddding_weights (lora/utils.py:179 -> :236), bodies otherwise identical."""
+    from infernav.analyzer.diff import release_diff
+
+    for under, old, new in (("vllm/_aiter_ops.py", "vllm._aiter_ops.rocm_aiter_ops.triton_fp4_gemm_dynamic_qaunt",
+                             "vllm._aiter_ops.rocm_aiter_ops.triton_fp4_gemm_dynamic_quant"),
+                            ("vllm/lora", "vllm.lora.utils.is_base_embeddding_weights",
+                             "vllm.lora.utils.is_base_embedding_weights")):
+        c = _by_old(release_diff(vllm_index, vllm_new_index, under=under))[old]
+        assert (c.status, c.new.name, c.added, c.removed) == ("renamed", new, 1, 1)
+
+
+@pytest.mark.vllm
+def test_vllm_core_added_and_removed(vllm_core):
+    """Removed: no definition or reference left anywhere in 0.33.0's vllm/. Added: no mention in
+    0.14.1's vllm/ (kv_cache_utils.py:1233, :804, block_pool.py:666, :742, kv_cache_manager.py:251)."""
+    status = {(c.old or c.new).name: c.status for c in vllm_core.changes}
+    for name in ("kv_cache_utils.need_extra_keys", "encoder_cache_manager.compute_encoder_budget",
+                 "encoder_cache_manager.compute_text_encoder_budget",
+                 "sched.scheduler.Scheduler._make_connector_prefix_cache_stats",
+                 "kv_cache_coordinator.KVCacheCoordinator.get_num_common_prefix_blocks"):
+        assert status[CORE + name] == "removed", name
+    for name in ("kv_cache_utils.resolve_block_hashes", "kv_cache_utils.eagle_proof_margin",
+                 "block_pool.BlockPool._insert_block_hash", "block_pool.BlockPool._notify_reuse",
+                 "kv_cache_manager.KVCacheManager.prefix_cache_lookup_enabled"):
+        assert status[CORE + name] == "added", name
+
+
+@pytest.mark.vllm
+def test_vllm_core_call_edges(vllm_core):
+    """Added (0.33.0 scheduler.py:3287, :3150, :3164, :2944, kv_cache_manager.py:502), none of them
+    in 0.14.1's bodies; removed: the kv_events built inline in 0.14.1 block_pool.py:364-365, :282
+    and the BlockHashListWithBlockSize at :248."""
+    S, ev = CORE + "sched.scheduler.Scheduler.", {(e.status, e.caller, e.callee): e for e in vllm_core.edges}
+    for caller, callee, line in ((S + "make_stats", S + "get_request_counts", 3287),
+                                 (S + "get_num_unfinished_requests", S + "get_request_counts", 3150),
+                                 (S + "has_finished_requests", S + "get_request_counts", 3164),
+                                 (S + "add_request", S + "finish_requests", 2944),
+                                 (CORE + "kv_cache_manager.KVCacheManager.allocate_slots", "vllm.utils.math_utils.cdiv", 502)):
+        assert ev[("added", caller, callee)].line == line
+    BP = CORE + "block_pool.BlockPool."
+    for caller, callee, line in ((BP + "_maybe_evict_cached_block", "vllm.distributed.kv_events.BlockRemoved", 364),
+                                 (BP + "_maybe_evict_cached_block", CORE + "kv_cache_utils.get_block_hash", 365),
+                                 (BP + "_maybe_evict_cached_block", CORE + "kv_cache_utils.maybe_convert_block_hash", 365),
+                                 (BP + "cache_full_blocks", "vllm.distributed.kv_events.BlockStored", 282),
+                                 (BP + "cache_full_blocks", CORE + "kv_cache_utils.BlockHashListWithBlockSize.__init__", 248)):
+        assert ev[("removed", caller, callee)].line == line
+
+
+@pytest.mark.vllm
+def test_vllm_docstring_rewraps_are_no_change(vllm_core):
+    """get_one_block, pop (block_pool.py:60 -> :63, :91 -> :102) and KVCacheCoordinator.free
+    (kv_cache_coordinator.py:181 -> :404) differ only by docstrings re-wrapped onto one line."""
+    names = {n for c in vllm_core.changes for n in (c.old and c.old.name, c.new and c.new.name)}
+    for name in ("block_pool.BlockHashToBlockMap.get_one_block", "block_pool.BlockHashToBlockMap.pop",
+                 "kv_cache_coordinator.KVCacheCoordinator.free"):
+        assert CORE + name not in names
+
+
+@pytest.mark.vllm
+def test_vllm_mechanism_summary(vllm_core):
+    """The prefix-cache notes anchor cache_full_blocks and _maybe_evict_cached_block; in 0.33.0
+    eviction emits its events through _emit_block_removed_events (block_pool.py:789)."""
+    prefix = {m.mechanism: m for m in vllm_core.mechanisms}["prefix-cache"]
+    assert prefix.line().startswith("prefix-cache: ") and prefix.counts()["changed"] >= 2
+    assert {CORE + "block_pool.BlockPool.cache_full_blocks", CORE + "block_pool.BlockPool._maybe_evict_cached_block"} \
+        <= {c.name for c in prefix.changes if c.status == "changed"}
+    assert ("added", CORE + "block_pool.BlockPool._maybe_evict_cached_block",
+            CORE + "block_pool.BlockPool._emit_block_removed_events") in {(e.status, e.caller, e.callee) for e in prefix.edges}
