@@ -20,9 +20,19 @@ ROWS_PER_SECTION = 25     # symbol rows and edge rows per folder section
 Link = Callable[[str, str, str], str]    # (framework, canonical name, from page) -> HTML
 
 
+_INERT = str.maketrans({"|": "&#124;", "_": "&#95;", "*": "&#42;", "`": "&#96;", "[": "&#91;", "]": "&#93;"})
+
+
 def cell(text: Any) -> str:
-    """Escaped text for a Markdown table cell: a `|` (common in type hints) would end the cell."""
-    return esc(text).replace("|", "&#124;")
+    """Escaped text for a Markdown table cell: a `|` (common in type hints) would end the cell,
+    and Markdown reads `__init__` or `*args` inside a cell's inline HTML as emphasis."""
+    return esc(text).translate(_INERT)
+
+
+def inert(html: str) -> str:
+    """HTML (a symbol link) made safe for a table cell the same way; entities in attribute
+    values decode to the same URL."""
+    return html.translate(_INERT)
 
 
 def cached_indexes(name: str) -> list[Any]:
@@ -79,7 +89,7 @@ def _index(listed: list) -> str:
         parts += ["| engine | from | to | changed | renamed | moved | added | removed | call edges |",
                   "|---|---|---|---:|---:|---:|---:|---:|---:|"]
         for name, va, vb, page, t in listed:
-            parts.append(f"| {esc(name)} | {esc(va)} | [{md(vb)}]({rel_url('releases/index.md', page)}) | "
+            parts.append(f"| {cell(name)} | {cell(va)} | [{md(vb)}]({rel_url('releases/index.md', page)}) | "
                          f"{t['changed']} | {t['renamed']} | {t['moved']} | {t['added']} | {t['removed']} | "
                          f"+{t['edges_added']} −{t['edges_removed']} |")
     return "\n".join(parts) + "\n"
@@ -96,31 +106,29 @@ def _release_page(name: str, d: Any, page: str, link: Link) -> str:
              f"{t['moved']} moved, {t['added']} added, {t['removed']} removed; call edges between symbols of "
              f"both versions +{t['edges_added']} −{t['edges_removed']}. Comments, whitespace and reformatting "
              f"are no change. The same answer on the command line: "
-             f"<code>infernav diff {esc(d.a)} {esc(d.b)}</code>.", ""]
+             f"<code>infernav diff {cell(d.a)} {cell(d.b)}</code>.", ""]
     parts += _mechanisms(d)
     groups = d.groups()
     for group, changes, edges in groups[:FOLDER_SECTIONS]:
         parts += _section(name, group, changes, edges, refs, page, link, d)
     if len(groups) > FOLDER_SECTIONS:
         parts += ["## Other folders", "", "| folder | symbols | call edges |", "|---|---:|---:|"]
-        parts += [f"| <code>{esc(g)}</code> | {len(cs)} | {len(es)} |" for g, cs, es in groups[FOLDER_SECTIONS:]]
+        parts += [f"| <code>{cell(g)}</code> | {len(cs)} | {len(es)} |" for g, cs, es in groups[FOLDER_SECTIONS:]]
     return "\n".join(parts) + "\n"
 
 
 def _mechanisms(d: Any) -> list[str]:
     if not d.mechanisms:
         return []
-    out = ["## Mechanisms", "",
-           "The symbols each mechanism's notes anchor, and their callees one call deep.", "",
-           "| mechanism | in scope | changed | renamed | moved | added | removed | call edges |",
-           "|---|---:|---:|---:|---:|---:|---:|---|"]
+    out = ["## Mechanisms", "", "The symbols each mechanism's notes anchor, and their callees one call deep.", ""]
     for m in d.mechanisms:
         c = m.counts()
-        shown = [f"<code>{esc(_short(e.caller))} → {esc(_short(e.callee))}</code>"
+        counts = ", ".join(f"{c[k]} {k}" for k in ("changed", "renamed", "moved", "added", "removed") if c[k])
+        shown = [f"<code>{cell(_short(e.caller))} → {cell(_short(e.callee))}</code>"
                  for e in m.edges if e.status == "added"][:3]
-        edges = f"+{c['edges_added']} −{c['edges_removed']}" + (f": new {', '.join(shown)}" if shown else "")
-        out.append(f"| {esc(MECHANISM_TITLES.get(m.mechanism, m.mechanism))} | {m.symbols} | {c['changed']} | "
-                   f"{c['renamed']} | {c['moved']} | {c['added']} | {c['removed']} | {edges} |")
+        edges = f"; call edges +{c['edges_added']} −{c['edges_removed']}" if c["edges_added"] or c["edges_removed"] else ""
+        out.append(f"- **{md(MECHANISM_TITLES.get(m.mechanism, m.mechanism))}** ({m.symbols} symbols in scope): "
+                   f"{counts or 'no change'}{edges}" + (f" (new: {', '.join(shown)})" if shown else ""))
     return out + [""]
 
 
@@ -131,9 +139,9 @@ def _section(name: str, group: str, changes: list, edges: list, refs: tuple, pag
     for c in changes[:ROWS_PER_SECTION]:
         before = _at(refs[0], c.old) if c.old is not None else ""
         after = _at(refs[1], c.new) if c.new is not None else ""
-        label = link(name, c.name, page).replace("|", "&#124;")
+        label = inert(link(name, c.name, page))
         if c.old is not None and c.new is not None and c.old.name != c.new.name:
-            label = f"{link(name, c.old.name, page)} → {link(name, c.new.name, page)}".replace("|", "&#124;")
+            label = inert(f"{link(name, c.old.name, page)} → {link(name, c.new.name, page)}")
         lines = f"+{c.added} −{c.removed}" if c.added or c.removed else ""
         sig = ""
         if c.signature_changed:
@@ -144,11 +152,11 @@ def _section(name: str, group: str, changes: list, edges: list, refs: tuple, pag
         for e in edges[:ROWS_PER_SECTION]:
             ref = refs[1] if e.status == "added" else refs[0]
             at = f'<a href="{cell(ref.permalink(e.path, e.line))}"><code>{cell(e.path)}:{e.line}</code></a>'
-            caller, callee = (link(name, n, page).replace("|", "&#124;") for n in (e.caller, e.callee))
+            caller, callee = (inert(link(name, n, page)) for n in (e.caller, e.callee))
             out.append(f"| {'+' if e.status == 'added' else '−'} | {caller} | {callee} | {cell(e.resolution)} | {at} |")
     hidden = max(0, len(changes) - ROWS_PER_SECTION) + max(0, len(edges) - ROWS_PER_SECTION)
     if hidden:
-        out += ["", f"… and {hidden} more: <code>infernav diff {esc(d.a)} {esc(d.b)} --under {esc(group)}</code>"]
+        out += ["", f"… and {hidden} more: <code>infernav diff {cell(d.a)} {cell(d.b)} --under {cell(group)}</code>"]
     return out + [""]
 
 
