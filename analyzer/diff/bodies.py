@@ -9,6 +9,7 @@ attributes or declarations change, not whenever one of its methods does.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from typing import Any
 
 from ..notes.fingerprint import fingerprint
@@ -69,6 +70,7 @@ class Side:
         self._key: dict[int, str | None] = {}
         self._code: dict[int, list[str] | None] = {}
         self._shape: dict[int, list[str] | None] = {}
+        self._counts: dict[int, Counter] = {}
         self._nest()
 
     # ------------------------------------------------------------------ nesting
@@ -148,6 +150,12 @@ class Side:
             lines = self.code_lines(row)
             self._shape[row.id] = None if lines is None else [s.replace(row.short, "\0") for s in lines]
         return self._shape[row.id]
+
+    def shape_counts(self, row: Any) -> Counter:
+        """shape() as a multiset (for line overlaps)."""
+        if row.id not in self._counts:
+            self._counts[row.id] = Counter(self.shape(row) or ())
+        return self._counts[row.id]
 
     def same_file(self, other: "Side", path: str) -> bool:
         """Whether `path` has the same content hash on both sides."""

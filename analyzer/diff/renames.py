@@ -12,13 +12,13 @@ candidates are ranked by the overlap of their code lines (2|A∩B|/(|A|+|B|) ove
 multisets, whitespace removed and the symbols' own names blanked); those below LINE_GATE are
 dropped and only the best one is judged: an overlap >= LINE_ACCEPT is similar enough as it is;
 bodies up to SIMILARITY_MAX_CHARS are scored with `similarity` (>= 0.85, as drift); longer ones
-need an overlap >= LARGE_BODY_OVERLAP (on vLLM v1's moved functions of 500-6,000 characters
-that agreed with similarity >= 0.85 on 22 of 25 pairs, and missed one: docs/dev/NOTES.md).
+need an overlap >= LARGE_BODY_OVERLAP (on vLLM v1's same-named candidates of 500-6,000
+characters it accepted 22 of the 23 that similarity >= 0.85 accepts, and 3 more: NOTES.md).
 """
 from __future__ import annotations
 
 import bisect
-from collections import Counter, defaultdict
+from collections import defaultdict
 from typing import Any
 
 from ..notes.fingerprint import similarity
@@ -69,10 +69,11 @@ def _similar(a: Side, b: Side, gone: list, new: list, taken_b: set[int]) -> list
         rows.sort(key=lambda c: c.path)
     out = []
     for r in gone:
-        if _lines(a, r) < MIN_SIMILAR_LINES:
-            continue
         cands = by_file.get((r.path, r.kind), []) + _nearest(by_short.get((r.short, r.kind), []), r.path)
-        best = _best_candidate(a, b, r, [c for c in dict.fromkeys(cands) if c.id not in taken_b])
+        cands = [c for c in dict.fromkeys(cands) if c.id not in taken_b]
+        if not cands or _lines(a, r) < MIN_SIMILAR_LINES:
+            continue
+        best = _best_candidate(a, b, r, cands)
         if best is None:
             continue
         score, c = best
@@ -103,7 +104,7 @@ def _best_candidate(a: Side, b: Side, r: Any, cands: list) -> tuple[float, Any] 
     multisets, names blanked: an upper bound of the ordered line ratio, and cheap); the best one
     is scored (see the module docstring)."""
     la, ka = a.shape(r), len(a.body_key(r) or "")
-    counts_a = Counter(la)
+    counts_a = a.shape_counts(r)
     best, best_overlap = None, LINE_GATE
     for c in cands:
         lb = b.shape(c)
@@ -112,7 +113,7 @@ def _best_candidate(a: Side, b: Side, r: Any, cands: list) -> tuple[float, Any] 
         kb = len(b.body_key(c) or "")
         if min(ka, kb) < 0.7 * max(ka, kb):      # the ratio cannot reach 0.85 with lengths this far apart
             continue
-        overlap = 2 * sum((counts_a & Counter(lb)).values()) / (len(la) + len(lb))
+        overlap = 2 * sum((counts_a & b.shape_counts(c)).values()) / (len(la) + len(lb))
         if overlap > best_overlap or overlap == best_overlap and best is not None and c.path == r.path:
             best, best_overlap = c, overlap
     if best is None:
