@@ -178,12 +178,12 @@ def test_recipe_add_a_language_is_a_registry_entry(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("module", ["infernav.analyzer.cli", "infernav.analyzer.query"])
 def test_query_start_up_loads_no_parser_or_site(module):
-    """Whole-process latency: a query must not import tree-sitter, mkdocs, matplotlib or networkx."""
+    """Whole-process latency: a query must not import tree-sitter, mkdocs, matplotlib, networkx or mcp."""
     import subprocess
     import sys
 
     code = (f"import sys, {module}; heavy = [m for m in ('tree_sitter', 'mkdocs', 'matplotlib', 'networkx', "
-            f"'numpy', 'yaml') if m in sys.modules]; print(','.join(heavy))")
+            f"'numpy', 'yaml', 'mcp') if m in sys.modules]; print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == ""
 

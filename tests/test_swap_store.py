@@ -47,7 +47,7 @@ def test_copies_run_on_a_worker_thread_and_blocks_free_only_at_merge():
     fill(s, ids, 2)
     gate = threading.Event()
     seen = {}
-    s._pool.submit(gate.wait)  # hold the worker: the copy queues behind this
+    s._pool.submit(gate.wait, 30)  # hold the worker (30 s at most, so a failing assert cannot hang the run)
     task = s.swap_out_async("a")
     seen["free_while_queued"] = s.num_free_device_blocks
     assert not task.done() and s.merge() == []  # not done: nothing changes hands
@@ -66,7 +66,7 @@ def test_directions_never_overlap():
     s.allocate("a", 2)
     s.allocate("b", 2)
     gate = threading.Event()
-    s._pool.submit(gate.wait)
+    s._pool.submit(gate.wait, 30)
     s.swap_out_async("a")
     with pytest.raises(SwapError):
         s.swap_in_async("a")  # same request, other direction, before the merge

@@ -61,3 +61,11 @@ def test_wheel_ships_the_notes_and_the_engine_files(installed):
     for data in ("analyzer/pins.toml", "analyzer/conventions.toml", "analyzer/parse/languages.toml",
                  "analyzer/parse/queries/python.scm", "annotations/notes.lock.json"):
         assert (site_packages / "infernav" / data).is_file(), data
+
+
+def test_wheel_without_the_mcp_extra_says_how_to_get_it(installed):
+    """The wheel installs without extras: `infernav mcp` says which extra it needs, in one line."""
+    exe, cwd = installed
+    r = _run(exe, cwd, "mcp")
+    assert r.returncode == 1 and "pip install 'infernav[mcp]'" in r.stderr, r.stderr
+    assert r.stdout == ""

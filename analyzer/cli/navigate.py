@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import click
 
+from ..query.payloads import find_payload, overrides_payload, path_payload, show_payload, walk_payload
 from .options import framework_opt, json_opt, lookup, open_index, positive, ref_of, resolutions, strict_opt
 from .output import answer, dump, echo, finish, style
 
@@ -27,7 +28,7 @@ def find(pattern: str, kind: str | None, limit: int, framework: str | None, as_j
         for r in rows:
             echo(f"{style(r.name, bold=True)}  {r.kind}  {r.path}:{r.line}")
 
-    answer(as_json, {"query": pattern, "results": [r.brief() for r in rows]}, human, bool(rows))
+    answer(as_json, find_payload(pattern, rows), human, bool(rows))
 
 
 @click.command()
@@ -46,15 +47,7 @@ def show(symbol: str, no_source: bool, framework: str | None, as_json: bool) -> 
     out = [(r, None if no_source else idx.source_lines(r)) for r in rows]
     notes = _notes_on({r.name for r in rows}, ref.name)
     if as_json:
-        dump({
-            "symbols": [{**r.full(), "permalink": ref.permalink(r.path, r.line),
-                         "source": [{"line": n, "text": t} for n, t in src] if src else None}
-                        for r, src in out],
-            "callers": [h.as_json() for h in callers], "callees": [h.as_json() for h in callees],
-            "overrides": [r.brief() for r in over["overrides"]],
-            "overridden_by": [r.brief() for r in over["overridden_by"]],
-            "notes": [{"note": n.rel, "title": n.title} for n in notes],
-        })
+        dump(show_payload(ref, out, callers, callees, over, notes))
         return
     for r, src in out:
         _show_symbol(ref, r, src, no_source)
@@ -124,7 +117,7 @@ def _walk_command(direction: str):
                 loc = f"{h.symbol.path}:{h.line}" if direction == "callers" else f"{h.symbol.path}:{h.symbol.line}"
                 echo(f"{'  ' * h.depth}{h.symbol.name}  {style(_label(h), fg=_COLORS.get(h.resolution, 'white'))}  {loc}")
 
-        answer(as_json, {"symbol": rows[0].brief(), "results": [h.as_json() for h in hits]}, human, bool(hits))
+        answer(as_json, walk_payload(rows, hits), human, bool(hits))
 
     command.__doc__ = (
         f"{'Who calls' if direction == 'callers' else 'What is called by'} SYMBOL, with how each edge was resolved."
@@ -160,8 +153,7 @@ def path_cmd(source: str, target: str, k: int, max_len: int, framework: str | No
             for depth, s in enumerate(c):
                 echo(f"  {'  ' * depth}{s.name}  {s.path}:{s.line}")
 
-    answer(as_json, {"from": a[0].brief(), "to": b[0].brief(), "paths": [[s.name for s in c] for c in chains]},
-           human, bool(chains))
+    answer(as_json, path_payload(a, b, chains), human, bool(chains))
 
 
 @click.command()
@@ -181,9 +173,7 @@ def overrides(symbol: str, framework: str | None, as_json: bool) -> None:
             for r in over[key]:
                 echo(f"  {r.name}  {r.path}:{r.line}")
 
-    payload = {"symbol": rows[0].brief(), "overrides": [r.brief() for r in over["overrides"]],
-               "overridden_by": [r.brief() for r in over["overridden_by"]]}
-    answer(as_json, payload, human, bool(over["overrides"] or over["overridden_by"]))
+    answer(as_json, overrides_payload(rows, over), human, bool(over["overrides"] or over["overridden_by"]))
 
 
 @click.command()

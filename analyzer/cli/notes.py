@@ -108,12 +108,12 @@ def notes_check(selection: tuple[str, ...], allow_drift: bool, as_json: bool) ->
                "anchors": [r.as_json() for r in results], "ok": not failed})
         raise SystemExit(int(ExitStatus.EMPTY if failed else ExitStatus.SUCCESS))
     for fw, why in skipped:
-        echo(f"skip: {fw} notes checked against the lock only: {why}")
+        echo(f"skip: {fw} notes checked against the lock only: {why}", err=True)
     for e in errors:
-        echo(f"error: {e}")
+        echo(f"error: {e}", err=True)
     for rel, ps in problems.items():
         for p in ps:
-            echo(f"error: {rel}: {p}")
+            echo(f"error: {rel}: {p}", err=True)
     for r in results:
         if r.status in ("ok", "unchecked"):
             continue

@@ -6,14 +6,14 @@ notes engine reads indexes only through the query API.
 """
 from __future__ import annotations
 
-from .check import AnchorResult, check, relock
+from .check import AnchorResult, check, freshness, relock
 from .drift import DriftResult, drift
 from .lock import Evidence, locate_anchor, lock_path, read_lock, write_lock
 from .model import (MECHANISMS, Anchor, Note, NoteError, load_note, load_notes, notes_root, parse_target,
                     project_path, repo_root, validate)
 
 __all__ = ["MECHANISMS", "Anchor", "AnchorResult", "DriftResult", "Evidence", "Note", "NoteError", "check",
-           "drift", "load_note", "load_notes", "locate_anchor", "lock_path", "notes_on", "notes_root",
+           "drift", "freshness", "load_note", "load_notes", "locate_anchor", "lock_path", "notes_on", "notes_root",
            "parse_target", "project_path", "read_lock", "relock", "repo_root", "validate", "write_lock"]
 
 

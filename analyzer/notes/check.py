@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import difflib
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from .lock import Evidence, locate_anchor, read_lock, write_lock
 from .model import Anchor, Note, NoteError, validate
@@ -81,6 +81,18 @@ def check(notes: list[Note], open_index: Callable[[str], Any], skipped: Callable
             if locate_anchor(idx, key, ref) is None:
                 results.append(AnchorResult(note.rel, f"[[{ref.raw}]]", "broken", not_found(idx, ref)))
     return results
+
+
+def freshness(statuses: Iterable[str]) -> str:
+    """One word for a note from its anchors' statuses: the worst of broken, unlocked and drifted;
+    else 'unchecked' when nothing could be checked (the source is absent); else 'fresh'."""
+    vals = set(statuses)
+    for worst in ("broken", "unlocked", "drifted"):
+        if worst in vals:
+            return worst
+    if vals and vals <= {"unchecked"}:
+        return "unchecked"
+    return "fresh"
 
 
 def not_found(idx, anchor: Anchor) -> str:

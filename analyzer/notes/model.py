@@ -11,6 +11,13 @@ from typing import Any
 
 MECHANISMS = ("prefix-cache", "swap", "scheduler", "block-allocator", "paged-attention",
               "attention-kernel", "custom-ops", "engine-loop")
+# How pages and tools name each mechanism.
+MECHANISM_TITLES = {
+    "prefix-cache": "Prefix caching", "swap": "Swap (KV offload)", "scheduler": "Scheduling",
+    "block-allocator": "Block allocation", "paged-attention": "Paged attention",
+    "attention-kernel": "Attention kernels", "custom-ops": "Python ops to CUDA kernels",
+    "engine-loop": "The engine step loop",
+}
 
 
 MIN_ANCHORS = 3

@@ -186,3 +186,15 @@ class Walks:
                 edges.add((me, other, res, via))
         return self.symbols(nodes), sorted(edges)
 
+    def hop_edges(self, chain: list[int], resolutions: set[str] | None = None) -> list[tuple[int, str, str] | None]:
+        """For each consecutive pair of a call chain, its best edge: (call line, resolution, via),
+        in the order of RESOLUTION_ORDER then line; None where the pair has no edge."""
+        wanted = set(zip(chain, chain[1:]))
+        best: dict[tuple[int, int], tuple[int, str, str]] = {}
+        for other, line, res, via, me in self._neighbours(list(dict.fromkeys(chain[:-1])), "callees", resolutions):
+            pair = (me, other)
+            if pair in wanted:
+                cur = best.get(pair)
+                if cur is None or (RESOLUTION_ORDER.get(res, 9), line) < (RESOLUTION_ORDER.get(cur[1], 9), cur[0]):
+                    best[pair] = (line, res, via)
+        return [best.get(pair) for pair in zip(chain, chain[1:])]

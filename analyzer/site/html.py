@@ -7,15 +7,11 @@ import html
 import re
 from typing import Any
 
+from ..notes.check import freshness as _freshness
+from ..notes.model import MECHANISM_TITLES
+
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 REF = re.compile(r"\[\[([^\]\n]+)\]\]")
-MECHANISM_TITLES = {
-    "prefix-cache": "Prefix caching", "swap": "Swap (KV offload)", "scheduler": "Scheduling",
-    "block-allocator": "Block allocation", "paged-attention": "Paged attention",
-    "attention-kernel": "Attention kernels", "custom-ops": "Python ops to CUDA kernels",
-    "engine-loop": "The engine step loop",
-}
-
 
 
 def note_page(note) -> str:
@@ -59,13 +55,8 @@ def badge(status: str, big: bool = False) -> str:
 
 
 def freshness(statuses: dict[str, str]) -> str:
-    vals = set(statuses.values())
-    for worst in ("broken", "unlocked", "drifted"):
-        if worst in vals:
-            return worst
-    if vals and vals <= {"unchecked"}:
-        return "unchecked"
-    return "fresh"
+    """A note's freshness from its anchors' statuses (the notes engine decides; pages show it)."""
+    return _freshness(statuses.values())
 
 
 def summary_html(body: str, limit: int = 320) -> str:
