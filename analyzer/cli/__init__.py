@@ -1,8 +1,8 @@
 """`infernav` command line: a thin layer over the query API (and sources/indexer for set-up).
 
 One module per command group: navigate (find, show, callers, callees, path, overrides, graph,
-stats), build (fetch, index), notes, simulate, mcp (the MCP server, analyzer/mcp/); output.py holds
-the exit statuses and the printer.
+stats), build (fetch, index), diff, notes, simulate, mcp (the MCP server, analyzer/mcp/); output.py
+holds the exit statuses and the printer.
 Start-up matters (users feel whole-process latency): a query imports click, sqlite3 and the query
 package only; tree-sitter, networkx and the simulator load where a command needs them.
 
@@ -17,6 +17,7 @@ import sys
 import click
 
 from .build import fetch, index
+from .diff import diff_cmd
 from .mcp import mcp
 from .navigate import callees, callers, find, graph, overrides, path_cmd, show, stats
 from .notes import notes
@@ -35,7 +36,8 @@ def main(color: str) -> None:
     Style.configure(color)
 
 
-for command in (fetch, index, find, show, callers, callees, path_cmd, overrides, graph, stats, notes, simulate, mcp):
+for command in (fetch, index, find, show, callers, callees, path_cmd, overrides, graph, stats, diff_cmd, notes,
+                simulate, mcp):
     main.add_command(command)
 
 

@@ -64,6 +64,54 @@ class Summary:
 
 
 
+    # ---------------------------------------------------------------- for release diffs
+    def symbols_under(self, prefix: str | None = None) -> list[SymbolRow]:
+        """Every symbol whose file is `prefix` or lies under the folder `prefix` (all when None),
+        ordered by (path, line): one pass over the index for `infernav diff`."""
+        from . import _COLUMNS
+
+        where, args = _under(prefix, "path")
+        return self._rows(f"SELECT {_COLUMNS} FROM symbols{where} ORDER BY path, line, end_line DESC, id", args)
+
+    def file_hashes(self, prefix: str | None = None) -> dict[str, str]:
+        """{path: content hash} of the indexed files under `prefix` (equal hashes: equal files)."""
+        where, args = _under(prefix, "path")
+        return dict(self.conn.execute(f"SELECT path, hash FROM files{where}", args))
+
+    def edges_from(self, prefix: str | None = None) -> list[tuple[int, int, str, str, int]]:
+        """(src, dst, resolution, via, call line) of every edge whose caller's file is under
+        `prefix` (all when None), one row per call site."""
+        where, args = _under(prefix, "path")
+        sql = "SELECT src, dst, resolution, via, line FROM edges"
+        if where:
+            sql += f" WHERE src IN (SELECT id FROM symbols{where})"
+        return self.conn.execute(sql, args).fetchall()
+
+    def names_of(self, ids: Iterable[int]) -> dict[int, str]:
+        """{id: canonical name} of these symbols."""
+        ids = list(set(ids))
+        out: dict[int, str] = {}
+        for i in range(0, len(ids), 900):
+            chunk = ids[i: i + 900]
+            out.update(self.conn.execute(f"SELECT id, name FROM symbols WHERE id IN ({','.join('?' * len(chunk))})",
+                                         chunk))
+        return out
+
+    def caller_counts(self) -> dict[int, int]:
+        """{symbol id: distinct callers} over the whole index (a cheap centrality)."""
+        return dict(self.conn.execute("SELECT dst, count(DISTINCT src) FROM edges GROUP BY dst"))
+
+    def file_lines(self, path: str) -> list[str] | None:
+        """A fetched source file's lines (no line ends), or None when the source is absent."""
+        root = self.meta.get("root")
+        if not root:
+            return None
+        try:
+            with open(Path(root) / path, "rb") as f:
+                return f.read().decode("utf-8", "replace").splitlines()
+        except OSError:
+            return None
+
     # ---------------------------------------------------------------- for notes and the site
     def files_named(self, basename: str) -> list[str]:
         """Indexed file paths whose last component is `basename` (a moved file's candidates)."""
@@ -101,3 +149,12 @@ class Summary:
                  AND s.path NOT LIKE '%test%' AND NOT EXISTS (SELECT 1 FROM edges x WHERE x.dst = s.id)
                GROUP BY s.id ORDER BY outdeg DESC LIMIT ?""", (limit,)).fetchall()
         return [sid for sid, _ in rows]
+
+
+def _under(prefix: str | None, column: str) -> tuple[str, tuple]:
+    """A WHERE clause for `column` equal to `prefix` or inside the folder `prefix` (case-sensitive,
+    unlike LIKE)."""
+    prefix = (prefix or "").strip().strip("/")
+    if not prefix:
+        return "", ()
+    return f" WHERE ({column} = ? OR substr({column}, 1, ?) = ?)", (prefix, len(prefix) + 1, prefix + "/")

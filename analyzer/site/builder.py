@@ -69,7 +69,19 @@ class SiteBuilder(Pieces, Pages, ExplorerPages):
             self._explorer_data(f)
         self._explorer_page()
         self._index_pages(mechanisms)
+        self._release_pages()
         return self.pages
+
+    def _release_pages(self) -> None:
+        """A page per pair of versions of an engine the cache holds indexed (site/diffs.py)."""
+        from .diffs import cached_indexes, release_pages
+
+        indexes = {name: cached_indexes(name) for name, f in self.fw.items() if f.index is not None}
+        try:
+            self.pages.update(release_pages(indexes, self.link_symbol))
+        finally:
+            for idx in (i for idxs in indexes.values() for i in idxs):
+                idx.close()
 
     def _check_notes(self) -> None:
         def opener(name: str):
