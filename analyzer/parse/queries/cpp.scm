@@ -7,6 +7,9 @@
 (field_declaration) @declaration.field
 (declaration) @declaration
 (call_expression arguments: (argument_list)) @reference.call
+(new_expression) @reference.new
+(for_range_loop) @declaration.range_for
+(lambda_expression) @definition.lambda
 (preproc_function_def value: (preproc_arg)) @definition.macro
 (preproc_include path: (_) @reference.include)
 (using_declaration) @using

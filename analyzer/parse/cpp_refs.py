@@ -1,0 +1,208 @@
+"""C++ references: calls and kernel launches (with their argument values, for overloads and
+launch APIs), constructions (`new Foo(...)`, `Foo f(...)`), op and pybind11 registrations, and the
+calls inside function-like macros (with their parameters, for `a##b` token pasting)."""
+from __future__ import annotations
+
+import re
+
+from .cpp_exprs import arg_values, chain_of
+from .cpp_syntax import _WS, chain_text, normalize_callee, strip_templates
+
+# A call or launch in a macro body: `ns::f(`, `k<T><<<`, `Invoke##NAME##Kernel<T>(`.
+_MACRO_CALL = re.compile(
+    r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*(?:\s*##\s*\w+)*)\s*(?:<[^;{}()]*?>\s*)?(<<<|\()")
+_KEYWORDS = {
+    "if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype", "static_assert",
+    "catch", "defined", "static_cast", "reinterpret_cast", "const_cast", "dynamic_cast", "typeid",
+    "noexcept", "alignas", "__attribute__", "__launch_bounds__", "__align__", "do", "else", "case",
+}
+_MACRO_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
+_MACRO_NAME_IN_TEXT = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
+_MAKE_SMART = re.compile(r"make_(?:shared|unique)\s*<\s*([\w:]+)")
+_PYBIND_DEFS = (".def", ".def_static")
+
+
+def _text(node) -> str:
+    return node.text.decode("utf-8", "replace")
+
+
+def calls_and_registrations(caps, scopes) -> tuple[list, list]:
+    """Calls: (owner def, line, callee, nargs, kind, (chain with template args | '', argument
+    TypeExprs)); kind 'call' | 'launch' | 'macroref' | 'ctor'. Registrations inside blocks."""
+    defs = scopes.defs
+    launches = {n.start_byte for n in caps.get("reference.launch", ())}
+    lambda_at = {scopes.spans[i][0]: i for i, d in enumerate(defs[:len(scopes.spans)]) if d["kind"] == "lambda"}
+    nodes = [n for n in caps.get("reference.call", ())]
+    fns = [n.child_by_field_name("function") for n in nodes]
+    owners = scopes.owner_functions([fn.start_byte if fn is not None else n.start_byte for n, fn in zip(nodes, fns)])
+    calls, regs = [], []
+    for call, fn, owner in zip(nodes, fns, owners):
+        args = call.child_by_field_name("arguments")
+        if fn is None or args is None or owner < 0:
+            continue
+        chain = chain_of(fn) or chain_text(_text(fn))
+        callee = strip_templates(chain) if "<" in chain else chain
+        if not callee or len(callee) > 400:
+            callee = normalize_callee(_text(fn))[:400]
+        values = arg_values(args)
+        line = fn.start_point[0] + 1
+        kind = "launch" if call.start_byte in launches else "call"
+        calls.append((owner, line, callee, len(values), kind, (chain if chain != callee else "", values)))
+        if "make_" in callee:
+            # std::make_shared<T>(...) constructs a T: record the constructor call too.
+            m = _MAKE_SMART.search(_text(fn))
+            if m:
+                calls.append((owner, line, normalize_callee(m.group(1)), len(values), "ctor", ("", values)))
+        elif _MACRO_NAME.match(callee):
+            # A macro given another macro's name (DISPATCH_BY_KV_CACHE_DTYPE(..., CALL_LAUNCHER)):
+            # the resolver expands the argument if, and only if, it names a function-like macro.
+            for a in args.named_children:
+                if a.type == "identifier" and _MACRO_NAME.match(_text(a)):
+                    calls.append((owner, line, _text(a), -1, "macroref", ("", ())))
+        od = defs[owner]
+        if od["kind"] == "registration":
+            reg = _registration(od, callee, call, fn, args, line, owner, lambda_at)
+            if reg is not None:
+                regs.append(reg)
+    calls += _constructions(caps, scopes)
+    return calls, regs
+
+
+def _constructions(caps, scopes) -> list:
+    """`new Foo(args)` and the declarations `Foo f(args);` (collected by cpp_decls)."""
+    out = []
+    nodes = list(caps.get("reference.new", ()))
+    for node, owner in zip(nodes, scopes.owner_functions([n.start_byte for n in nodes])):
+        tnode = node.child_by_field_name("type")
+        args = node.child_by_field_name("arguments")
+        if owner < 0 or tnode is None:
+            continue
+        values = arg_values(args) if args is not None else ()
+        text = _WS.sub("", _text(tnode))
+        out.append((owner, node.start_point[0] + 1, strip_templates(text), len(values), "ctor", (text, values)))
+    for owner, line, ttext, nargs, values in scopes.ctor_calls:
+        out.append((owner, line, strip_templates(ttext), nargs, "ctor", (ttext, values)))
+    return out
+
+
+def _registration(block: dict, callee: str, call, fn, args, line: int, owner: int, lambda_at: dict):
+    """One `ops.def/impl("name", ..., &fn)`, pybind `m.def("name", &fn)`, a pybind class
+    `py::class_<T>(m, "Name")` or its methods `.def("name", &T::f | [](...) {...})`:
+    (kind, block namespace expr, op name, target | None, line, end line, owner, lambda def | -1)."""
+    macro = block["name"]
+    pybind = macro == "PYBIND11_MODULE"
+    ns_expr = block["params"][0][0] if block["params"] else ""
+    end = call.end_point[0] + 1
+    named = [c for c in args.named_children if c.type != "comment"]
+    if pybind and callee.rsplit("::", 1)[-1] == "class_" and len(named) >= 2:
+        pyname = _string(named[1])
+        cls = _first_template_arg(fn)
+        return ("pybind_class", ns_expr, pyname, cls, line, end, owner, -1) if pyname and cls else None
+    if not (callee.endswith(".def") or callee.endswith(".impl") or pybind and callee.endswith(".def_static")):
+        return None
+    if not named or named[0].type not in ("string_literal", "raw_string_literal", "concatenated_string"):
+        return None
+    op = _op_name(_text(named[0]))
+    if not op:
+        return None
+    target, lam = _target(named[1:], lambda_at)
+    kind = "pybind" if pybind else ("torch_def" if callee.endswith(".def") else "torch_impl")
+    if pybind:
+        pycls = _pybind_class_of(fn)
+        if pycls:
+            op = f"{pycls}.{op}"
+    if target is not None:
+        target = strip_templates(target.replace(" ", ""))
+    return (kind, ns_expr, op, target, line, end, owner, lam)
+
+
+def _op_name(raw: str) -> str:
+    op = raw.strip('"').split("(", 1)[0].strip()
+    if op.startswith('R"'):
+        op = op[2:].lstrip("(")
+    op = op.rsplit("::", 1)[-1].strip().strip('"')
+    return op if op and re.match(r"^[A-Za-z_][\w.]*$", op) else ""
+
+
+def _target(rest: list, lambda_at: dict) -> tuple[str | None, int]:
+    for a in rest:
+        if a.type == "lambda_expression":
+            return None, lambda_at.get(a.start_byte, -1)
+        if a.type == "pointer_expression":
+            return _text(a).lstrip("&").strip(), -1
+        if a.type in ("identifier", "qualified_identifier") and "::k" not in _text(a):
+            return _text(a), -1
+        if a.type == "call_expression":  # TORCH_FN(fn), py::overload_cast<...>(&fn)
+            inner = a.child_by_field_name("arguments")
+            for c in inner.named_children if inner is not None else ():
+                if c.type in ("pointer_expression", "identifier", "qualified_identifier"):
+                    return _text(c).lstrip("&").strip(), -1
+    return None, -1
+
+
+def _string(node) -> str:
+    if node.type != "string_literal":
+        return ""
+    s = _text(node).strip('"')
+    return s if re.match(r"^[A-Za-z_]\w*$", s) else ""
+
+
+def _first_template_arg(fn) -> str:
+    if fn.type == "qualified_identifier":
+        fn = fn.child_by_field_name("name")
+    if fn is None or fn.type != "template_function":
+        return ""
+    targs = fn.child_by_field_name("arguments")
+    first = next((c for c in targs.named_children), None) if targs is not None else None
+    return strip_templates(_WS.sub("", _text(first))) if first is not None else ""
+
+
+def _pybind_class_of(fn) -> str:
+    """Python name of the `py::class_<T>(m, "Name")` a `.def(...)` chain hangs off, or ''."""
+    node = fn
+    for _ in range(10_000):
+        if node is None:
+            return ""
+        if node.type == "field_expression":
+            node = node.child_by_field_name("argument")
+        elif node.type == "call_expression":
+            f = node.child_by_field_name("function")
+            if f is not None and f.type != "field_expression":
+                name = strip_templates(_WS.sub("", _text(f))).rsplit("::", 1)[-1]
+                if name != "class_":
+                    return ""
+                named = [c for c in node.child_by_field_name("arguments").named_children if c.type != "comment"]
+                return _string(named[1]) if len(named) >= 2 else ""
+            node = f
+        else:
+            return ""
+    return ""
+
+
+def macros(caps) -> list:
+    """(name, line, [(callee text, 'call' | 'launch' | 'ref')], [parameters]) of every
+    function-like macro; a callee may paste parameters (`Invoke##NAME##Kernel`)."""
+    out = []
+    for node in caps.get("definition.macro", ()):
+        name = node.child_by_field_name("name")
+        body = node.child_by_field_name("value")
+        if name is None or body is None:
+            continue
+        pnode = node.child_by_field_name("parameters")
+        params = [_text(p) for p in pnode.named_children] if pnode is not None else []
+        if pnode is not None and "..." in _text(pnode):
+            params.append("__VA_ARGS__")
+        text = _text(body).replace("\\\n", " ").replace("\\\r\n", " ")
+        found = []
+        called = set()
+        for m in _MACRO_CALL.finditer(text):
+            callee = _WS.sub("", m.group(1))
+            if callee.rsplit("::", 1)[-1] in _KEYWORDS:
+                continue
+            called.add(m.start(1))
+            found.append((callee, "launch" if m.group(2) == "<<<" else "call"))
+        for m in _MACRO_NAME_IN_TEXT.finditer(text):
+            if m.start() not in called:
+                found.append((m.group(0), "ref"))
+        out.append((_text(name), node.start_point[0] + 1, found, params))
+    return out
