@@ -17,7 +17,7 @@ from typing import Any
 from .cpp_decls import declarations, usings_and_aliases
 from .cpp_refs import calls_and_registrations, macros
 from .cpp_syntax import (_WS, clean_comment, entity_name, params_of, strip_templates, template_args,
-                         template_params, walk_declarator)
+                         template_params, type_text, walk_declarator)
 from .facts import FileFacts
 from .languages import captures, count_error_nodes
 
@@ -47,7 +47,7 @@ def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
                        frozenset(context.get("test_macros", ())))
     grammar = "cuda" if lang == "cpp" and _CUDA_HINT.search(source) else lang
     tree, caps = captures(grammar, source)
-    comments = _comments(caps)
+    comments = _Comments(_comments(caps), _templates(caps))
     defs: list[dict] = []
     spans: list[tuple[int, int]] = []  # parallel to defs
     _scopes(caps, source, comments, conv, defs, spans)
@@ -78,12 +78,33 @@ def _comments(caps) -> dict[int, tuple[int, str]]:
     return {c.end_point[0] + 1: (c.start_point[0] + 1, _text(c)) for c in caps.get("comment", ())}
 
 
-def leading_doc(node, comments: dict[int, tuple[int, str]]) -> str:
-    outer = node.parent if node.parent is not None and node.parent.type == "template_declaration" else node
+def _templates(caps) -> dict[int, Any]:
+    """Start byte of a templated declaration -> its `template <...>` node. (Never `node.parent`:
+    tree-sitter finds a parent by descending from the root, O(depth) per call.)"""
+    out = {}
+    for t in caps.get("template", ()):
+        for c in t.named_children:
+            if c.type != "template_parameter_list":
+                out[c.start_byte] = t
+    return out
+
+
+@dataclass(frozen=True)
+class _Comments:
+    """What a declaration's surroundings say: comments by end line, template heads by start byte."""
+    by_end: dict
+    templates: dict
+
+    def template_of(self, node):
+        return self.templates.get(node.start_byte)
+
+
+def leading_doc(node, comments: _Comments) -> str:
+    outer = comments.template_of(node) or node
     line = outer.start_point[0] + 1
     parts = []
-    while line - 1 in comments:
-        start, text = comments[line - 1]
+    while line - 1 in comments.by_end:
+        start, text = comments.by_end[line - 1]
         parts.append(text)
         line = start
     return clean_comment("\n".join(reversed(parts)))
@@ -133,8 +154,9 @@ def _class_def(node, d: dict, comments) -> None:
     if n is not None and n.type == "template_type":
         d["spec"] = template_args(n)  # a specialization: `struct Traits<DEVICE_TYPE_NVIDIA>`
     d["kind"] = "struct" if node.type == "struct_specifier" else "class"
-    if node.parent is not None and node.parent.type == "template_declaration":
-        d["tparams"] = template_params(node.parent)
+    tmpl = comments.template_of(node)
+    if tmpl is not None:
+        d["tparams"] = template_params(tmpl)
     for c in node.named_children:
         if c.type == "base_class_clause":
             raw = [b for b in c.named_children
@@ -159,8 +181,9 @@ def _function_def(node, source: bytes, d: dict, comments, conv: Conventions, idx
     d["params"], d["nparams"] = params_of(plist)
     d["ret"] = return_type(node, fdecl, suffix)
     d["flags"] = _specifier_flags(node, d)
-    if node.parent is not None and node.parent.type == "template_declaration":
-        d["tparams"] = template_params(node.parent)
+    tmpl = comments.template_of(node)
+    if tmpl is not None:
+        d["tparams"] = template_params(tmpl)
     if d["name"] in conv.test_macros:
         # TEST_F(Fixture, Case) { ... } parses as a function named TEST_F: name it by its test;
         # its body is a member of the fixture (gtest derives the test from it).
@@ -192,7 +215,7 @@ def _operator_short(name: str) -> str:
 def return_type(node, fdecl, suffix: str) -> str | None:
     """Written return type with the declarator's `*`/`&`; a trailing return type for `auto`."""
     tnode = node.child_by_field_name("type")
-    ttext = _WS.sub(" ", _text(tnode)) if tnode is not None else ""
+    ttext = type_text(tnode)
     for c in fdecl.named_children:
         if c.type == "trailing_return_type":
             ttext, suffix = _WS.sub(" ", _text(c)).lstrip("->").strip(), ""

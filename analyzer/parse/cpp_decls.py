@@ -5,7 +5,7 @@ aliases (`constexpr auto Memcpy = MemcpyT<ACTIVE_DEVICE_TYPE>;`)."""
 from __future__ import annotations
 
 from .cpp_exprs import arg_values, chain_of, value_of
-from .cpp_syntax import _WS, entity_name, params_of, template_params, walk_declarator
+from .cpp_syntax import _WS, entity_name, params_of, template_params, type_text, walk_declarator
 
 _LOCAL_SCOPES = ("function", "method", "kernel", "device", "lambda", "registration")
 
@@ -28,7 +28,7 @@ def declarations(caps, comments, scopes) -> None:
         od = defs[owner] if owner >= 0 else None
         okind = od["kind"] if od is not None else "namespace"
         tnode = node.child_by_field_name("type")
-        ttext = _WS.sub(" ", _text(tnode)) if tnode is not None else ""
+        ttext = type_text(tnode)
         for i, dnode in enumerate(node.children):
             if node.field_name_for_child(i) != "declarator":
                 continue
@@ -89,8 +89,9 @@ def _function_declaration(node, fdecl, nnode, suffix: str, od, owner: int, okind
              ret=ret, flags=sorted(set(flags)),
              ns=(prefix if okind == "namespace" else od["ns"]) if od is not None else "")
     d["params"], d["nparams"] = params_of(fdecl.child_by_field_name("parameters"))
-    if node.parent is not None and node.parent.type == "template_declaration":
-        d["tparams"] = template_params(node.parent)
+    tmpl = comments.template_of(node)
+    if tmpl is not None:
+        d["tparams"] = template_params(tmpl)
     return d
 
 
@@ -147,7 +148,7 @@ def _range_fors(caps, scopes) -> None:
         tnode = node.child_by_field_name("type")
         dnode = node.child_by_field_name("declarator")
         right = node.child_by_field_name("right")
-        ttext = _WS.sub(" ", _text(tnode)) if tnode is not None else ""
+        ttext = type_text(tnode)
         if dnode is None:
             continue
         auto = tnode is not None and tnode.type == "placeholder_type_specifier"
@@ -192,7 +193,7 @@ def usings_and_aliases(caps, scopes) -> tuple[list, list]:
         name = node.child_by_field_name("name")
         tnode = node.child_by_field_name("type")
         if name is not None and tnode is not None:
-            aliases.append((_scope(owner, scopes), _text(name), _WS.sub(" ", _text(tnode)), "type"))
+            aliases.append((_scope(owner, scopes), _text(name), type_text(tnode), "type"))
     nodes = list(caps.get("definition.typedef", ()))
     for node, owner in zip(nodes, scopes.owners([n.start_byte for n in nodes])):
         tnode = node.child_by_field_name("type")
@@ -202,7 +203,7 @@ def usings_and_aliases(caps, scopes) -> tuple[list, list]:
             _, nnode, _ = walk_declarator(dnode)
             name = _text(nnode) if nnode is not None and nnode.type in ("type_identifier", "identifier") else None
         if tnode is not None and name:
-            aliases.append((_scope(owner, scopes), name, _WS.sub(" ", _text(tnode)), "type"))
+            aliases.append((_scope(owner, scopes), name, type_text(tnode), "type"))
     for owner, name, target in scopes.value_aliases:
         aliases.append((owner, name, target, "value"))
     return usings, aliases

@@ -10,7 +10,7 @@ from .cpp_syntax import _WS, chain_text, normalize_callee, strip_templates
 
 # A call or launch in a macro body: `ns::f(`, `k<T><<<`, `Invoke##NAME##Kernel<T>(`.
 _MACRO_CALL = re.compile(
-    r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*(?:\s*##\s*\w+)*)\s*(?:<[^;{}()]*?>\s*)?(<<<|\()")
+    r"((?:\b\w+\s*::\s*)*\b[A-Za-z_]\w*(?:\s*##\s*\w+)*)\s*(?:<(?!<)[^;{}()]*?>\s*)?(<<<|\()")
 _KEYWORDS = {
     "if", "for", "while", "switch", "return", "sizeof", "alignof", "decltype", "static_assert",
     "catch", "defined", "static_cast", "reinterpret_cast", "const_cast", "dynamic_cast", "typeid",
@@ -61,7 +61,9 @@ def calls_and_registrations(caps, scopes) -> tuple[list, list]:
                     calls.append((owner, line, _text(a), -1, "macroref", ("", ())))
         od = defs[owner]
         if od["kind"] == "registration":
-            reg = _registration(od, callee, call, fn, args, line, owner, lambda_at)
+            field = fn.child_by_field_name("field") if fn.type == "field_expression" else None
+            reg_line = field.start_point[0] + 1 if field is not None else line
+            reg = _registration(od, callee, call, fn, args, reg_line, owner, lambda_at)
             if reg is not None:
                 regs.append(reg)
     calls += _constructions(caps, scopes)

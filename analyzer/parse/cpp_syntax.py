@@ -116,6 +116,18 @@ def _simple_name(node) -> str:
     return ""
 
 
+def type_text(tnode) -> str:
+    """A declaration's type as text; a class defined in place (`struct S { ... } s;`) is its name
+    (its body would make every enclosing member's type as long as the class)."""
+    if tnode is None:
+        return ""
+    if tnode.type in ("class_specifier", "struct_specifier", "union_specifier", "enum_specifier"):
+        name = tnode.child_by_field_name("name")
+        return _WS.sub("", _text(name)) if name is not None else ""
+    text = _text(tnode)
+    return _WS.sub(" ", text) if len(text) < 400 else ""
+
+
 def template_args(node) -> str:
     """Template argument text of a `template_type` name (`A<T*, N>` -> `T*,N`), else ''."""
     if node is not None and node.type in ("template_type", "template_function"):
@@ -194,7 +206,7 @@ def params_of(plist) -> tuple[list, tuple[int, int]]:
         if t == "parameter_declaration" or t == "optional_parameter_declaration":
             tnode = child.child_by_field_name("type")
             dnode = child.child_by_field_name("declarator")
-            ttext = _WS.sub(" ", _text(tnode)) if tnode is not None else ""
+            ttext = type_text(tnode)
             if ttext == "void" and dnode is None:
                 continue
             name, suffix = "", _abstract_suffix(dnode)

@@ -90,6 +90,7 @@ class CppCalls(CppOverloads):
         return []
 
     def _receiver_classes(self, tv: TV) -> list:
+        tv = self.expand(tv)
         text = strip_ref(clean(tv.text))
         kind, _short, _args = wrapper(text)
         if kind in ("ptr", "pointer-like"):

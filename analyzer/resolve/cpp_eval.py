@@ -215,9 +215,31 @@ class CppEval:
         return None
 
     # ------------------------------------------------------------------ operations on types
+    def expand(self, tv: TV | None, depth: int = 0) -> TV | None:
+        """A type alias or typedef replaced by what it names (`BlockMap` -> `std::map<int, Block*>`),
+        read in the alias's own scope; pointer and reference suffixes kept."""
+        for _ in range(4):
+            if tv is None:
+                return None
+            text = clean(tv.text)
+            core = text.rstrip("&*")
+            suffix = text[len(core):]
+            head, args = head_and_args(core)
+            if not head or head in dict(tv.subst) or "<" in head:
+                return tv
+            found = self.find_name(head, tv.ns, tv.cls, tv.fi, "class")
+            if not found or found in self.classes or found not in self.aliases:
+                return tv
+            text, scope, _ = self.aliases[found][0]
+            cls = scope if scope in self.classes else ""
+            ns = self.class_def(cls)["ns"] if cls else scope
+            tv = TV(clean(text) + suffix, ns, cls, self.class_file(cls) if cls else self._alias_file(found))
+        return tv
+
     def member_type(self, tv: TV, seg, depth: int) -> TV | None:
         """Type of `tv.name` / `tv->name` / `tv.name()` with the segment's suffixes applied."""
         name, _raw, suffix = seg
+        tv = self.expand(tv)
         call = suffix.startswith("()")
         rest = suffix[2:] if call else suffix
         text = strip_ref(clean(tv.text))
@@ -271,6 +293,7 @@ class CppEval:
         return None
 
     def deref(self, tv: TV | None) -> TV | None:
+        tv = self.expand(tv)
         if tv is None:
             return None
         text = strip_ref(clean(tv.text))
@@ -284,6 +307,7 @@ class CppEval:
 
     def element_of(self, tv: TV | None, depth: int) -> TV | None:
         """Type of the elements a range-for over `tv` visits."""
+        tv = self.expand(tv)
         if tv is None or depth > _MAX_EVAL:
             return None
         text = strip_ref(clean(tv.text))
@@ -337,6 +361,7 @@ class CppEval:
         return tv
 
     def _subscript(self, tv: TV) -> TV | None:
+        tv = self.expand(tv)
         text = strip_ref(clean(tv.text))
         kind, _short, args = wrapper(text)
         if kind == "seq":

@@ -17,3 +17,4 @@
 (type_definition) @definition.typedef
 (namespace_alias_definition) @definition.namespace_alias
 (comment) @comment
+(template_declaration) @template
