@@ -16,7 +16,7 @@ from typing import Any
 
 from .cpp_decls import declarations, usings_and_aliases
 from .cpp_refs import calls_and_registrations, macros
-from .cpp_syntax import (_WS, clean_comment, entity_name, params_of, strip_templates, template_args,
+from .cpp_syntax import (_WS, add_var, clean_comment, entity_name, params_of, strip_templates, template_args,
                          template_params, type_text, walk_declarator)
 from .facts import FileFacts
 from .languages import captures, count_error_nodes
@@ -25,6 +25,7 @@ from .languages import captures, count_error_nodes
 # the C++ grammar reads `__device__ __forceinline__ T f()` as an ERROR and glues the tokens.
 _CUDA_HINT = re.compile(rb"\b(?:__global__|__device__|__host__|__forceinline__|__shared__)\b|<<<")
 FUNC_LIKE = ("function", "method", "kernel", "device", "registration", "lambda")
+_FUNCS = ("func", "function", "method", "kernel", "device")
 _FIXTURE_MACROS = ("TEST_F", "TEST_P", "TYPED_TEST", "TYPED_TEST_P")
 
 
@@ -61,7 +62,7 @@ def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
     return {
         "path": path, "lang": lang, "module": "", "errors": count_error_nodes(tree), "defs": defs,
         "calls": calls, "imports": [_text(n).strip('"<>') for n in caps.get("reference.include", ())],
-        "usings": usings, "aliases": aliases, "macros": macros(caps), "regs": regs,
+        "usings": usings, "aliases": aliases, "macros": macros(caps, grammar), "regs": regs,
     }
 
 
@@ -122,7 +123,14 @@ def _scopes(caps, source: bytes, comments, conv: Conventions, defs: list, spans:
         scope_nodes += [(n, "lambda") for n in caps.get("definition.lambda", ())
                         if any(s < n.start_byte and n.end_byte <= e for s, e in blocks)]
     scope_nodes.sort(key=lambda p: (p[0].start_byte, -p[0].end_byte))
+    open_funcs: list[int] = []   # end bytes of the function definitions around the current node
     for node, what in scope_nodes:
+        while open_funcs and open_funcs[-1] <= node.start_byte:
+            open_funcs.pop()
+        if what == "func" and open_funcs and node.child_by_field_name("type") is None:
+            continue  # `FOR_RANGE(i, 0, n) { ... }` in a body: a macro with a block, not a function
+        if what == "func":
+            open_funcs.append(node.end_byte)
         d = new_def(what, node.start_point[0] + 1, node.end_point[0] + 1)
         if what == "namespace":
             n = node.child_by_field_name("name")
@@ -133,7 +141,7 @@ def _scopes(caps, source: bytes, comments, conv: Conventions, defs: list, spans:
             ldecl = node.child_by_field_name("declarator")
             d["params"], d["nparams"] = params_of(ldecl.child_by_field_name("parameters") if ldecl is not None else None)
             d["name"] = d["qual"] = f"lambda@{d['line']}"
-            d["vars"] = {p: ("ann", t, len(defs)) for p, t in d["params"] if p and t}
+            d["vars"] = {p: ("ann", t, len(defs), d["line"]) for p, t in d["params"] if p and t}
         elif not _function_def(node, source, d, comments, conv, len(defs)):
             continue
         defs.append(d)
@@ -203,7 +211,7 @@ def _function_def(node, source: bytes, d: dict, comments, conv: Conventions, idx
     d["doc"] = leading_doc(node, comments)
     for pname, ptype in d["params"]:
         if pname and ptype:
-            d["vars"][pname] = ("ann", ptype, idx)
+            d["vars"][pname] = ("ann", ptype, idx, d["line"])
     return True
 
 
@@ -255,6 +263,12 @@ class ScopeIndex:
             while stack and self.spans[stack[-1]][1] <= start:
                 stack.pop()
             d = defs[idx]
+            while stack and d["kind"] in _FUNCS and defs[stack[-1]]["kind"] in _FUNCS:
+                # A function inside a function body is a parse recovering from preprocessor-split
+                # braces (`#ifdef ... } else { #endif`): the outer one ends where this one starts.
+                outer = stack.pop()
+                self.spans[outer] = (self.spans[outer][0], start)
+                defs[outer]["end"] = max(defs[outer]["line"], d["line"] - 1)
             parent = stack[-1] if stack else -1
             d["parent"] = parent
             pd = defs[parent] if parent >= 0 else None

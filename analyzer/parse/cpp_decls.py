@@ -5,7 +5,7 @@ aliases (`constexpr auto Memcpy = MemcpyT<ACTIVE_DEVICE_TYPE>;`)."""
 from __future__ import annotations
 
 from .cpp_exprs import arg_values, chain_of, value_of
-from .cpp_syntax import _WS, entity_name, params_of, template_params, type_text, walk_declarator
+from .cpp_syntax import _WS, add_var, entity_name, params_of, template_params, type_text, walk_declarator
 
 _LOCAL_SCOPES = ("function", "method", "kernel", "device", "lambda", "registration")
 
@@ -52,9 +52,25 @@ def declarations(caps, comments, scopes) -> None:
             if okind in _LOCAL_SCOPES:
                 texpr = _local_type(ttext, suffix, tnode, dnode)
                 if texpr is not None:
-                    od["vars"].setdefault(vname, (texpr[0], texpr[1], owner))
+                    add_var(od, vname, texpr[0], texpr[1], owner, node.start_point[0] + 1)
                 _construction(node, dnode, fdecl, ttext, tnode, owner, scopes)
     _range_fors(caps, scopes)
+    _lambda_params(caps, scopes)
+
+
+def _lambda_params(caps, scopes) -> None:
+    """A lambda's parameters are typed locals of the function it is written in (its calls are
+    that function's; lambdas bound in registration blocks are scopes of their own)."""
+    own = {scopes.spans[i][0] for i, d in enumerate(scopes.defs[:len(scopes.spans)]) if d["kind"] == "lambda"}
+    nodes = [n for n in caps.get("definition.lambda", ()) if n.start_byte not in own]
+    for node, owner in zip(nodes, scopes.owners([n.start_byte for n in nodes])):
+        if owner < 0 or scopes.defs[owner]["kind"] not in _LOCAL_SCOPES:
+            continue
+        ldecl = node.child_by_field_name("declarator")
+        params, _ = params_of(ldecl.child_by_field_name("parameters") if ldecl is not None else None)
+        for name, ptype in params:
+            if name and ptype:
+                add_var(scopes.defs[owner], name, "ann", ptype, owner, node.start_point[0] + 1)
 
 
 def _function_declaration(node, fdecl, nnode, suffix: str, od, owner: int, okind: str, ttext: str,
@@ -151,6 +167,7 @@ def _range_fors(caps, scopes) -> None:
         ttext = type_text(tnode)
         if dnode is None:
             continue
+        line = node.start_point[0] + 1
         auto = tnode is not None and tnode.type == "placeholder_type_specifier"
         chain = chain_of(right) if right is not None else ""
         if dnode.type == "structured_binding_declarator" or (
@@ -159,16 +176,16 @@ def _range_fors(caps, scopes) -> None:
             sb = dnode if dnode.type == "structured_binding_declarator" else dnode.named_children[-1]
             for i, ident in enumerate(c for c in sb.named_children if c.type == "identifier"):
                 if chain:
-                    od["vars"].setdefault(_text(ident), ("bind", f"{i}:{chain}", owner))
+                    add_var(od, _text(ident), "bind", f"{i}:{chain}", owner, line)
             continue
         _, nnode, suffix = walk_declarator(dnode)
         if nnode is None or nnode.type != "identifier":
             continue
         if auto:
             if chain:
-                od["vars"].setdefault(_text(nnode), ("elem", chain, owner))
+                add_var(od, _text(nnode), "elem", chain, owner, line)
         elif ttext:
-            od["vars"].setdefault(_text(nnode), ("ann", ttext + suffix, owner))
+            add_var(od, _text(nnode), "ann", ttext + suffix, owner, line)
 
 
 def usings_and_aliases(caps, scopes) -> tuple[list, list]:

@@ -31,7 +31,7 @@ def chain_of(node, depth: int = 0) -> str:
     t = node.type
     if t in ("identifier", "field_identifier", "this", "namespace_identifier", "type_identifier"):
         return _text(node)
-    if t in ("qualified_identifier", "template_function", "template_method", "template_type"):
+    if t in ("qualified_identifier", "template_function", "template_method", "template_type", "dependent_name"):
         text = _WS.sub("", _TEMPLATE_KW.sub("", _text(node)))
         return text if len(text) <= MAX_TEXT else strip_templates(text)[:MAX_TEXT]
     if t == "field_expression":
@@ -39,7 +39,7 @@ def chain_of(node, depth: int = 0) -> str:
         field = node.child_by_field_name("field")
         if not base or field is None:
             return ""
-        return f"{base}.{chain_of(field, depth + 1) or _WS.sub('', _text(field))}"
+        return f"{base}.{chain_of(field, depth + 1) or _WS.sub('', _TEMPLATE_KW.sub('', _text(field)))}"
     if t == "call_expression":
         fn = node.child_by_field_name("function")
         base = chain_of(fn, depth + 1)

@@ -181,9 +181,11 @@ def _pybind_class_of(fn) -> str:
     return ""
 
 
-def macros(caps) -> list:
-    """(name, line, [(callee text, 'call' | 'launch' | 'ref')], [parameters]) of every
-    function-like macro; a callee may paste parameters (`Invoke##NAME##Kernel`)."""
+def macros(caps, grammar: str) -> list:
+    """(name, line, [(callee chain, 'call' | 'launch' | 'ref')], [parameters]) of every
+    function-like macro. The body is parsed as statements (so `Singleton<P>::GetInstance()->F(x)`
+    keeps its receiver chain); `a##b` pastes survive as `a##b` in the chains; a bare ALL_CAPS name
+    is a 'ref' (expanded only if it names a macro)."""
     out = []
     for node in caps.get("definition.macro", ()):
         name = node.child_by_field_name("name")
@@ -194,17 +196,48 @@ def macros(caps) -> list:
         params = [_text(p) for p in pnode.named_children] if pnode is not None else []
         if pnode is not None and "..." in _text(pnode):
             params.append("__VA_ARGS__")
-        text = _text(body).replace("\\\n", " ").replace("\\\r\n", " ")
-        found = []
-        called = set()
-        for m in _MACRO_CALL.finditer(text):
-            callee = _WS.sub("", m.group(1))
-            if callee.rsplit("::", 1)[-1] in _KEYWORDS:
-                continue
-            called.add(m.start(1))
-            found.append((callee, "launch" if m.group(2) == "<<<" else "call"))
+        text = _text(body).replace("\\\r\n", " ").replace("\\\n", " ")
+        found = _body_calls(text, grammar) if "(" in text or "<<<" in text else []
+        called = {c for c, _ in found}
         for m in _MACRO_NAME_IN_TEXT.finditer(text):
-            if m.start() not in called:
+            if m.group(0) not in called and m.group(0) not in params:
                 found.append((m.group(0), "ref"))
         out.append((_text(name), node.start_point[0] + 1, found, params))
     return out
+
+
+_PASTE_OP = re.compile(r"\s*##\s*")
+_STRINGIFY = re.compile(r"(?<![#\w])#\s*(\w+)")
+_PASTE_MARK = "__infernav_paste__"
+
+
+def _body_calls(text: str, grammar: str) -> list[tuple[str, str]]:
+    from .languages import captures
+
+    src = _STRINGIFY.sub(r'"\1"', _PASTE_OP.sub(_PASTE_MARK, text))
+    snippet = f"void __infernav_macro__() {{\n{src}\n;}}\n".encode("utf-8", "replace")
+    _, caps = captures(grammar, snippet)
+    launches = {n.start_byte for n in caps.get("reference.launch", ())}
+    found = []
+    for call in caps.get("reference.call", ()):
+        fn = call.child_by_field_name("function")
+        if fn is None:
+            continue
+        chain = chain_of(fn) or chain_text(_text(fn))
+        short = strip_templates(chain).rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+        if not chain or short in _KEYWORDS or len(chain) > 400:
+            continue
+        found.append((chain.replace(_PASTE_MARK, "##"), "launch" if call.start_byte in launches else "call"))
+    for node in caps.get("reference.new", ()):
+        tnode = node.child_by_field_name("type")
+        if tnode is not None:
+            found.append((_WS.sub("", _text(tnode)).replace(_PASTE_MARK, "##"), "ctor"))
+    for node in caps.get("declaration", ()):
+        tnode = node.child_by_field_name("type")
+        dnode = node.child_by_field_name("declarator")
+        value = dnode.child_by_field_name("value") if dnode is not None and dnode.type == "init_declarator" else None
+        if tnode is not None and value is not None and value.type == "argument_list" \
+                and tnode.type not in ("primitive_type", "placeholder_type_specifier") \
+                and _text(tnode) not in _KEYWORDS:
+            found.append((_WS.sub("", _text(tnode)).replace(_PASTE_MARK, "##"), "ctor"))
+    return found

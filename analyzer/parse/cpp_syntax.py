@@ -256,6 +256,18 @@ def template_params(node) -> list[str]:
     return out
 
 
+def add_var(d: dict, name: str, kind: str, text: str, ctx: int, line: int) -> None:
+    """A typed local: the first declaration of a name under the name, a later one of another
+    type under `name@line` (the resolver picks the nearest declaration before a use)."""
+    vars_ = d["vars"]
+    texpr = (kind, text, ctx, line)
+    first = vars_.get(name)
+    if first is None:
+        vars_[name] = texpr
+    elif first[:2] != texpr[:2] and len(vars_) < 4096:
+        vars_.setdefault(f"{name}@{line}", texpr)
+
+
 def clean_comment(text: str) -> str:
     lines = []
     for raw in text.splitlines():

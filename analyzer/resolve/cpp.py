@@ -17,6 +17,16 @@ from .graph import Graph, Symbol
 _FUNC_KINDS = ("function", "method", "kernel", "device")
 
 
+def _common_prefix(a: str, b: str) -> int:
+    """Number of leading path components two paths share."""
+    n = 0
+    for x, y in zip(a.split("/"), b.split("/")):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
 class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
     """Symbols and lookups of one framework's C++/CUDA files; calls are resolved by CppCalls."""
 
@@ -36,7 +46,7 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
         self.subclasses: dict[str, list[str]] = {}
         self.tparams: dict[str, list[str]] = {}        # class template -> its parameters
         self.short: dict[str, list[int]] = {}          # short name -> function/method symbols
-        self.macros: dict[str, tuple[list, list]] = {}  # name -> (calls, parameters)
+        self.macros: dict[str, list[tuple[str, list, list]]] = {}  # name -> [(path, calls, parameters)]
         self.aliases: dict[str, list[tuple[str, str, str | None]]] = {}   # alias -> [(text, scope, spec)]
         self.value_aliases: dict[str, list[tuple[str, str, None]]] = {}
         self.by_last: dict[str, set[str]] = {}
@@ -46,22 +56,29 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
         self.pybind_symbols: dict[str, int] = {}
         self.pybind_classes: dict[str, str] = {}       # `mod.Name` -> C++ class canonical
         self._lookup_cache: dict[tuple, Any] = {}
+        self._find_cache: dict[tuple, str] = {}
         self._desc_cache: dict[str, list] = {}
         self._base_ctx: dict[str, list[tuple[str, int]]] = {}
         self._alias_fi: dict[str, int] = {}            # alias -> file it is defined in
         self.decl_info: dict[int, tuple[int, int]] = {}   # symbol -> (file, def) of its declaration
+
+    def _clear_caches(self) -> None:
+        """Lookups made while the tables grew are stale once they are complete."""
+        self._lookup_cache.clear()
+        self._find_cache.clear()
+        self._desc_cache.clear()
 
     # ---------------------------------------------------------------- symbols
     def build_symbols(self) -> None:
         """Classes, then bases, then functions (canonical names, declarations merged), then overrides."""
         pending = self._collect_classes()
         self._resolve_bases()
-        self._lookup_cache.clear()
+        self._clear_caches()
         entries = [self._function_entry(fi, di) for fi, di in pending]
         entries.sort(key=lambda e: ("decl" in self.files[e[3]]["defs"][e[4]]["flags"],
                                     self.files[e[3]]["path"], self.files[e[3]]["defs"][e[4]]["line"]))
         self._add_functions(entries)
-        self._lookup_cache.clear()
+        self._clear_caches()
         self.find_overrides()
 
     def _collect_classes(self) -> list[tuple[int, int]]:
@@ -72,7 +89,7 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
             self.local_sym.append([None] * len(f["defs"]))
             self.file_usings.append([(k, t) for _, k, t in f["usings"]])
             for name, _line, calls, *params in f["macros"]:
-                self.macros.setdefault(name, (calls, params[0] if params else []))
+                self.macros.setdefault(name, []).append((f["path"], calls, params[0] if params else []))
             for alias in f["aliases"]:
                 self._add_alias(fi, *alias)
             for di, d in enumerate(f["defs"]):
@@ -180,6 +197,16 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
             sym.decl_path, sym.decl_line = f["path"], d["line"]
         if not sym.doc and d["doc"]:
             sym.doc = d["doc"]
+
+    def macro(self, name: str, fi: int) -> tuple[list, list]:
+        """(calls, parameters) of the definition of macro `name` a file sees: its own, else the
+        one in the nearest folder (a project and its bundled kernels define same-named macros)."""
+        defs = self.macros[name]
+        if len(defs) == 1:
+            return defs[0][1], defs[0][2]
+        path = self.files[fi]["path"]
+        best = max(defs, key=lambda m: (m[0] == path, _common_prefix(m[0], path), -len(m[0])))
+        return best[1], best[2]
 
     def arity(self, sid: int) -> tuple[int, int]:
         fi, di, _ = self.sym_info[sid]

@@ -8,13 +8,14 @@ import re
 
 from .cpp_eval import TV, Ctx
 from .cpp_overloads import CppOverloads
-from .cpp_types import clean, parse_chain, strip_ref, wrapper
+from .cpp_types import clean, parse_chain, strip_ref, strip_templates, wrapper
 from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, RESOLUTIONS
 
 _MAX_MACRO_DEPTH = 6   # macros expanding macros (vLLM's paged attention goes four deep)
 GUESS = RESOLUTIONS[-1]  # the name-only label (graph.py names it)
 _NO_INFO = ("", ())
 _PASTE = re.compile(r"\s*##\s*")
+_IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
 class CppCalls(CppOverloads):
@@ -35,7 +36,7 @@ class CppCalls(CppOverloads):
                     if callee not in self.macros:
                         continue
                     kind = "call"
-                targets = self.resolve_call(callee, nargs, info, Ctx(defs[di], cls, fi), kind, 0)
+                targets = self.resolve_call(callee, nargs, info, Ctx(defs[di], cls, fi, line), kind, 0)
                 via = "launch" if kind == "launch" else "call"
                 if not targets:
                     g.unresolved += 1
@@ -110,30 +111,49 @@ class CppCalls(CppOverloads):
         return text.startswith("std::") and wrapper(text)[0] not in ("pointer-like", "ptr")
 
     def _expand_macro(self, name: str, args: tuple, ctx: Ctx, depth: int) -> list:
-        """The calls inside a function-like macro, as if written at the call site; parameters
-        pasted with `##` (or called) take the call's argument texts."""
+        """The calls inside a function-like macro, as if written at the call site (the macro's
+        chains are read in the caller's scope); parameters take the call's argument texts, pasted
+        with `##` or as names in a chain (`obj->Run()` with obj = `this->runner_`)."""
         out = []
-        calls, params = self.macros[name]
+        calls, params = self.macro(name, ctx.fi)
         values = {p: (a[1] if a is not None and a[0] == "expr" else "") for p, a in zip(params, args)}
         for mcallee, mkind in calls:
-            if mkind == "ref" and mcallee not in self.macros:
-                continue
-            text = mcallee
-            if "##" in text or text in values:
-                parts = [values.get(p, p) for p in _PASTE.split(text)]
-                if not all(parts):
-                    continue
-                text = "".join(parts)
-            for dst, res, v in self.resolve_call(text, -1, _NO_INFO, ctx, "call", depth + 1):
+            text = self._substitute(mcallee, values, params) if params else mcallee
+            if not text or mkind == "ref" and text not in self.macros:
+                continue  # a bare name (a template argument, a value): only a macro's name expands
+            kind = "ctor" if mkind == "ctor" else "call"
+            stripped = strip_templates(text)
+            for dst, res, v in self.resolve_call(stripped, -1, (text if text != stripped else "", ()), ctx, kind, depth + 1):
                 out.append((dst, res, "launch" if mkind == "launch" or v == "launch" else "macro"))
         return out
+
+    @staticmethod
+    def _substitute(text: str, values: dict, params: list) -> str:
+        """A macro's chain with its parameters replaced ('' when one has no usable value)."""
+        if "##" not in text and not any(p in text for p in params):
+            return text
+        missing = False
+
+        def sub(m):
+            nonlocal missing
+            word = m.group(0)
+            if word in values:
+                missing = missing or not values[word]
+                return values[word]
+            return word
+
+        out = _IDENT.sub(sub, _PASTE.sub("##", text)).replace("##", "")
+        if missing and "<" in text:   # a parameter in template arguments only: resolution drops them
+            return CppCalls._substitute(strip_templates(text), values, params)
+        return "" if missing else out
 
     def _resolve_unqualified(self, name: str, nargs: int, args: tuple, ctx: Ctx) -> list:
         """Callable locals first, then members of the enclosing class (implicit this->), then
         scopes and value aliases, then rare names."""
-        d, cls, fi = ctx
-        if "::" not in name and name in d["vars"]:
-            return self._call_object(d["vars"][name], ctx)
+        d, cls, fi, line = ctx
+        texpr = self.var_at(d, name, line) if "::" not in name else None
+        if texpr is not None:
+            return self._call_object(texpr, ctx._replace(line=texpr[3] - 1))
         if cls and "::" not in name:
             found, _ = self.methods(cls, name)
             if found:
@@ -171,7 +191,7 @@ class CppCalls(CppOverloads):
     def _construction(self, text: str, nargs: int, args: tuple, ctx: Ctx) -> list:
         """`new Foo(...)`, `Foo f(...)`, `make_shared<Foo>(...)`: Foo's written constructors (the
         class itself where it has none: a construction is still a use of the class)."""
-        d, cls, fi = ctx
+        d, cls, fi, _line = ctx
         out = []
         for cname, _ in self.classes_of(TV(text, d["ns"], cls, fi)):
             ctors = self.members.get(cname, {}).get(cname.rsplit("::", 1)[-1])
@@ -188,7 +208,7 @@ class CppCalls(CppOverloads):
         segs = parse_chain(text)
         if segs is None or len(segs) != 1 or segs[0].suffix:
             return []
-        d, cls, fi = ctx
+        d, cls, fi, _line = ctx
         canon = self.lookup(segs[0].name, d["ns"], cls, fi, "func")
         return [(s, "exact", "launch") for s in self.by_name.get(canon, ())
                 if self.g.symbols[s].kind in ("kernel", "function", "device")]

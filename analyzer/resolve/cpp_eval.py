@@ -34,6 +34,7 @@ class Ctx(NamedTuple):
     d: dict      # the def whose body is read
     cls: str     # the class its `this` is
     fi: int
+    line: int = 1 << 30   # where in the body (locals declared after it are not visible)
 
 
 class CppEval:
@@ -133,7 +134,7 @@ class CppEval:
 
     def _head_type(self, seg, ctx: Ctx, depth: int) -> tuple[TV | None, bool, str]:
         name, raw, suffix = seg
-        d, cls, fi = ctx
+        d, cls, fi, _line = ctx
         if name == "this":
             return (TV(f"::{cls}*", "", "", fi) if cls else None), False, suffix
         if name in _CASTS or name.rsplit("::", 1)[-1] in _CASTS:
@@ -141,9 +142,9 @@ class CppEval:
             return (TV(args[0], d["ns"], cls, fi) if args else None), True, suffix[2:]
         if suffix.startswith("()"):
             return self._call_type(name, raw, ctx, depth), True, suffix[2:]
-        texpr = d["vars"].get(name)
+        texpr = self.var_at(d, name, ctx.line)
         if texpr is not None:
-            return self.texpr_type(texpr, ctx, depth + 1), True, suffix
+            return self.texpr_type(texpr, ctx._replace(line=texpr[3] - 1), depth + 1), True, suffix
         if cls:
             hit = self.field(cls, name)
             if hit is not None:
@@ -151,9 +152,24 @@ class CppEval:
                 return TV(text, ns, owner, self.class_file(owner)), True, suffix
         return None, True, suffix
 
+    @staticmethod
+    def var_at(d: dict, name: str, line: int):
+        """The TypeExpr of local `name` as seen from `line`: its nearest declaration before it."""
+        vars_ = d["vars"]
+        first = vars_.get(name)
+        if first is None:
+            return None
+        best = first if first[3] <= line else None
+        if len(vars_) > 1:
+            prefix = name + "@"
+            for key, texpr in vars_.items():
+                if key.startswith(prefix) and texpr[3] <= line and (best is None or best[3] < texpr[3]):
+                    best = texpr
+        return best
+
     def _call_type(self, name: str, raw: str, ctx: Ctx, depth: int) -> TV | None:
         """Type of `f()`, `Cls::f()`, `Tmpl<X>::f()` or `Cls(...)` (a temporary)."""
-        d, cls, fi = ctx
+        d, cls, fi, _line = ctx
         if cls and "::" not in name:
             found, _ = self.methods(cls, name)
             if found:
@@ -195,8 +211,8 @@ class CppEval:
         return (self.files[at[0]]["defs"][at[1]]["ret"] or "") if at else ""
 
     def texpr_type(self, texpr: tuple, ctx: Ctx, depth: int) -> TV | None:
-        kind, text, _ = texpr
-        d, cls, fi = ctx
+        kind, text = texpr[0], texpr[1]
+        d, cls, fi, _line = ctx
         if depth > _MAX_EVAL:
             return None
         if kind == "ann":

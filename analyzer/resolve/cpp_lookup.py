@@ -58,6 +58,13 @@ class CppLookup:
 
     def find_name(self, name: str, ns: str, cls: str, fi: int, want: str) -> str:
         """The canonical name `name` denotes, aliases not followed (see lookup)."""
+        key = (name, ns, cls, fi, want)
+        hit = self._find_cache.get(key)
+        if hit is None:
+            hit = self._find_cache[key] = self._find_name(name, ns, cls, fi, want)
+        return hit
+
+    def _find_name(self, name: str, ns: str, cls: str, fi: int, want: str) -> str:
         if name.startswith("::"):
             name = name[2:]
             return name if self._exists(name, want) else ""

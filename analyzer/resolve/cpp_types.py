@@ -22,6 +22,7 @@ ITERATOR_METHODS = frozenset({"begin", "end", "cbegin", "cend", "rbegin", "rend"
                               "upper_bound", "emplace_hint"})
 
 
+@lru_cache(maxsize=1 << 16)
 def clean(text: str | None) -> str:
     """Type text without cv/elaborated keywords and whitespace: `const std::vector<Foo> &` ->
     `std::vector<Foo>&`."""
@@ -30,8 +31,9 @@ def clean(text: str | None) -> str:
     return _QUALIFIERS.sub("", text).replace(" ", "").replace("\t", "").replace("\n", "")
 
 
-def split_args(text: str) -> list[str]:
-    """Top-level template (or call) arguments: `A,B<C,D>,E` -> [A, B<C,D>, E]."""
+@lru_cache(maxsize=1 << 16)
+def split_args(text: str) -> tuple[str, ...]:
+    """Top-level template (or call) arguments: `A,B<C,D>,E` -> (A, B<C,D>, E)."""
     out, depth, cur = [], 0, []
     for ch in text:
         if ch in "<([":
@@ -45,10 +47,11 @@ def split_args(text: str) -> list[str]:
             cur.append(ch)
     if cur:
         out.append("".join(cur))
-    return out
+    return tuple(out)
 
 
-def head_and_args(text: str) -> tuple[str, list[str]]:
+@lru_cache(maxsize=1 << 16)
+def head_and_args(text: str) -> tuple[str, tuple[str, ...]]:
     """`std::vector<Foo*>` -> ('std::vector', ['Foo*']); `ns::A<T>::B` -> ('ns::A<T>::B', [])."""
     t = text
     if t.endswith(">"):
@@ -60,8 +63,8 @@ def head_and_args(text: str) -> tuple[str, list[str]]:
                 depth -= 1
                 if depth == 0:
                     return t[:i], split_args(t[i + 1:-1])
-        return t, []
-    return t, []
+        return t, ()
+    return t, ()
 
 
 def strip_ref(text: str) -> str:
@@ -69,18 +72,19 @@ def strip_ref(text: str) -> str:
     return text.rstrip("&")
 
 
-def wrapper(text: str) -> tuple[str, str, list[str]]:
+@lru_cache(maxsize=1 << 16)
+def wrapper(text: str) -> tuple[str, str, tuple[str, ...]]:
     """('ptr' | 'pointer-like' | 'seq' | 'map' | 'pair' | 'array' | '', short head, args) of a
     cleaned type text (references removed)."""
     t = strip_ref(text)
     if t.endswith("*"):
-        return "ptr", "", [t[:-1]]
+        return "ptr", "", (t[:-1],)
     if t.endswith("[]"):
-        return "array", "", [t[:-2]]
+        return "array", "", (t[:-2],)
     head, args = head_and_args(t)
     short = head.rsplit("::", 1)[-1]
     if not args:
-        return "", short, []
+        return "", short, ()
     if short in POINTERS:
         return "pointer-like", short, args
     if short in SEQUENCES:
@@ -92,6 +96,7 @@ def wrapper(text: str) -> tuple[str, str, list[str]]:
     return "", short, args
 
 
+@lru_cache(maxsize=1 << 16)
 def type_name(text: str | None) -> str:
     """`const std::shared_ptr<ns::Foo>&` -> `ns::Foo`; `Foo<T>*` -> `Foo`; '' if nothing class-like."""
     t = clean(text)
@@ -165,7 +170,7 @@ def parse_chain(text: str) -> tuple[Seg, ...] | None:
         m = _SUFFIX.search(part)
         suffix = m.group(1) if m else ""
         raw = part[: len(part) - len(suffix)] if suffix else part
-        name = _strip(raw).lstrip(":")
+        name = strip_templates(raw).lstrip(":")
         if not name or not _IDENT.match(name) and not name.startswith("operator"):
             return None
         out.append(Seg((name, raw.lstrip(":") if not raw.startswith("::") else raw[2:], suffix)))
@@ -178,7 +183,8 @@ def split_chain(callee: str) -> tuple[tuple[str, str], ...] | None:
     return None if segs is None else tuple((s.name, s.suffix) for s in segs)
 
 
-def _strip(text: str) -> str:
+def strip_templates(text: str) -> str:
+    """`ns::A<T>::f` -> `ns::A::f`."""
     if "<" not in text:
         return text
     out, depth = [], 0
@@ -192,7 +198,8 @@ def _strip(text: str) -> str:
     return "".join(out)
 
 
-def scope_args(raw: str) -> list[tuple[str, list[str]]]:
+@lru_cache(maxsize=1 << 16)
+def scope_args(raw: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     """`ns::Singleton<Env>::GetInstance` -> [('ns', []), ('Singleton', ['Env']), ('GetInstance', [])]."""
     comps, depth, cur = [], 0, []
     i = 0
@@ -210,4 +217,4 @@ def scope_args(raw: str) -> list[tuple[str, list[str]]]:
         cur.append(ch)
         i += 1
     comps.append("".join(cur))
-    return [head_and_args(c) for c in comps if c]
+    return tuple(head_and_args(c) for c in comps if c)
