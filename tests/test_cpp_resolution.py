@@ -157,6 +157,14 @@ def test_launches_direct_through_launch_api_and_pasted_macro(cpp_index):
     assert callees(cpp_index, "kern::ScaleKernel") == {"dev::Square": {"exact"}}
 
 
+def test_macro_parameters_pass_through_nested_macros(cpp_index):
+    """DISPATCH_ALL(RunT, x) -> DISPATCH_ONE(func, ...) -> func<float>(...): Run calls RunT."""
+    sites = {(h.symbol.name, h.line, h.via) for h in cpp_index.call_sites(ids(cpp_index, "kern::Run"), "callees")}
+    assert sites == {("kern::RunT", 30, "macro")}
+    chain = cpp_index.paths(ids(cpp_index, "kern::Run"), ids(cpp_index, "kern::ScaleKernel"))[0]
+    assert [s.name for s in chain] == ["kern::Run", "kern::RunT", "kern::ScaleKernel"]
+
+
 # ---------------------------------------------------------------- pybind11
 def test_pybind_class_lambda_and_method_pointer_from_python(cpp_index):
     assert callees(cpp_index, "app.Worker.__init__") == {"fixmod.Engine": {"exact"}}

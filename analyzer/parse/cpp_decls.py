@@ -5,7 +5,7 @@ aliases (`constexpr auto Memcpy = MemcpyT<ACTIVE_DEVICE_TYPE>;`)."""
 from __future__ import annotations
 
 from .cpp_exprs import arg_values, chain_of, value_of
-from .cpp_syntax import _WS, add_var, entity_name, params_of, template_params, type_text, walk_declarator
+from .cpp_syntax import _WS, add_var, squeeze, entity_name, params_of, template_params, type_text, walk_declarator
 
 _LOCAL_SCOPES = ("function", "method", "kernel", "device", "lambda", "registration")
 
@@ -136,7 +136,7 @@ def _construction(node, dnode, fdecl, ttext: str, tnode, owner: int, scopes) -> 
     if value is None or value.type not in ("argument_list", "initializer_list"):
         return
     args = arg_values(value)
-    scopes.ctor_calls.append((owner, node.start_point[0] + 1, _WS.sub("", ttext), len(args), args))
+    scopes.ctor_calls.append((owner, node.start_point[0] + 1, squeeze(ttext), len(args), args))
 
 
 def _value_alias(node, dnode, tnode, nnode, owner: int, scopes) -> None:
@@ -150,7 +150,7 @@ def _value_alias(node, dnode, tnode, nnode, owner: int, scopes) -> None:
         return
     if owner >= 0:
         scopes.qual_of(owner)
-    scopes.value_aliases.append((owner, _text(nnode), _WS.sub("", _text(value))))
+    scopes.value_aliases.append((owner, _text(nnode), squeeze(_text(value))))
 
 
 def _range_fors(caps, scopes) -> None:

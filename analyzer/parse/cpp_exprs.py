@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from .cpp_syntax import _WS, strip_templates
+from .cpp_syntax import _WS, squeeze, strip_templates
 
 MAX_TEXT = 300
 MAX_CHAIN_DEPTH = 64
@@ -32,14 +32,14 @@ def chain_of(node, depth: int = 0) -> str:
     if t in ("identifier", "field_identifier", "this", "namespace_identifier", "type_identifier"):
         return _text(node)
     if t in ("qualified_identifier", "template_function", "template_method", "template_type", "dependent_name"):
-        text = _WS.sub("", _TEMPLATE_KW.sub("", _text(node)))
+        text = squeeze(_TEMPLATE_KW.sub("", _text(node)))
         return text if len(text) <= MAX_TEXT else strip_templates(text)[:MAX_TEXT]
     if t == "field_expression":
         base = chain_of(node.child_by_field_name("argument"), depth + 1)
         field = node.child_by_field_name("field")
         if not base or field is None:
             return ""
-        return f"{base}.{chain_of(field, depth + 1) or _WS.sub('', _TEMPLATE_KW.sub('', _text(field)))}"
+        return f"{base}.{chain_of(field, depth + 1) or squeeze(_TEMPLATE_KW.sub('', _text(field)))}"
     if t == "call_expression":
         fn = node.child_by_field_name("function")
         base = chain_of(fn, depth + 1)
@@ -84,13 +84,13 @@ def value_of(node) -> tuple[str, str] | None:
         return ("lambda", "")
     if t == "new_expression":
         tnode = node.child_by_field_name("type")
-        return ("ann", _WS.sub("", _text(tnode)) + "*") if tnode is not None else None
+        return ("ann", _WS.sub(" ", _text(tnode)).strip() + "*") if tnode is not None else None
     if t == "cast_expression":
         tnode = node.child_by_field_name("type")
         return ("ann", _WS.sub(" ", _text(tnode))) if tnode is not None else None
     if t == "compound_literal_expression":
         tnode = node.child_by_field_name("type")
-        return ("ann", _WS.sub("", _text(tnode))) if tnode is not None else None
+        return ("ann", _WS.sub(" ", _text(tnode)).strip()) if tnode is not None else None
     if t == "call_expression":
         return _call_value(node)
     if t == "conditional_expression":
@@ -114,7 +114,7 @@ def _call_value(node) -> tuple[str, str] | None:
         name = tf.child_by_field_name("name")
         nm = _WS.sub("", _text(name)) if name is not None else ""
         targs = tf.child_by_field_name("arguments")
-        inner = _WS.sub("", _text(targs))[1:-1] if targs is not None else ""
+        inner = _WS.sub(" ", _text(targs)).strip()[1:-1].strip() if targs is not None else ""
         short = nm.rsplit("::", 1)[-1]
         if nm in _CASTS or short in ("static_cast", "dynamic_cast", "reinterpret_cast", "const_cast"):
             return ("ann", inner)

@@ -80,7 +80,7 @@ def _constructions(caps, scopes) -> list:
         if owner < 0 or tnode is None:
             continue
         values = arg_values(args) if args is not None else ()
-        text = _WS.sub("", _text(tnode))
+        text = _WS.sub(" ", _text(tnode)).strip()
         out.append((owner, node.start_point[0] + 1, strip_templates(text), len(values), "ctor", (text, values)))
     for owner, line, ttext, nargs, values in scopes.ctor_calls:
         out.append((owner, line, strip_templates(ttext), nargs, "ctor", (ttext, values)))
@@ -182,8 +182,8 @@ def _pybind_class_of(fn) -> str:
 
 
 def macros(caps, grammar: str) -> list:
-    """(name, line, [(callee chain, 'call' | 'launch' | 'ref')], [parameters]) of every
-    function-like macro. The body is parsed as statements (so `Singleton<P>::GetInstance()->F(x)`
+    """(name, line, [(callee chain, 'call' | 'launch' | 'ctor' | 'ref'[, argument chains])],
+    [parameters]) of every function-like macro. The body is parsed as statements (so `Singleton<P>::GetInstance()->F(x)`
     keeps its receiver chain); `a##b` pastes survive as `a##b` in the chains; a bare ALL_CAPS name
     is a 'ref' (expanded only if it names a macro)."""
     out = []
@@ -198,7 +198,7 @@ def macros(caps, grammar: str) -> list:
             params.append("__VA_ARGS__")
         text = _text(body).replace("\\\r\n", " ").replace("\\\n", " ")
         found = _body_calls(text, grammar) if "(" in text or "<<<" in text else []
-        called = {c for c, _ in found}
+        called = {c[0] for c in found}
         for m in _MACRO_NAME_IN_TEXT.finditer(text):
             if m.group(0) not in called and m.group(0) not in params:
                 found.append((m.group(0), "ref"))
@@ -227,11 +227,15 @@ def _body_calls(text: str, grammar: str) -> list[tuple[str, str]]:
         short = strip_templates(chain).rsplit(".", 1)[-1].rsplit("::", 1)[-1]
         if not chain or short in _KEYWORDS or len(chain) > 400:
             continue
-        found.append((chain.replace(_PASTE_MARK, "##"), "launch" if call.start_byte in launches else "call"))
+        args = call.child_by_field_name("arguments")
+        argtexts = tuple((chain_of(a) or "").replace(_PASTE_MARK, "##")
+                         for a in (args.named_children if args is not None else ()) if a.type != "comment")
+        found.append((chain.replace(_PASTE_MARK, "##"), "launch" if call.start_byte in launches else "call",
+                      argtexts if any(argtexts) else ()))
     for node in caps.get("reference.new", ()):
         tnode = node.child_by_field_name("type")
         if tnode is not None:
-            found.append((_WS.sub("", _text(tnode)).replace(_PASTE_MARK, "##"), "ctor"))
+            found.append((_WS.sub(" ", _text(tnode)).strip().replace(_PASTE_MARK, "##"), "ctor"))
     for node in caps.get("declaration", ()):
         tnode = node.child_by_field_name("type")
         dnode = node.child_by_field_name("declarator")
@@ -239,5 +243,5 @@ def _body_calls(text: str, grammar: str) -> list[tuple[str, str]]:
         if tnode is not None and value is not None and value.type == "argument_list" \
                 and tnode.type not in ("primitive_type", "placeholder_type_specifier") \
                 and _text(tnode) not in _KEYWORDS:
-            found.append((_WS.sub("", _text(tnode)).replace(_PASTE_MARK, "##"), "ctor"))
+            found.append((_WS.sub(" ", _text(tnode)).strip().replace(_PASTE_MARK, "##"), "ctor"))
     return found

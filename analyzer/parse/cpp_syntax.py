@@ -22,6 +22,14 @@ def _text(node) -> str:
     return node.text.decode("utf-8", "replace")
 
 
+_WORD_GAP = re.compile(r"(?<=\w)\s+(?=\w)")
+
+
+def squeeze(text: str) -> str:
+    """Whitespace removed except one space between words: `Foo< const Bar * >` -> `Foo<const Bar*>`."""
+    return _WS.sub("", _WORD_GAP.sub(" ", text))
+
+
 def strip_templates(text: str) -> str:
     """Drop template argument lists: `ns::Foo<int, Bar<T>>::f` -> `ns::Foo::f` (operators kept)."""
     if "<" not in text or "operator" in text:
@@ -54,7 +62,7 @@ def collapse_parens(text: str) -> str:
             depth = max(0, depth - 1)
         elif depth == 0:
             out.append(ch)
-    return _WS.sub("", "".join(out))
+    return squeeze("".join(out))
 
 
 def normalize_callee(text: str) -> str:

@@ -117,13 +117,17 @@ class CppCalls(CppOverloads):
         out = []
         calls, params = self.macro(name, ctx.fi)
         values = {p: (a[1] if a is not None and a[0] == "expr" else "") for p, a in zip(params, args)}
-        for mcallee, mkind in calls:
+        for entry in calls:
+            mcallee, mkind = entry[0], entry[1]
             text = self._substitute(mcallee, values, params) if params else mcallee
             if not text or mkind == "ref" and text not in self.macros:
                 continue  # a bare name (a template argument, a value): only a macro's name expands
             kind = "ctor" if mkind == "ctor" else "call"
             stripped = strip_templates(text)
-            for dst, res, v in self.resolve_call(stripped, -1, (text if text != stripped else "", ()), ctx, kind, depth + 1):
+            # Arguments of a macro called in a macro carry this macro's parameters on.
+            inner = tuple(("expr", self._substitute(a, values, params) if params else a) if a else None
+                          for a in (entry[2] if len(entry) > 2 else ()))
+            for dst, res, v in self.resolve_call(stripped, -1, (text if text != stripped else "", inner), ctx, kind, depth + 1):
                 out.append((dst, res, "launch" if mkind == "launch" or v == "launch" else "macro"))
         return out
 

@@ -303,6 +303,8 @@ class CppEval:
     def _container_method(self, tv: TV, kind: str, args: list, name: str) -> TV | None:
         if name in ELEMENT_METHODS or name == "operator[]":
             return tv._replace(text=args[1] if kind == "map" and len(args) > 1 else args[0])
+        if name == "data" and kind == "seq":
+            return tv._replace(text=args[0] + "*")
         if name in ITERATOR_METHODS:
             elem = f"std::pair<{args[0]},{args[1]}>" if kind == "map" and len(args) > 1 else args[0]
             return tv._replace(text=f"__iter<{elem}>")
