@@ -130,7 +130,8 @@ class CppEval:
             if tv is None:
                 return None, inferred
             tv = self.member_type(tv, seg, depth)
-        return tv, inferred
+        # Only `this` itself is known without inference; `this->field_` has an inferred type.
+        return tv, inferred or len(segs) > 1 or bool(rest)
 
     def _head_type(self, seg, ctx: Ctx, depth: int) -> tuple[TV | None, bool, str]:
         name, raw, suffix = seg
