@@ -72,8 +72,23 @@ def test_calls_of_reference_returning_and_parenthesized_functions(cpp_index):
     got = callees(cpp_index, "decl::UseAll")
     assert got == {"decl::Registry::Slot": {"type"}, "decl::Registry::Find": {"type"},
                    "decl::Registry::Origin": {"type"}, "decl::Registry::Count": {"type"},
-                   "decl::Registry::Last": {"type"}, "decl::Picker": {"exact"}, "decl::Twice": {"exact"}}
+                   "decl::Registry::Last": {"type"}, "decl::Picker": {"exact"}, "decl::Twice": {"exact"},
+                   "decl::operator<<": {"type"}}                  # os << *p
     assert callees(cpp_index, "decl::Registry::Last") == {"decl::Registry::Slot": {"exact"}}
+
+
+def test_user_written_operators_are_called(cpp_index):
+    sites = {(h.symbol.name, h.line) for h in cpp_index.call_sites(ids(cpp_index, "decl::Compare"), "callees")}
+    assert sites == {("decl::Buffer::operator=", 50), ("decl::operator<<", 51), ("decl::Point::operator==", 52)}
+
+
+def test_constructions_initializers_and_globals(cpp_index):
+    got = {(h.symbol.name, h.line, h.resolution) for h in cpp_index.call_sites(ids(cpp_index, "cons::Build"), "callees")}
+    assert got == {("cons::Pool::Pool", 28, "exact"), ("cons::Derived::Derived", 29, "exact"),
+                   ("cons::Pool::Pool", 30, "exact"), ("cons::Pool::Pool", 31, "exact"),
+                   ("cons::Pool::Size", 32, "type")}
+    init = {(h.symbol.name, h.line) for h in cpp_index.call_sites(ids(cpp_index, "cons::Derived::Derived"), "callees")}
+    assert init == {("cons::Base::Base", 18), ("cons::Pool::Pool", 18)}
 
 
 def test_cuda_header_names_are_clean(cpp_index):

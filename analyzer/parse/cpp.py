@@ -63,6 +63,7 @@ def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
         "path": path, "lang": lang, "module": "", "errors": count_error_nodes(tree), "defs": defs,
         "calls": calls, "imports": [_text(n).strip('"<>') for n in caps.get("reference.include", ())],
         "usings": usings, "aliases": aliases, "macros": macros(caps, grammar), "regs": regs,
+        "globals": scopes.globals,
     }
 
 
@@ -254,7 +255,9 @@ class ScopeIndex:
         self.defs, self.spans = defs, spans
         self._ns_qual: dict[int, str] = {}
         self.ctor_calls: list[tuple] = []       # `Foo f(args);` (cpp_decls -> cpp_refs)
+        self.extra_calls: list[tuple] = []      # calls hidden in a `Foo f(g());` read as a declaration
         self.value_aliases: list[tuple] = []    # `constexpr auto F = G<...>;`
+        self.globals: list[tuple] = []          # namespace-scope variables
 
     def link(self) -> None:
         """Parents, namespaces and qualified names by one stack sweep over document order."""

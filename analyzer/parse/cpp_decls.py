@@ -39,7 +39,8 @@ def declarations(caps, comments, scopes) -> None:
                     defs.append(d)
                 continue
             if okind == "namespace":
-                _value_alias(node, dnode, tnode, nnode, owner, scopes)
+                if not _value_alias(node, dnode, tnode, nnode, owner, scopes):
+                    _global(node, dnode, tnode, nnode, ttext, suffix, owner, scopes)
                 continue
             vname = _text(nnode) if nnode is not None and nnode.type in ("identifier", "field_identifier") else ""
             if not vname and dnode.type == "structured_binding_declarator":
@@ -50,9 +51,14 @@ def declarations(caps, comments, scopes) -> None:
                 od["attrs"][vname] = ("ann", ttext + suffix, owner)
                 continue
             if okind in _LOCAL_SCOPES:
+                line = node.start_point[0] + 1
+                if fdecl is not None:   # `Foo f(a, b);` read as a function declaration: a construction
+                    if _vexing_construction(fdecl, ttext, tnode, owner, line, scopes):
+                        add_var(od, vname, "ann", ttext + suffix, owner, line)
+                    continue
                 texpr = _local_type(ttext, suffix, tnode, dnode)
                 if texpr is not None:
-                    add_var(od, vname, texpr[0], texpr[1], owner, node.start_point[0] + 1)
+                    add_var(od, vname, texpr[0], texpr[1], owner, line)
                 _construction(node, dnode, fdecl, ttext, tnode, owner, scopes)
     _range_fors(caps, scopes)
     _lambda_params(caps, scopes)
@@ -139,18 +145,59 @@ def _construction(node, dnode, fdecl, ttext: str, tnode, owner: int, scopes) -> 
     scopes.ctor_calls.append((owner, node.start_point[0] + 1, squeeze(ttext), len(args), args))
 
 
-def _value_alias(node, dnode, tnode, nnode, owner: int, scopes) -> None:
+def _value_alias(node, dnode, tnode, nnode, owner: int, scopes) -> bool:
     """`constexpr auto Memcpy = MemcpyT<ACTIVE_DEVICE_TYPE>;`: `Memcpy(...)` calls MemcpyT."""
     if tnode is None or tnode.type != "placeholder_type_specifier" or dnode.type != "init_declarator":
-        return
+        return False
     value = dnode.child_by_field_name("value")
     if value is None or value.type not in ("identifier", "qualified_identifier", "template_function"):
-        return
+        return False
     if nnode is None or nnode.type != "identifier":
-        return
+        return False
     if owner >= 0:
         scopes.qual_of(owner)
     scopes.value_aliases.append((owner, _text(nnode), squeeze(_text(value))))
+    scopes.globals.append((owner, _text(nnode), "expr", squeeze(_text(value))))   # or a constant's alias
+    return True
+
+
+def _global(node, dnode, tnode, nnode, ttext: str, suffix: str, owner: int, scopes) -> None:
+    """A namespace-scope variable (`static std::shared_ptr<Barrier> s_barrier;`, `constexpr auto
+    kHalf = kFE5M10;`): (scope, name, TypeExpr kind, text), read when a chain starts with it."""
+    if nnode is None or nnode.type != "identifier" or tnode is None or tnode.type == "primitive_type":
+        return
+    if tnode.type == "placeholder_type_specifier":
+        value = dnode.child_by_field_name("value") if dnode.type == "init_declarator" else None
+        texpr = value_of(value)
+        if texpr is None or texpr[0] not in ("ann", "expr"):
+            return
+    else:
+        texpr = ("ann", ttext + suffix)
+    if owner >= 0:
+        scopes.qual_of(owner)
+    scopes.globals.append((owner, _text(nnode), texpr[0], texpr[1]))
+
+
+def _vexing_construction(fdecl, ttext: str, tnode, owner: int, line: int, scopes) -> bool:
+    """`BlockAllocatorManager m(config, allocator);` in a body parses as a function declaration
+    whose parameters are the arguments: record the construction (and the calls among them,
+    `Loader l(Singleton<Env>::GetInstance(), ctx)`). False for a real declaration (`int f(int);`)."""
+    if tnode is None or tnode.type in ("primitive_type", "placeholder_type_specifier") or ttext == "void":
+        return False
+    plist = fdecl.child_by_field_name("parameters")
+    args = []
+    for p in plist.named_children if plist is not None else ():
+        ptype = p.child_by_field_name("type") if p.type == "parameter_declaration" else None
+        pdecl = p.child_by_field_name("declarator") if ptype is not None else None
+        if ptype is None or ptype.type == "primitive_type" or pdecl is not None and pdecl.type != "abstract_function_declarator":
+            return False   # `int x`, `const Foo& f`: a parameter, so a declaration after all
+        text = squeeze(_text(ptype))
+        if pdecl is not None:  # `T()` is a call
+            scopes.extra_calls.append((owner, line, text, 0))
+            text += "()"
+        args.append(("expr", text))
+    scopes.ctor_calls.append((owner, line, squeeze(ttext), len(args), tuple(args)))
+    return True
 
 
 def _range_fors(caps, scopes) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import re
 
-from .cpp_exprs import arg_values, chain_of
-from .cpp_syntax import _WS, chain_text, normalize_callee, strip_templates
+from .cpp_exprs import arg_values, chain_of, value_of
+from .cpp_syntax import _WS, chain_text, normalize_callee, squeeze, strip_templates
 
 # A call or launch in a macro body: `ns::f(`, `k<T><<<`, `Invoke##NAME##Kernel<T>(`.
 _MACRO_CALL = re.compile(
@@ -84,6 +84,31 @@ def _constructions(caps, scopes) -> list:
         out.append((owner, node.start_point[0] + 1, strip_templates(text), len(values), "ctor", (text, values)))
     for owner, line, ttext, nargs, values in scopes.ctor_calls:
         out.append((owner, line, strip_templates(ttext), nargs, "ctor", (ttext, values)))
+    for owner, line, text, nargs in scopes.extra_calls:
+        out.append((owner, line, strip_templates(text), nargs, "call", (text if "<" in text else "", ())))
+    nodes = list(caps.get("reference.init", ()))
+    for node, owner in zip(nodes, scopes.owner_functions([n.start_byte for n in nodes])):
+        # `Derived(...) : Base(a), pool_(n)`: the base's or the member's constructor.
+        named = [c for c in node.named_children if c.type != "comment"]
+        if owner < 0 or len(named) < 2 or named[-1].type not in ("argument_list", "initializer_list"):
+            continue
+        text = squeeze(_text(named[0]))
+        values = arg_values(named[-1])
+        out.append((owner, node.start_point[0] + 1, strip_templates(text), len(values), "init", (text, values)))
+    nodes = list(caps.get("reference.operator", ()))
+    for node, owner in zip(nodes, scopes.owner_functions([n.start_byte for n in nodes])):
+        # `x = y`, `os << v`, `a == b` on class types: a user-written operator, where there is one.
+        op = node.child_by_field_name("operator")
+        if owner < 0 or op is None:
+            continue
+        left = node.child_by_field_name("left")
+        while op is not None and _text(op) == "<<" and left is not None and left.type == "binary_expression" \
+                and left.child_by_field_name("operator") is not None and _text(left.child_by_field_name("operator")) == "<<":
+            left = left.child_by_field_name("left")   # `os << a << b`: every `<<` writes to os
+        values = (value_of(left), value_of(node.child_by_field_name("right")))
+        if values[0] is None and values[1] is None:
+            continue
+        out.append((owner, node.start_point[0] + 1, "operator" + _text(op), 2, "operator", ("", values)))
     return out
 
 
@@ -198,7 +223,7 @@ def macros(caps, grammar: str) -> list:
             params.append("__VA_ARGS__")
         text = _text(body).replace("\\\r\n", " ").replace("\\\n", " ")
         found = _body_calls(text, grammar) if "(" in text or "<<<" in text else []
-        called = {c[0] for c in found}
+        called = {c[0] for c in found if c[1] != "local"}
         for m in _MACRO_NAME_IN_TEXT.finditer(text):
             if m.group(0) not in called and m.group(0) not in params:
                 found.append((m.group(0), "ref"))
@@ -244,4 +269,28 @@ def _body_calls(text: str, grammar: str) -> list[tuple[str, str]]:
                 and tnode.type not in ("primitive_type", "placeholder_type_specifier") \
                 and _text(tnode) not in _KEYWORDS:
             found.append((_WS.sub(" ", _text(tnode)).strip().replace(_PASTE_MARK, "##"), "ctor"))
+        _macro_local(node, tnode, dnode, value, found)
     return found
+
+
+def _macro_local(node, tnode, dnode, value, found: list) -> None:
+    """`auto&& _status = (status);` in a macro body: ('_status', 'local', value TypeExpr), so the
+    body's `_status.OK()` is read with the type of the argument the caller passes."""
+    if tnode is None or dnode is None:
+        return
+    from .cpp_syntax import walk_declarator
+
+    _, nnode, suffix = walk_declarator(dnode)
+    if nnode is None or nnode.type != "identifier":
+        return
+    if tnode.type == "placeholder_type_specifier":
+        inner = dnode
+        while inner is not None and inner.type != "init_declarator" and inner.named_children:
+            inner = inner.named_children[-1]
+        texpr = value_of(inner.child_by_field_name("value")) if inner is not None and inner.type == "init_declarator" else None
+    elif tnode.type != "primitive_type":
+        texpr = ("ann", squeeze(_text(tnode)) + suffix)
+    else:
+        texpr = None
+    if texpr is not None and texpr[0] in ("ann", "expr"):
+        found.append((_text(nnode), "local", (texpr[0], texpr[1].replace(_PASTE_MARK, "##"))))

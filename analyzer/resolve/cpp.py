@@ -10,24 +10,16 @@ from typing import Any
 from .cpp_calls import CppCalls
 from .cpp_eval import CppEval
 from .cpp_lookup import CppLookup
+from .cpp_macros import CppMacros
 from .cpp_overrides import CppOverrides
+from .cpp_values import CppValues
 from .cpp_types import element_type, split_chain, type_name  # noqa: F401  (re-exported)
 from .graph import Graph, Symbol
 
 _FUNC_KINDS = ("function", "method", "kernel", "device")
 
 
-def _common_prefix(a: str, b: str) -> int:
-    """Number of leading path components two paths share."""
-    n = 0
-    for x, y in zip(a.split("/"), b.split("/")):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
+class CppResolver(CppLookup, CppEval, CppValues, CppOverrides, CppMacros, CppCalls):
     """Symbols and lookups of one framework's C++/CUDA files; calls are resolved by CppCalls."""
 
     def __init__(self, graph: Graph, files: list[dict[str, Any]], config: dict[str, Any]):
@@ -50,6 +42,8 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
         self.aliases: dict[str, list[tuple[str, str, str | None]]] = {}   # alias -> [(text, scope, spec)]
         self.value_aliases: dict[str, list[tuple[str, str, None]]] = {}
         self.by_last: dict[str, set[str]] = {}
+        self.globals: dict[str, tuple[str, str, str, int]] = {}   # variable -> (kind, text, ns, file)
+        self.decl_files: dict[int, set[str]] = {}      # function -> files declaring or defining it
         self.file_usings: list[list[tuple[str, str]]] = []
         self.sym_info: dict[int, tuple[int, int, str]] = {}  # sym -> (file, def, owning class)
         self.op_symbols: dict[str, int] = {}
@@ -92,6 +86,12 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
                 self.macros.setdefault(name, []).append((f["path"], calls, params[0] if params else []))
             for alias in f["aliases"]:
                 self._add_alias(fi, *alias)
+            for scope, name, kind, text in f.get("globals", ()):
+                prefix = f["defs"][scope]["qual"] if scope >= 0 else ""
+                canon = f"{prefix}::{name}" if prefix else name
+                if canon not in self.globals:
+                    self.globals[canon] = (kind, text, prefix, fi)
+                    self.note_name(canon)
             for di, d in enumerate(f["defs"]):
                 kind = d["kind"]
                 if kind in ("class", "struct") and d["name"]:
@@ -157,16 +157,17 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
         """Function symbols; a declaration with the same (name, arity) as a definition lends it
         its flags (virtual, override, pure), its declaration place and its doc comment."""
         g = self.g
-        merged: dict[tuple[str, tuple], int] = {}
+        merged: dict[tuple[str, int, tuple | None], list[int]] = {}
         for canon, kind, cls, fi, di, member_of in entries:
             f = self.files[fi]
             d = f["defs"][di]
             # Default arguments appear in declarations only: merge by the largest arity.
             key, loose = (canon, d["nparams"][1], self._param_key(d)), (canon, d["nparams"][1], None)
             if "decl" in d["flags"] and (key in merged or loose in merged):
-                sid = merged.get(key, merged.get(loose))
+                sid = self._best_definition(merged.get(key) or merged[loose], f["path"])
                 self._merge_declaration(sid, f, d)
                 self.decl_info.setdefault(sid, (fi, di))
+                self.decl_files.setdefault(sid, set()).add(f["path"])
                 self.local_sym[fi][di] = sid
                 continue
             sid = g.add(Symbol(0, canon, d["name"], kind, f["lang"], f["path"], d["line"], d["end"],
@@ -174,13 +175,34 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
                                self.classes[member_of][0] if member_of in self.classes else None))
             self.local_sym[fi][di] = sid
             self.sym_info[sid] = (fi, di, cls)
-            merged.setdefault(key, sid)
-            merged.setdefault(loose, sid)
+            merged.setdefault(key, []).append(sid)
+            merged.setdefault(loose, []).append(sid)
+            self.decl_files.setdefault(sid, set()).add(f["path"])
             self.by_name.setdefault(canon, []).append(sid)
             self.note_name(canon)
             self.short.setdefault(d["name"], []).append(sid)
             if member_of:
                 self.members.setdefault(member_of, {}).setdefault(d["name"], []).append(sid)
+
+    def _best_definition(self, sids: list[int], decl_path: str) -> int:
+        """The definition a declaration belongs to: in the source beside its header (`x.h` ->
+        `x.cpp`), else in its folder, else outside test code (a test's mock of a declared
+        function is not the function), else the first."""
+        if len(sids) == 1:
+            return sids[0]
+        from fnmatch import fnmatch
+
+        stem = decl_path.rsplit("/", 1)[-1].split(".", 1)[0]
+        folder = decl_path.rsplit("/", 1)[0] if "/" in decl_path else ""
+        tests = self.config.get("test_paths", ())
+
+        def rank(sid: int):
+            path = self.g.symbols[sid].path
+            name = path.rsplit("/", 1)[-1].split(".", 1)[0]
+            in_test = any(fnmatch(path, pat) or fnmatch("/" + path, pat) for pat in tests)
+            return (name != stem, not path.startswith(folder + "/") if folder else True, in_test)
+
+        return min(sids, key=rank)
 
     @staticmethod
     def _param_key(d: dict) -> tuple:
@@ -197,16 +219,6 @@ class CppResolver(CppLookup, CppEval, CppOverrides, CppCalls):
             sym.decl_path, sym.decl_line = f["path"], d["line"]
         if not sym.doc and d["doc"]:
             sym.doc = d["doc"]
-
-    def macro(self, name: str, fi: int) -> tuple[list, list]:
-        """(calls, parameters) of the definition of macro `name` a file sees: its own, else the
-        one in the nearest folder (a project and its bundled kernels define same-named macros)."""
-        defs = self.macros[name]
-        if len(defs) == 1:
-            return defs[0][1], defs[0][2]
-        path = self.files[fi]["path"]
-        best = max(defs, key=lambda m: (m[0] == path, _common_prefix(m[0], path), -len(m[0])))
-        return best[1], best[2]
 
     def arity(self, sid: int) -> tuple[int, int]:
         fi, di, _ = self.sym_info[sid]

@@ -4,21 +4,18 @@ by argument types (cpp_overloads), virtual and CRTP dispatch, constructions, ker
 (`<<<>>>` and the engine's launch functions such as `cudaLaunchKernelEx(&cfg, kernel, ...)`)."""
 from __future__ import annotations
 
-import re
-
 from .cpp_eval import TV, Ctx
 from .cpp_overloads import CppOverloads
+from .cpp_special import CppSpecial
 from .cpp_types import clean, parse_chain, strip_ref, strip_templates, wrapper
 from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES, RESOLUTIONS
 
-_MAX_MACRO_DEPTH = 6   # macros expanding macros (vLLM's paged attention goes four deep)
+from .cpp_macros import MAX_MACRO_DEPTH as _MAX_MACRO_DEPTH
 GUESS = RESOLUTIONS[-1]  # the name-only label (graph.py names it)
 _NO_INFO = ("", ())
-_PASTE = re.compile(r"\s*##\s*")
-_IDENT = re.compile(r"[A-Za-z_]\w*")
 
 
-class CppCalls(CppOverloads):
+class CppCalls(CppOverloads, CppSpecial):
     """Mixin of CppResolver: the call-resolution half (needs its symbol tables and lookups)."""
 
     def resolve_calls(self) -> None:
@@ -52,6 +49,10 @@ class CppCalls(CppOverloads):
             return []
         if kind == "ctor":
             return self._construction(info[0] or callee, nargs, info[1], ctx)
+        if kind == "init":
+            return self._initializer(callee, info[0] or callee, nargs, info[1], ctx)
+        if kind == "operator":
+            return self._operator(callee, info[1], ctx)
         segs = parse_chain(info[0] or callee)
         if segs is None:
             return []
@@ -110,47 +111,6 @@ class CppCalls(CppOverloads):
         text = strip_ref(clean(tv.text))
         return text.startswith("std::") and wrapper(text)[0] not in ("pointer-like", "ptr")
 
-    def _expand_macro(self, name: str, args: tuple, ctx: Ctx, depth: int) -> list:
-        """The calls inside a function-like macro, as if written at the call site (the macro's
-        chains are read in the caller's scope); parameters take the call's argument texts, pasted
-        with `##` or as names in a chain (`obj->Run()` with obj = `this->runner_`)."""
-        out = []
-        calls, params = self.macro(name, ctx.fi)
-        values = {p: (a[1] if a is not None and a[0] == "expr" else "") for p, a in zip(params, args)}
-        for entry in calls:
-            mcallee, mkind = entry[0], entry[1]
-            text = self._substitute(mcallee, values, params) if params else mcallee
-            if not text or mkind == "ref" and text not in self.macros:
-                continue  # a bare name (a template argument, a value): only a macro's name expands
-            kind = "ctor" if mkind == "ctor" else "call"
-            stripped = strip_templates(text)
-            # Arguments of a macro called in a macro carry this macro's parameters on.
-            inner = tuple(("expr", self._substitute(a, values, params) if params else a) if a else None
-                          for a in (entry[2] if len(entry) > 2 else ()))
-            for dst, res, v in self.resolve_call(stripped, -1, (text if text != stripped else "", inner), ctx, kind, depth + 1):
-                out.append((dst, res, "launch" if mkind == "launch" or v == "launch" else "macro"))
-        return out
-
-    @staticmethod
-    def _substitute(text: str, values: dict, params: list) -> str:
-        """A macro's chain with its parameters replaced ('' when one has no usable value)."""
-        if "##" not in text and not any(p in text for p in params):
-            return text
-        missing = False
-
-        def sub(m):
-            nonlocal missing
-            word = m.group(0)
-            if word in values:
-                missing = missing or not values[word]
-                return values[word]
-            return word
-
-        out = _IDENT.sub(sub, _PASTE.sub("##", text)).replace("##", "")
-        if missing and "<" in text:   # a parameter in template arguments only: resolution drops them
-            return CppCalls._substitute(strip_templates(text), values, params)
-        return "" if missing else out
-
     def _resolve_unqualified(self, name: str, nargs: int, args: tuple, ctx: Ctx) -> list:
         """Callable locals first, then members of the enclosing class (implicit this->), then
         scopes and value aliases, then rare names."""
@@ -168,18 +128,35 @@ class CppCalls(CppOverloads):
                 ctors = self.members.get(canon, {}).get(canon.rsplit("::", 1)[-1])
                 sids = self.pick_overload(ctors, nargs, args, ctx) if ctors else self.classes[canon][:1]
                 return [(s, "exact", "call") for s in sids]
-            sids = self.by_name.get(canon, [])
+            sids = self.visible(self.by_name.get(canon, []), fi)
             return [(s, "exact", "call") for s in self.pick_overload(sids, nargs, args, ctx)
                     if self.g.symbols[s].kind not in ("class", "struct")]
+        if "::" in name:
+            found = self._qualified_member(name, nargs, args, ctx)
+            if found is not None:
+                return found
+        elif self.lookup_class(name, d["ns"], cls, fi):   # `KTensor(...)`: an alias of a class
+            return self._construction(name, nargs, args, ctx)
         short = name.rsplit("::", 1)[-1]
         if short in COMMON_METHOD_NAMES:
             return []
-        cands = [s for s in self.short.get(short, ()) if self.g.symbols[s].kind != "method"]
+        cands = self.visible([s for s in self.short.get(short, ()) if self.g.symbols[s].kind != "method"], fi)
         if "::" in name:
             cands = [s for s in cands if self.g.symbols[s].name.endswith("::" + name)]
         if 0 < len(cands) <= MAX_NAME_CANDIDATES:
             return [(s, GUESS, "call") for s in cands]
         return []
+
+    def _qualified_member(self, name: str, nargs: int, args: tuple, ctx: Ctx) -> list | None:
+        """`AttentionLayer::SetWorkspaceBuffer(...)` where the class inherits the method: the
+        base's (a qualified call is never dispatched)."""
+        d, cls, fi, _line = ctx
+        owner_text, _, mname = name.rpartition("::")
+        owner = self.lookup_class(owner_text, d["ns"], cls, fi)
+        if not owner:
+            return None
+        found, _ = self.methods(owner, mname)
+        return [(s, "exact", "call") for s in self.pick_overload(found, nargs, args, ctx)] if found else None
 
     def _call_object(self, texpr: tuple, ctx: Ctx) -> list:
         """A call of a local or parameter: its class's operator(), if it has one."""
@@ -190,17 +167,6 @@ class CppCalls(CppOverloads):
         for cname, _ in self.classes_of(tv) if tv is not None else ():
             found, _ = self.methods(cname, "operator()")
             out += [(s, "type", "call") for s in found]
-        return out
-
-    def _construction(self, text: str, nargs: int, args: tuple, ctx: Ctx) -> list:
-        """`new Foo(...)`, `Foo f(...)`, `make_shared<Foo>(...)`: Foo's written constructors (the
-        class itself where it has none: a construction is still a use of the class)."""
-        d, cls, fi, _line = ctx
-        out = []
-        for cname, _ in self.classes_of(TV(text, d["ns"], cls, fi)):
-            ctors = self.members.get(cname, {}).get(cname.rsplit("::", 1)[-1])
-            sids = self.pick_overload(ctors, nargs, args, ctx) if ctors else self.classes[cname][:1]
-            out += [(s, "exact", "call") for s in sids]
         return out
 
     def _launch_function(self, fname: str, args: tuple, ctx: Ctx) -> list:

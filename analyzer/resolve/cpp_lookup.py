@@ -36,6 +36,8 @@ class CppLookup:
             return canon in self.classes or canon in self.aliases
         if want == "func":
             return canon in self.by_name or canon in self.value_aliases
+        if want == "var":
+            return canon in self.globals
         return canon in self.by_name or canon in self.aliases or canon in self.value_aliases
 
     def lookup(self, name: str, ns: str, cls: str, fi: int, want: str = "any") -> str:

@@ -8,6 +8,11 @@
 (declaration) @declaration
 (call_expression arguments: (argument_list)) @reference.call
 (new_expression) @reference.new
+(field_initializer) @reference.init
+(assignment_expression operator: "=") @reference.operator
+(binary_expression operator: "<<") @reference.operator
+(binary_expression operator: "==") @reference.operator
+(binary_expression operator: "!=") @reference.operator
 (for_range_loop) @declaration.range_for
 (lambda_expression) @definition.lambda
 (preproc_function_def value: (preproc_arg)) @definition.macro
