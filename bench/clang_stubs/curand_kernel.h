@@ -1,0 +1,3 @@
+// Parse-only stand-in (see README.md).
+#pragma once
+#include "cuda_stub_common.h"

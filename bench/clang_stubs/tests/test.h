@@ -1,0 +1,3 @@
+// Parse-only stand-in (see ../README.md).
+#pragma once
+#include "../test.h"
