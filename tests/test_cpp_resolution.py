@@ -120,6 +120,12 @@ def test_receiver_types_from_returns_singletons_iterators_and_aliases(cpp_index)
     assert not {s for s in sites if s[3] == "name"}
 
 
+def test_value_alias_reaches_the_configured_specialization(cpp_index):
+    """`constexpr auto Sync = SyncT<ACTIVE_DEVICE>` with ACTIVE_DEVICE = DEVICE_GPU (pins defines)."""
+    sites = {(h.symbol.name, h.symbol.line) for h in cpp_index.call_sites(ids(cpp_index, "rx::Flush"), "callees")}
+    assert sites == {("rx::SyncT", 86)}
+
+
 # ---------------------------------------------------------------- overloads
 def test_overloads_of_one_arity_are_told_apart_by_argument_types(cpp_index):
     put = {r.line: r for r in cpp_index.lookup("ov::Logger::Put")}

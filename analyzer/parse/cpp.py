@@ -186,6 +186,9 @@ def _function_def(node, source: bytes, d: dict, comments, conv: Conventions, idx
         return False
     d["name"] = name.rsplit("::", 1)[-1] if "operator" not in name else _operator_short(name)
     d["qual"] = name
+    spec = _specialization(nnode)
+    if spec:
+        d["spec"] = spec   # `template <> void MemcpyT<DEVICE_TYPE_NVIDIA>(...)`
     plist = fdecl.child_by_field_name("parameters")
     d["params"], d["nparams"] = params_of(plist)
     d["ret"] = return_type(node, fdecl, suffix)
@@ -214,6 +217,13 @@ def _function_def(node, source: bytes, d: dict, comments, conv: Conventions, idx
         if pname and ptype:
             d["vars"][pname] = ("ann", ptype, idx, d["line"])
     return True
+
+
+def _specialization(nnode) -> str:
+    """Template arguments of an explicitly specialized function's name, else ''."""
+    if nnode.type == "qualified_identifier":
+        nnode = nnode.child_by_field_name("name") or nnode
+    return template_args(nnode) if nnode.type == "template_function" else ""
 
 
 def _operator_short(name: str) -> str:

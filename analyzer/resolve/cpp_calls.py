@@ -65,7 +65,7 @@ class CppCalls(CppOverloads, CppSpecial):
                 return out
             if name in self.macros and "::" not in name:
                 return out + self._expand_macro(name, info[1], ctx, depth)
-            return out + self._resolve_unqualified(name, nargs, info[1], ctx)
+            return out + self._resolve_unqualified(name, nargs, info[1], ctx, segs[0].raw)
         return out + self._resolve_member(segs, nargs, info[1], ctx)
 
     def _resolve_member(self, segs, nargs: int, args: tuple, ctx: Ctx) -> list:
@@ -111,7 +111,7 @@ class CppCalls(CppOverloads, CppSpecial):
         text = strip_ref(clean(tv.text))
         return text.startswith("std::") and wrapper(text)[0] not in ("pointer-like", "ptr")
 
-    def _resolve_unqualified(self, name: str, nargs: int, args: tuple, ctx: Ctx) -> list:
+    def _resolve_unqualified(self, name: str, nargs: int, args: tuple, ctx: Ctx, raw: str = "") -> list:
         """Callable locals first, then members of the enclosing class (implicit this->), then
         scopes and value aliases, then rare names."""
         d, cls, fi, line = ctx
@@ -128,7 +128,7 @@ class CppCalls(CppOverloads, CppSpecial):
                 ctors = self.members.get(canon, {}).get(canon.rsplit("::", 1)[-1])
                 sids = self.pick_overload(ctors, nargs, args, ctx) if ctors else self.classes[canon][:1]
                 return [(s, "exact", "call") for s in sids]
-            sids = self.visible(self.by_name.get(canon, []), fi)
+            sids = self.specialized(self.visible(self.by_name.get(canon, []), fi), name, raw, ctx)
             return [(s, "exact", "call") for s in self.pick_overload(sids, nargs, args, ctx)
                     if self.g.symbols[s].kind not in ("class", "struct")]
         if "::" in name:

@@ -5,7 +5,7 @@ which free functions a file can see at all."""
 from __future__ import annotations
 
 from .cpp_eval import TV, Ctx
-from .cpp_types import clean, wrapper
+from .cpp_types import clean, head_and_args, wrapper
 
 _SOURCE_SUFFIXES = (".cc", ".cpp", ".cxx", ".c", ".cu")
 
@@ -124,3 +124,21 @@ class CppSpecial:
 
     def visible(self, sids: list[int], fi: int) -> list[int]:
         return [s for s in sids if self.visible_from(s, fi)]
+
+    def specialized(self, sids: list[int], name: str, raw: str, ctx: Ctx) -> list[int]:
+        """Explicit specializations the call's template arguments select: `Memcpy(...)` with
+        `constexpr auto Memcpy = MemcpyT<ACTIVE_DEVICE_TYPE>` and the engine's define reaches
+        `MemcpyT<DEVICE_TYPE_NVIDIA>`, not the other backends' specializations."""
+        specs = {s: self.def_of(s).get("spec") for s in sids if s in self.sym_info}
+        if not any(specs.values()):
+            return sids
+        if "<" not in raw:
+            alias = self.find_name(name, ctx.d["ns"], ctx.cls, ctx.fi, "func")
+            entries = self.value_aliases.get(alias) if alias else None
+            raw = entries[0][0] if entries else raw
+        _, args = head_and_args(raw)
+        if not args:
+            return sids
+        key = self._spec_of(list(args), TV("", ctx.d["ns"], ctx.cls, ctx.fi), 0)
+        exact = [s for s in sids if specs.get(s) == key]
+        return exact or [s for s in sids if not specs.get(s)] or sids
