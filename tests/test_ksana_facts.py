@@ -215,3 +215,13 @@ def test_reference_returning_functions_are_indexed(ksana_index):
     got = _sites(ksana_index, K + "PagedAttentionLayer::ForwardT")
     assert (K + "ContextT::GetComputeStreams", 144, "type", "call") in got
     assert {(n, line) for n, line, res, _ in got if n == K + "StreamT::Get" and res == "type"} >= {(K + "StreamT::Get", 144)}
+
+
+def test_value_alias_reaches_the_configured_device_specialization(ksana_index):
+    """data_hub.cpp:204 Memcpy(...) with device_utils.h:76 `constexpr auto Memcpy =
+    MemcpyT<ACTIVE_DEVICE_TYPE>;`: the CUDA build's specialization MemcpyT<DEVICE_TYPE_NVIDIA>
+    (nvidia_device.cpp:208), not ascend_device.cpp:241's."""
+    got = {(h.symbol.path, h.symbol.line) for h in ksana_index.call_sites(
+        ids(ksana_index, K + "CopyHiddenUnitBufferToHostMem"), "callees")
+        if h.symbol.name == K + "MemcpyT" and h.line == 204}
+    assert got == {("src/ksana_llm/utils/nvidia/nvidia_device.cpp", 208)}
