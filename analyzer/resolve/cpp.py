@@ -51,6 +51,10 @@ class CppResolver(CppLookup, CppEval, CppValues, CppOverrides, CppMacros, CppCal
         self.pybind_classes: dict[str, str] = {}       # `mod.Name` -> C++ class canonical
         self._lookup_cache: dict[tuple, Any] = {}
         self._find_cache: dict[tuple, str] = {}
+        self._classes_cache: dict = {}
+        self._expand_cache: dict = {}
+        self._alt_cache: dict[int, tuple] = {}
+        self._arity_cache: dict[int, tuple[int, int]] = {}
         self._desc_cache: dict[str, list] = {}
         self._base_ctx: dict[str, list[tuple[str, int]]] = {}
         self._alias_fi: dict[str, int] = {}            # alias -> file it is defined in
@@ -61,6 +65,8 @@ class CppResolver(CppLookup, CppEval, CppValues, CppOverrides, CppMacros, CppCal
         self._lookup_cache.clear()
         self._find_cache.clear()
         self._desc_cache.clear()
+        self._classes_cache.clear()
+        self._expand_cache.clear()
 
     # ---------------------------------------------------------------- symbols
     def build_symbols(self) -> None:
@@ -221,8 +227,11 @@ class CppResolver(CppLookup, CppEval, CppValues, CppOverrides, CppMacros, CppCal
             sym.doc = d["doc"]
 
     def arity(self, sid: int) -> tuple[int, int]:
-        fi, di, _ = self.sym_info[sid]
-        return tuple(self.files[fi]["defs"][di]["nparams"])
+        hit = self._arity_cache.get(sid)
+        if hit is None:
+            fi, di, _ = self.sym_info[sid]
+            hit = self._arity_cache[sid] = tuple(self.files[fi]["defs"][di]["nparams"])
+        return hit
 
     def def_of(self, sid: int) -> dict:
         fi, di, _ = self.sym_info[sid]

@@ -40,9 +40,16 @@ class CppEval:
 
     # ------------------------------------------------------------------ types -> classes
     def classes_of(self, tv: TV | None, depth: int = 0) -> list[tuple[str, tuple]]:
-        """[(class canonical, template arguments as subst)] a type denotes; several for CRTP."""
+        """[(class canonical, template arguments as subst)] a type denotes; several for CRTP.
+        Memoized (the tables are complete when calls are resolved)."""
         if tv is None or depth > _MAX_EVAL:
             return []
+        hit = self._classes_cache.get(tv)
+        if hit is None:
+            hit = self._classes_cache[tv] = self._classes_of(tv, depth)
+        return hit
+
+    def _classes_of(self, tv: TV, depth: int) -> list[tuple[str, tuple]]:
         text = clean(tv.text)
         for _ in range(8):
             text = strip_ref(text).rstrip("*")
@@ -164,20 +171,36 @@ class CppEval:
         segs = parse_chain(text)
         return self.chain_type(segs, Ctx({"vars": {}, "ns": ns}, "", fi), depth + 1)[0] if segs else None
 
-    @staticmethod
-    def var_at(d: dict, name: str, line: int):
+    def var_at(self, d: dict, name: str, line: int):
         """The TypeExpr of local `name` as seen from `line`: its nearest declaration before it."""
         vars_ = d["vars"]
         first = vars_.get(name)
         if first is None:
             return None
-        best = first if first[3] <= line else None
-        if len(vars_) > 1:
-            prefix = name + "@"
-            for key, texpr in vars_.items():
-                if key.startswith(prefix) and texpr[3] <= line and (best is None or best[3] < texpr[3]):
-                    best = texpr
+        alts = self._var_alternatives(d).get(name)
+        if not alts:
+            return first if first[3] <= line else None
+        best = None
+        for texpr in alts:   # ascending by line
+            if texpr[3] > line:
+                break
+            best = texpr
         return best
+
+    def _var_alternatives(self, d: dict) -> dict[str, list]:
+        """name -> its declarations by line, for the locals declared more than once."""
+        key = id(d)
+        hit = self._alt_cache.get(key)
+        if hit is None or hit[0] is not d:
+            alts: dict[str, list] = {}
+            for k, texpr in d["vars"].items():
+                if "@" in k:
+                    alts.setdefault(k.split("@", 1)[0], []).append(texpr)
+            for name, lst in alts.items():
+                lst.append(d["vars"][name])
+                lst.sort(key=lambda t: t[3])
+            hit = self._alt_cache[key] = (d, alts)
+        return hit[1]
 
     def _call_type(self, name: str, raw: str, ctx: Ctx, depth: int) -> TV | None:
         """Type of `f()`, `Cls::f()`, `Tmpl<X>::f()` or `Cls(...)` (a temporary)."""

@@ -66,6 +66,8 @@ class CppSpecial:
     def _operator(self, op: str, args: tuple, ctx: Ctx) -> list:
         """A user-written operator on a class operand: the left operand's member `operatorX`, or
         a free (or friend) `operatorX(L, R)` whose parameter types the operands match."""
+        if op not in self.short:
+            return []   # no class or function in the index defines this operator
         left, right = args
         ltv = self.texpr_type(left, ctx, 1) if left is not None else None
         if ltv is not None and self.plain_class(ltv, through_reference=True):

@@ -153,6 +153,8 @@ _SUFFIX = re.compile(r"((?:\(\)|\[\]|\*|&)*)$")
 def parse_chain(text: str) -> tuple[Seg, ...] | None:
     """`Singleton<Env>::GetInstance().Get` -> (Seg('Singleton::GetInstance', 'Singleton<Env>::GetInstance', '()'),
     Seg('Get', 'Get', '')). None when the text is not a chain. Memoized."""
+    if "<" not in text:   # no template arguments: a dot is always a member access
+        return _segments(text.split("."))
     parts, depth, cur = [], 0, []
     for ch in text:
         if ch in "<([":
@@ -165,6 +167,10 @@ def parse_chain(text: str) -> tuple[Seg, ...] | None:
         else:
             cur.append(ch)
     parts.append("".join(cur))
+    return _segments(parts)
+
+
+def _segments(parts: list[str]) -> tuple[Seg, ...] | None:
     out = []
     for part in parts:
         m = _SUFFIX.search(part)

@@ -17,7 +17,15 @@ class CppValues:
     # ------------------------------------------------------------------ operations on types
     def expand(self, tv: TV | None, depth: int = 0) -> TV | None:
         """A type alias or typedef replaced by what it names (`BlockMap` -> `std::map<int, Block*>`),
-        read in the alias's own scope; pointer and reference suffixes kept."""
+        read in the alias's own scope; pointer and reference suffixes kept. Memoized."""
+        if tv is None:
+            return None
+        hit = self._expand_cache.get(tv)
+        if hit is None:
+            hit = self._expand_cache[tv] = self._expand(tv)
+        return hit
+
+    def _expand(self, tv: TV) -> TV | None:
         for _ in range(4):
             if tv is None:
                 return None
