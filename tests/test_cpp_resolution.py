@@ -89,6 +89,7 @@ def test_constructions_initializers_and_globals(cpp_index):
                    ("cons::Pool::Size", 32, "type")}
     init = {(h.symbol.name, h.line) for h in cpp_index.call_sites(ids(cpp_index, "cons::Derived::Derived"), "callees")}
     assert init == {("cons::Base::Base", 18), ("cons::Pool::Pool", 18)}
+    assert callees(cpp_index, "cons::Holder::Use") == {"cons::Holder::Slot::Fill": {"type"}}
 
 
 def test_cuda_header_names_are_clean(cpp_index):

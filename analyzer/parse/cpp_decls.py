@@ -22,7 +22,8 @@ def declarations(caps, comments, scopes) -> None:
     nodes = [(n, True) for n in caps.get("declaration.field", ())]
     nodes += [(n, False) for n in caps.get("declaration", ())]
     nodes.sort(key=lambda p: (p[0].start_byte, -p[0].end_byte))
-    owners = scopes.owners([n.start_byte for n, _ in nodes])
+    # `struct S { ... } s;` starts where S does: look the declaration up just before S opens.
+    owners = scopes.owners([n.start_byte - 1 if _defines_class(n) else n.start_byte for n, _ in nodes])
     scopes.ctor_calls = []
     for (node, is_field), owner in zip(nodes, owners):
         od = defs[owner] if owner >= 0 else None
@@ -62,6 +63,12 @@ def declarations(caps, comments, scopes) -> None:
                 _construction(node, dnode, fdecl, ttext, tnode, owner, scopes)
     _range_fors(caps, scopes)
     _lambda_params(caps, scopes)
+
+
+def _defines_class(node) -> bool:
+    tnode = node.child_by_field_name("type")
+    return tnode is not None and tnode.type in ("class_specifier", "struct_specifier", "union_specifier") \
+        and tnode.child_by_field_name("body") is not None
 
 
 def _lambda_params(caps, scopes) -> None:
