@@ -100,6 +100,16 @@ def test_cuda_header_names_are_clean(cpp_index):
     assert all(r.name.replace("::", "").replace("_", "").isalnum() for r in cpp_index.find("dev::"))
 
 
+def test_file_local_functions_stay_in_their_file(cpp_index):
+    """Two .cpp files define `Align` for themselves (no header declares it): each calls its own;
+    `Shared` is declared in shared.h and defined in shared.cpp: both reach it."""
+    for fn, path in (("loc::UseA", "csrc/local_a.cpp"), ("loc::UseB", "csrc/local_b.cpp")):
+        got = {(h.symbol.name, h.symbol.path) for h in cpp_index.call_sites(ids(cpp_index, fn), "callees")}
+        assert got == {("loc::Align", path), ("loc::Shared", "csrc/shared.cpp")}
+    (shared,) = cpp_index.lookup("loc::Shared")
+    assert (shared.path, shared.decl_path) == ("csrc/shared.cpp", "csrc/shared.h")
+
+
 # ---------------------------------------------------------------- gtest fixtures
 def test_test_f_body_sees_its_fixture(cpp_index):
     body = "fx::TEST_F(EngineTest, RunsTwice)"
