@@ -116,6 +116,8 @@ def test_test_f_body_sees_its_fixture(cpp_index):
     assert callees(cpp_index, body) == {"fx::EngineTest::Prepare": {"exact"}, "fx::Runner::Run": {"type"}}
     assert callees(cpp_index, "fx::TEST(Standalone, NoFixture)") == {"fx::Runner::Run": {"type"}}
     assert "TEST_F(EngineTest, RunsTwice)" not in {r.short for r in cpp_index.find("fx::EngineTest::")}
+    # A catch parameter is a typed local: `e.what()` on std::exception guesses no indexed `what`.
+    assert callees(cpp_index, "fx::TEST(Standalone, CatchesStd)") == {"fx::Runner::Run": {"type"}}
 
 
 # ---------------------------------------------------------------- receiver types

@@ -72,14 +72,17 @@ def _defines_class(node) -> bool:
 
 
 def _lambda_params(caps, scopes) -> None:
-    """A lambda's parameters are typed locals of the function it is written in (its calls are
-    that function's; lambdas bound in registration blocks are scopes of their own)."""
+    """A lambda's parameters, and a catch clause's, are typed locals of the function they are
+    written in (the calls are that function's; lambdas bound in registration blocks are scopes
+    of their own)."""
     own = {scopes.spans[i][0] for i, d in enumerate(scopes.defs[:len(scopes.spans)]) if d["kind"] == "lambda"}
     nodes = [n for n in caps.get("definition.lambda", ()) if n.start_byte not in own]
+    nodes += caps.get("declaration.catch", ())
+    nodes.sort(key=lambda n: n.start_byte)
     for node, owner in zip(nodes, scopes.owners([n.start_byte for n in nodes])):
         if owner < 0 or scopes.defs[owner]["kind"] not in _LOCAL_SCOPES:
             continue
-        ldecl = node.child_by_field_name("declarator")
+        ldecl = node if node.type == "catch_clause" else node.child_by_field_name("declarator")
         params, _ = params_of(ldecl.child_by_field_name("parameters") if ldecl is not None else None)
         for name, ptype in params:
             if name and ptype:

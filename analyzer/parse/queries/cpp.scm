@@ -15,6 +15,7 @@
 (binary_expression operator: "!=") @reference.operator
 (for_range_loop) @declaration.range_for
 (lambda_expression) @definition.lambda
+(catch_clause) @declaration.catch
 (preproc_function_def value: (preproc_arg)) @definition.macro
 (preproc_include path: (_) @reference.include)
 (using_declaration) @using
