@@ -20,6 +20,7 @@ _MACRO_NAME = re.compile(r"^[A-Z][A-Z0-9_]{2,}$")
 _MACRO_NAME_IN_TEXT = re.compile(r"\b[A-Z][A-Z0-9_]{2,}\b")
 _MAKE_SMART = re.compile(r"make_(?:shared|unique)\s*<\s*([\w:]+)")
 _PYBIND_DEFS = (".def", ".def_static")
+_LITERALS = frozenset(("ann", t) for t in ("int", "double", "bool", "char", "const char*", "std::nullptr_t"))
 
 
 def _text(node) -> str:
@@ -44,10 +45,15 @@ def calls_and_registrations(caps, scopes) -> tuple[list, list]:
         callee = strip_templates(chain) if "<" in chain else chain
         if not callee or len(callee) > 400:
             callee = normalize_callee(_text(fn))[:400]
-        values = arg_values(args)
+        if _external(callee) and "make_" not in callee:
+            values = ()   # std::, torch::, v.push_back(...): no overload of ours to rank
+            nargs = sum(1 for c in args.named_children if c.type != "comment")
+        else:
+            values = arg_values(args)
+            nargs = len(values)
         line = fn.start_point[0] + 1
         kind = "launch" if call.start_byte in launches else "call"
-        calls.append((owner, line, callee, len(values), kind, (chain if chain != callee else "", values)))
+        calls.append((owner, line, callee, nargs, kind, (chain if chain != callee else "", values)))
         if "make_" in callee:
             # std::make_shared<T>(...) constructs a T: record the constructor call too.
             m = _MAKE_SMART.search(_text(fn))
@@ -68,6 +74,22 @@ def calls_and_registrations(caps, scopes) -> tuple[list, list]:
                 regs.append(reg)
     calls += _constructions(caps, scopes)
     return calls, regs
+
+
+_EXTERNAL = ("std::", "torch::", "at::", "c10::", "fmt::", "absl::", "testing::",
+             "thrust::", "cub::", "nlohmann::", "boost::", "py::", "pybind11::")
+
+
+def _external(callee: str) -> bool:
+    """A callee in a library's namespace, or a member call of a name standard containers,
+    strings and tensors answer to: its arguments are not recorded."""
+    if callee.startswith(_EXTERNAL):
+        return True
+    if "." in callee:
+        from ..resolve.graph import COMMON_METHOD_NAMES
+
+        return callee.rsplit(".", 1)[-1] in COMMON_METHOD_NAMES
+    return False
 
 
 def _constructions(caps, scopes) -> list:
@@ -106,8 +128,10 @@ def _constructions(caps, scopes) -> list:
                 and left.child_by_field_name("operator") is not None and _text(left.child_by_field_name("operator")) == "<<":
             left = left.child_by_field_name("left")   # `os << a << b`: every `<<` writes to os
         values = (value_of(left), value_of(node.child_by_field_name("right")))
-        if values[0] is None and values[1] is None:
-            continue
+        if values[0] is None and values[1] is None or any(v is not None and v in _LITERALS for v in values):
+            continue   # an operand that is a literal (`x = 0`, `<< "text"`): a built-in operator
+        if values[0] is not None and _MACRO_NAME.match(values[0][1]):
+            continue   # `LOG_INFO << x`: a logging macro's stream, not an operand of ours
         out.append((owner, node.start_point[0] + 1, "operator" + _text(op), 2, "operator", ("", values)))
     return out
 

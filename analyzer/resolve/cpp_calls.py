@@ -24,10 +24,13 @@ class CppCalls(CppOverloads, CppSpecial):
             defs = f["defs"]
             for call in f["calls"]:
                 di, line, callee, nargs, kind = call[:5]
-                info = call[5] if len(call) > 5 else _NO_INFO
                 src = self.local_sym[fi][di]
                 if src is None:
                     continue  # registration blocks: handled as op symbols
+                if kind == "call" and self._cannot_resolve(callee, defs[di]):
+                    g.unresolved += 1
+                    continue
+                info = call[5] if len(call) > 5 else _NO_INFO
                 cls = self.sym_info[src][2] if src in self.sym_info else ""
                 if kind == "macroref":
                     if callee not in self.macros:
@@ -42,6 +45,15 @@ class CppCalls(CppOverloads, CppSpecial):
                 for dst, res, v in targets:
                     if dst != src or res != GUESS:
                         g.edges.add((src, dst, line, res, v if v != "call" else via))
+
+    def _cannot_resolve(self, callee: str, d: dict) -> bool:
+        """A call whose last name nothing in the index answers to (std::, torch::, CUDA APIs):
+        no receiver or overload needs evaluating. Macros, classes, aliases, callable locals and
+        launch functions are names too, so they are never skipped."""
+        last = callee.rsplit(".", 1)[-1].rsplit("::", 1)[-1].rstrip("()[]*&")
+        return (last not in self.short and last not in self.by_last and last not in self.macros
+                and last not in self.launch_functions and "." not in callee and last not in d["vars"]) or \
+            ("." in callee and last not in self.short and last not in self.launch_functions)
 
     def resolve_call(self, callee: str, nargs: int, info: tuple, ctx: Ctx, kind: str, depth: int) -> list:
         """[(symbol, resolution, via)] a call in `ctx` may reach."""
