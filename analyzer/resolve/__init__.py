@@ -38,6 +38,7 @@ def resolve(files: list[dict[str, Any]], settings: dict[str, Any]) -> Graph:
     py.build_symbols()
     cross_language.python_ops(py)
     cpp.resolve_calls()
-    links = cross_language.PythonLinks(torch_ops={**py.op_symbols, **cpp.op_symbols}, pybind=cpp.pybind_symbols)
+    links = cross_language.PythonLinks(torch_ops={**py.op_symbols, **cpp.op_symbols}, pybind=cpp.pybind_symbols,
+                                      pybind_classes=cpp.pybind_classes)
     py.resolve_calls(links)
     return graph

@@ -14,7 +14,7 @@ The namespace of a C++ block can be `TORCH_EXTENSION_NAME`, set per CMake target
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .graph import MAX_NAME_CANDIDATES, Symbol
 
@@ -27,6 +27,7 @@ class PythonLinks:
 
     torch_ops: dict[str, int]
     pybind: dict[str, int]
+    pybind_classes: dict[str, str] = field(default_factory=dict)   # `mod.Name` -> C++ class
 
 
 def _extension_name(settings: dict, path: str) -> str:
@@ -57,32 +58,52 @@ def _reg_root(reg_roots: list[str], path: str) -> str:
 
 
 def cpp_registrations(cpp) -> None:
-    """Op and pybind symbols for every registration in C++ blocks, linked to the registered function."""
+    """Op and pybind symbols for every registration in C++ blocks, linked to the registered function.
+
+    pybind11 classes (`py::class_<T>(m, "Name")`) become `mod.Name` symbols linked to T's
+    constructors; their methods `mod.Name.f` link to `&T::f`, or are the caller of the calls in
+    the lambda they bind (`.def("f", [](T& self) { self.F(); })`)."""
     regs = []
     for fi, f in enumerate(cpp.files):
-        for kind, ns_expr, op, target, line, end, _owner in f["regs"]:
+        for reg in f["regs"]:
+            kind, ns_expr, op, target, line, end, _owner = reg[:7]
+            lam = reg[7] if len(reg) > 7 else -1
             ns = _namespace(cpp.config, ns_expr, f["path"])
             if ns:
-                regs.append((kind != "torch_def", f["path"], line, fi, kind, ns, op, target, end))
+                regs.append((kind != "torch_def", f["path"], line, fi, kind, ns, op, target, end, lam))
     # Definitions first, shallow files first: an op's symbol sits at its main schema.
     regs.sort(key=lambda r: (r[0], r[1].count("/"), r[1], r[2]))
     reg_roots = sorted({p.rsplit("/", 1)[0] if "/" in p else "" for _, p, *_ in regs}, key=len, reverse=True)
     targets: list[tuple[int, int, int, str]] = []
-    for _, path, line, fi, kind, ns, op, target, end in regs:
-        if kind == "pybind":
+    for _, path, line, fi, kind, ns, op, target, end, lam in regs:
+        if kind in ("pybind", "pybind_class"):
             name, table, skind = f"{ns}.{op}", cpp.pybind_symbols, "pybind"
         else:
             name, table, skind = f"torch.ops.{ns}.{op}", cpp.op_symbols, "torch_op"
         sid = table.get(name)
         if sid is None:
             # The symbol spans the whole registration statement (its schema string included).
-            sid = cpp.g.add(Symbol(0, name, op, skind, cpp.files[fi]["lang"], path, line, end,
-                                   f"{'pybind11' if kind == 'pybind' else 'torch op'} {ns}.{op}"))
+            label = {"pybind": "pybind11", "pybind_class": "pybind11 class"}.get(kind, "torch op")
+            sid = cpp.g.add(Symbol(0, name, op.rsplit(".", 1)[-1], skind, cpp.files[fi]["lang"], path, line, end,
+                                   f"{label} {ns}.{op}"))
             table[name] = sid
-        if target:
+        if kind == "pybind_class":
+            _link_pybind_class(cpp, sid, fi, line, name, target)
+        elif lam >= 0:
+            cpp.local_sym[fi][lam] = sid   # the lambda's calls are the registered symbol's
+        elif target:
             targets.append((sid, fi, line, target))
     for sid, fi, line, target in targets:
         _link_registration(cpp, reg_roots, sid, fi, line, target)
+
+
+def _link_pybind_class(cpp, sid: int, fi: int, line: int, name: str, target: str) -> None:
+    cname = cpp.lookup_class(target, "", "", fi)
+    if not cname:
+        return
+    cpp.pybind_classes[name] = cname
+    for ctor in cpp.members.get(cname, {}).get(cname.rsplit("::", 1)[-1], ()):
+        cpp.g.edges.add((sid, ctor, line, "exact", "registration"))
 
 
 def _link_registration(cpp, reg_roots: list[str], sid: int, fi: int, line: int, target: str) -> None:
@@ -130,6 +151,8 @@ def link_python_call(py, links: PythonLinks, callee: str, fi: int, src: int, lin
     stage 'pybind' after it failed (`mod.f()` where `mod` is a module only C++ defines)."""
     g = py.g
     if stage == "op":
+        if links.pybind_classes and "." in callee and not callee.startswith("torch."):
+            return _link_pybind_method(py, links, callee, fi, src, line)
         if not callee.startswith("torch.ops."):
             return False
         parts = callee.split(".")
@@ -149,3 +172,68 @@ def link_python_call(py, links: PythonLinks, callee: str, fi: int, src: int, lin
         return False
     g.edges.add((src, pb, line, "exact", "pybind"))
     return True
+
+
+def _pybind_module_name(links: PythonLinks, target: str) -> str:
+    """The pybind11 module an import names (`ksana_llm.libtorch_serving` -> `libtorch_serving`)."""
+    modules = {n.split(".", 1)[0] for n in links.pybind}
+    if target in modules:
+        return target
+    last = target.rsplit(".", 1)[-1]
+    return last if last in modules else ""
+
+
+def _link_pybind_method(py, links: PythonLinks, callee: str, fi: int, src: int, line: int) -> bool:
+    """`self._serving.generate(...)` where `self._serving = libtorch_serving.Serving()` (or a
+    variable or parameter of a pybind11 class type): the bound method's symbol."""
+    recv, _, method = callee.rpartition(".")
+    ctx = py.sym_ctx.get(src)
+    if ctx is None or not recv:
+        return False
+    pyclass = _pybind_class_of(py, links, recv, fi, ctx[1], 0)
+    pb = links.pybind.get(f"{pyclass}.{method}") if pyclass else None
+    if pb is None:
+        return False
+    py.g.edges.add((src, pb, line, "type", "pybind"))
+    return True
+
+
+def _pybind_class_of(py, links: PythonLinks, recv: str, fi: int, di: int, depth: int) -> str:
+    if depth > 4 or "(" in recv.replace("()", ""):
+        return ""
+    defs = py.files[fi]["defs"]
+    parts = recv.split(".")
+    texpr = None
+    if len(parts) == 1:
+        d_idx = di
+        while d_idx > 0 and texpr is None:
+            texpr = defs[d_idx]["vars"].get(parts[0])
+            if texpr is None:
+                texpr = next((("ann", t, d_idx) for n, t in defs[d_idx]["params"] if n == parts[0] and t), None)
+            d_idx = defs[d_idx]["parent"]
+    elif len(parts) == 2 and parts[0] == "self":
+        d_idx = di
+        while d_idx > 0 and defs[d_idx]["kind"] != "class":
+            d_idx = defs[d_idx]["parent"]
+        cid = py.local_sym[fi][d_idx] if d_idx > 0 else None
+        for c in py.mro(cid) if cid is not None else ():
+            cfi, cdi = py.class_ctx[c]
+            texpr = py.files[cfi]["defs"][cdi]["attrs"].get(parts[1])
+            if texpr is not None:
+                fi = cfi
+                break
+    if texpr is None:
+        return ""
+    kind, text, ctx = texpr
+    if kind == "ref":
+        return _pybind_class_of(py, links, text, fi, ctx, depth + 1)
+    if kind not in ("call", "ann"):
+        return ""
+    text = text.strip("'\" ").removesuffix("()")
+    head, _, tail = text.partition(".")
+    b = py.ns.get(py.files[fi]["module"], {}).get(head)
+    if b is None or b[0] != "import" or not tail:
+        return ""
+    module = _pybind_module_name(links, b[1])
+    name = f"{module}.{tail}" if module else ""
+    return name if name in links.pybind_classes else ""

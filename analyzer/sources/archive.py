@@ -33,7 +33,7 @@ def from_archive(ref: FrameworkRef, archive: Path, progress: Progress | None) ->
     dest = source_dir(ref)
     dest.parent.mkdir(parents=True, exist_ok=True)
     link_file(ref).unlink(missing_ok=True)   # an archive replaces a linked checkout
-    if _extracted_from(dest, digest):
+    if _extracted_from(dest, digest, ref.roots):
         return dest
     extract_roots(ref, archive, dest, progress)
     marker = dest / MARKER
@@ -45,9 +45,11 @@ def from_archive(ref: FrameworkRef, archive: Path, progress: Progress | None) ->
     return dest
 
 
-def _extracted_from(dest: Path, digest: str) -> bool:
-    """Whether `dest` already holds this very archive's roots (its marker names the same sha256)."""
+def _extracted_from(dest: Path, digest: str, roots: list[str]) -> bool:
+    """Whether `dest` already holds this very archive's roots (its marker names the same sha256,
+    and every root is there: a pins file that gained a root re-extracts)."""
     try:
-        return json.loads((dest / MARKER).read_text()).get("archive_sha256") == digest
+        same = json.loads((dest / MARKER).read_text()).get("archive_sha256") == digest
     except (OSError, ValueError):
         return False
+    return same and all((dest / r).exists() for r in roots)

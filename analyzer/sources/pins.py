@@ -17,6 +17,10 @@ CONVENTIONS_PATH = PINS_PATH.with_name("conventions.toml")
 # Lists an engine's settings merge from its convention sets and its own entry.
 _LIST_SETTINGS = ("registration_macros", "test_macros", "test_paths", "python_op_registrars")
 # Settings that change what the extractors produce: a change re-parses (see parse_context).
+# Tables an engine's settings merge the same way (its own entries win): TORCH_EXTENSION_NAME per
+# folder, launch functions (name -> index of the kernel argument), object-like macro values the
+# resolver substitutes (`ACTIVE_DEVICE_TYPE` in template arguments).
+_TABLE_SETTINGS = ("torch_extension_names", "launch_functions", "defines")
 _PARSE_SETTINGS = ("registration_macros", "test_macros", "python_op_registrars")
 
 
@@ -55,7 +59,11 @@ class FrameworkRef:
         for key in _LIST_SETTINGS:
             out[key] = list(dict.fromkeys(out[key] + list(self.spec.get(key, []))))
         out["python_op_namespace"] = self.spec.get("python_op_namespace", "")
-        out["torch_extension_names"] = dict(self.spec.get("torch_extension_names", {}))
+        for key in _TABLE_SETTINGS:  # tables: the convention sets', then the engine's own over them
+            merged: dict[str, Any] = {}
+            for name in chosen:
+                merged.update(sets[name].get(key, {}))
+            out[key] = {**merged, **self.spec.get(key, {})}
         return out
 
     def parse_context(self) -> dict[str, Any]:
