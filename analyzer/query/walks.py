@@ -6,7 +6,10 @@ from typing import Any
 
 from .rows import Hit, SymbolRow
 
-RESOLUTION_ORDER = {"exact": 0, "type": 1, "dispatch": 2, "name": 3}
+RESOLUTION_ORDER = {"exact": 0, "type": 1, "flow": 2, "dispatch": 3, "guess": 4}
+ALL_RESOLUTIONS = frozenset(RESOLUTION_ORDER)
+# Walks and paths leave name-only guesses out unless asked for (resolutions=ALL_RESOLUTIONS).
+DEFAULT_RESOLUTIONS = ALL_RESOLUTIONS - {"guess"}
 
 
 class Walks:
@@ -21,8 +24,9 @@ class Walks:
             out += self.conn.execute(
                 f"SELECT {other}, line, resolution, via, {col} FROM edges WHERE {col} IN ({marks})", chunk
             ).fetchall()
-        if resolutions is not None:
-            out = [r for r in out if r[2] in resolutions]
+        allowed = DEFAULT_RESOLUTIONS if resolutions is None else resolutions
+        if allowed != ALL_RESOLUTIONS:
+            out = [r for r in out if r[2] in allowed]
         return out
 
     def walk(self, ids: list[int], direction: str, depth: int = 1,

@@ -27,12 +27,14 @@ class CppCalls:
                     kind = "call"
                 targets = self.resolve_call(callee, nargs, d, cls, fi, 0)
                 via = "launch" if kind == "launch" else "call"
+                if not targets or all(t[1] == "guess" for t in targets):
+                    g.unresolved_sites.append((src, line, callee, "unknown", "", 0))   # Python's shape
                 if not targets:
                     g.unresolved += 1
                     continue
                 g.resolved_calls += 1
                 for dst, res, v in targets:
-                    if dst != src or res != "name":
+                    if dst != src or res != "guess":
                         g.edges.add((src, dst, line, res, v if v != "call" else via))
 
     def resolve_call(self, callee: str, nargs: int, d: dict, cls: str, fi: int, depth: int) -> list:
@@ -57,7 +59,7 @@ class CppCalls:
             return []
         cands = [s for s in self.short.get(mname, ()) if self.g.symbols[s].kind == "method"]
         if 0 < len(cands) <= MAX_NAME_CANDIDATES and not recv:
-            return [(s, "name", "call") for s in cands]
+            return [(s, "guess", "call") for s in cands]
         return []
 
     def _expand_macro(self, name: str, d: dict, cls: str, fi: int, depth: int) -> list:
@@ -91,7 +93,7 @@ class CppCalls:
         if "::" in name:
             cands = [s for s in cands if self.g.symbols[s].name.endswith("::" + name)]
         if 0 < len(cands) <= MAX_NAME_CANDIDATES:
-            return [(s, "name", "call") for s in cands]
+            return [(s, "guess", "call") for s in cands]
         return []
 
     def _receiver(self, segs: tuple, d: dict, cls: str, fi: int) -> tuple[str, bool]:
