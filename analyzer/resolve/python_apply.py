@@ -56,9 +56,8 @@ class Apply:
 
     def apply(self, call: Call, vid: int) -> None:
         s = self.s
-        if vid == TOP:
+        if vid == TOP:                 # the callee set was cut: say so; the result is unknown
             self.site_top.add(call.key)
-            s.add(call.result, (TOP,))
             return
         v = s.vals[vid]
         k = v[0]
@@ -83,8 +82,8 @@ class Apply:
                 if sid is not None and (name == "__call__" or self.external_base(v[1])):
                     self.invoke(call, sid, vid, "flow")
                     break
-        elif k == "x":
-            self.external(call, v[1])
+        elif k in ("x", "xt"):
+            self.external(call, v[1], k == "x")
         elif k == "p":
             self._call_partial(call, v[1])
         elif k == "cm":
@@ -101,71 +100,112 @@ class Apply:
         kinds = self.param_kinds(sid)
         shift = 0
         if recv is not None and params:
-            s.add(params[0], (recv,))
+            if not self._covered_receiver(sid, recv):
+                s.add1(params[0], recv)
             shift = 1
-        self._bind_args(call, params, kinds, shift)
+        passed = self._bind_args(call, params, kinds, shift)
+        for i in self.passthrough.get(sid, ()):
+            if i == 0 and shift:
+                s.add1(call.result, recv)
+            elif passed.get(i):
+                for a in passed[i]:
+                    s.copy(a, call.result)
+            elif (sid, i) in self.defaults:
+                s.copy(self.defaults[(sid, i)], call.result)
         if sid in self.generators:
-            s.add(call.result, (s.value(("g", sid)),))
+            s.add1(call.result, s.value(("g", sid)))
         else:
             s.copy(self.ret(sid), call.result)
 
-    def _bind_args(self, call: Call, params: list[int], kinds: list[tuple[str, str]], shift: int) -> None:
+    def _covered_receiver(self, sid: int, recv: int) -> bool:
+        """A receiver `self` already stands for: an instance of some subclass (a declared type),
+        reaching a method of its base. `self` holds the base's cone from the start; adding each
+        subclass's cone only grows the set (hundreds for torch-style base classes)."""
+        rv = self.s.vals[recv]
+        if rv[0] != "a":
+            return False
+        owner = self.py.g.symbols[sid].parent
+        return owner is not None and owner != rv[1] and owner in self.py.mro(rv[1])
+
+    def _bind_args(self, call: Call, params: list[int], kinds: list[tuple[str, str]],
+                   shift: int) -> dict[int, list[int]]:
+        """Arguments to parameters; returns {parameter index: argument variables} where direct."""
         s = self.s
+        passed: dict[int, list[int]] = {}
         positional = [i for i in range(shift, len(kinds)) if kinds[i][1] == "p"]
         star = next((i for i, kd in enumerate(kinds) if kd[1] == "v"), None)
         dstar = next((i for i, kd in enumerate(kinds) if kd[1] == "w"), None)
         by_name = {kd[0]: i for i, kd in enumerate(kinds) if kd[1] in ("p", "k") and i >= shift}
         i = 0
         for a in call.pos:
-            if isinstance(a, tuple):                   # *xs: its elements may land anywhere after i
-                if a[1] is None:
-                    continue
-                el = self.iterate(a[1], None)
-                for j in positional[i:]:
-                    s.copy(el, params[j])
-                if star is not None:
-                    s.copy(el, self._vararg_elem(params[star]))
+            if isinstance(a, tuple):
+                if a[1] is not None:        # *xs: element k lands on the k-th parameter from here
+                    rest = positional[i:]
+                    s.hook(a[1], lambda vals, rest=rest: self._spread(vals, rest, params, star))
                 i = len(positional)
                 continue
             if a is not None:
                 if i < len(positional):
                     s.copy(a, params[positional[i]])
+                    passed.setdefault(positional[i], []).append(a)
                 elif star is not None:
-                    s.copy(a, self._vararg_elem(params[star]))
+                    s.copy(a, self._vararg_elem(params[star], i - len(positional)))
             i += 1
         for name, a in call.kw:
             if a is None:
                 continue
-            if name == "**":
-                el = self.s.var()
-                s.hook(a, lambda vals, el=el: self._all_elements(vals, el))
-                for j in by_name.values():
-                    s.copy(el, params[j])
+            if name == "**":                 # **d: key k lands on the parameter named k
+                s.hook(a, lambda vals: self._spread_keywords(vals, by_name, params, dstar))
                 continue
             j = by_name.get(name)
             if j is not None:
                 s.copy(a, params[j])
+                passed.setdefault(j, []).append(a)
             elif dstar is not None:
-                for vid in s.values_of(params[dstar]):
-                    if s.vals[vid][0] == "s":
-                        s.copy(a, self.elem(s.vals[vid][1], name))
+                s.copy(a, self._vararg_elem(params[dstar], name))
+        return passed
 
-    def _vararg_elem(self, pv: int) -> int:
+    def _vararg_elem(self, pv: int, key: object) -> int:
+        """Element `key` of the container a *args/**kwargs parameter holds."""
         for vid in self.s.values_of(pv):
             if self.s.vals[vid][0] == "s":
-                return self.elem(self.s.vals[vid][1], "*")
+                return self.elem(self.s.vals[vid][1], key)
         return self.s.var()
 
-    def _all_elements(self, vals: set[int], t: int) -> None:
+    def _spread(self, vals: set[int], rest: list[int], params: list[int], star: int | None) -> None:
+        s = self.s
         for vid in vals:
-            v = self.s.vals[vid]
-            if v[0] == "s":
-                self.s.copy(self.elem(v[1], ALL), t)
+            v = s.vals[vid]
+            if v[0] != "s":
+                continue
+            aid = v[1]
+            unknown = self.elem(aid, "*")
+            for k, j in enumerate(rest):
+                s.copy(self.elem(aid, k), params[j])
+                s.copy(unknown, params[j])
+            if star is not None:
+                s.copy(self.elem(aid, ALL), self._vararg_elem(params[star], "*"))
+
+    def _spread_keywords(self, vals: set[int], by_name: dict, params: list[int], dstar: int | None) -> None:
+        s = self.s
+        for vid in vals:
+            v = s.vals[vid]
+            if v[0] != "s":
+                continue
+            aid = v[1]
+            unknown = self.elem(aid, "*")
+            for name, j in by_name.items():
+                s.copy(self.elem(aid, name), params[j])
+                s.copy(unknown, params[j])
+            if dstar is not None:
+                for key in list(self.keys_of.get(aid, ())):
+                    if key not in by_name:
+                        s.copy(self.elem(aid, key), self._vararg_elem(params[dstar], key))
 
     def construct(self, call: Call, cid: int) -> None:
         s = self.s
         inst = s.value(("i", cid))
-        s.add(call.result, (inst,))
+        s.add1(call.result, inst)
         init = self.member(cid, "__init__")
         if init is not None:
             self.invoke(Call(call.key, call.caller, call.line, call.pos, call.kw, s.var(), call.via, call.scope),
@@ -191,7 +231,7 @@ class Apply:
         if call.key[0] == "site":
             self.site_external.setdefault(call.key, set()).add(dotted)
 
-    def external(self, call: Call, dotted: str) -> None:
+    def external(self, call: Call, dotted: str, path: bool = True) -> None:
         s = self.s
         if dotted.startswith("<builtin>."):
             name = dotted[len("<builtin>."):]
@@ -208,8 +248,8 @@ class Apply:
             self._make_partial(call)
             return
         self._external_target(call, dotted)
-        if dotted.rsplit(".", 1)[-1][:1].isupper():
-            s.add(call.result, (s.value(("x", dotted)),))
+        if path and dotted.rsplit(".", 1)[-1][:1].isupper():
+            s.add1(call.result, s.value(("xi", dotted)))
 
     def _builtin(self, call: Call, name: str) -> None:
         s = self.s
@@ -230,7 +270,7 @@ class Apply:
         elif name in _ITERABLE_BUILTINS and pos and pos[0] is not None:
             aid = self.alloc(("builtin", call.key, name))
             s.copy(self.iterate(pos[0], call), self.elem(aid, "*"))
-            s.add(call.result, (s.value(("s", aid)),))
+            s.copy(self.lazy_container(aid), call.result)
             for kname, kv in call.kw:
                 if kname == "key" and kv is not None:
                     self.calls(kv, Call(call.key, call.caller, call.line, [self.elem(aid, "*")], [], s.var(),
@@ -243,19 +283,19 @@ class Apply:
             for i, p in enumerate(pos):
                 if p is not None:
                     s.copy(self.iterate(p, call), self.elem(pair, i + (name == "enumerate")))
-            s.copy(self.container_var(pair), self.elem(aid, "*"))
-            s.add(call.result, (s.value(("s", aid)),))
+            s.copy(self.lazy_container(pair), self.elem(aid, "*"))
+            s.copy(self.lazy_container(aid), call.result)
         elif name in ("staticmethod", "classmethod") and pos and pos[0] is not None:
             s.copy(pos[0], call.result)
         elif name == "type" and len(pos) == 1 and pos[0] is not None:
-            s.hook(pos[0], lambda vals: [s.add(call.result, (s.value(("c", s.vals[v][1])),))
+            s.hook(pos[0], lambda vals: [s.add1(call.result, s.value(("c", s.vals[v][1])))
                                          for v in vals if s.vals[v][0] in ("i", "a")])
         elif name == "dict":
             aid = self.alloc(("builtin", call.key, name))
             for kname, kv in call.kw:
                 if kv is not None and kname != "**":
                     s.copy(kv, self.elem(aid, kname))
-            s.add(call.result, (s.value(("s", aid)),))
+            s.add1(call.result, s.value(("s", aid)))
             if pos and pos[0] is not None:
                 s.copy(pos[0], call.result)
 
@@ -264,7 +304,7 @@ class Apply:
         if len(pos) >= 2 and pos[0] is not None and pos[1] is not None:
             cls_var, obj = pos[0], pos[1]
             s.hook(cls_var, lambda vals: [s.hook(obj, lambda rs, c=s.vals[v][1]: [
-                s.add(call.result, (s.value(("u", c, r)),)) for r in rs])
+                s.add1(call.result, s.value(("u", c, r))) for r in rs])
                 for v in vals if s.vals[v][0] == "c"])
             return
         fi, di = call.scope
@@ -276,7 +316,7 @@ class Apply:
         cid = self.py.local_sym[fi][defs[di]["parent"]]
         params = self.param_vars(self.py.local_sym[fi][di])
         if params:
-            s.hook(params[0], lambda rs: [s.add(call.result, (s.value(("u", cid, r)),)) for r in rs if r != TOP])
+            s.hook(params[0], lambda rs: [s.add1(call.result, s.value(("u", cid, r))) for r in rs if r != TOP])
 
     def _map(self, call: Call, pos: list, is_map: bool) -> None:
         s = self.s
@@ -289,7 +329,7 @@ class Apply:
             self.calls(p, Call(call.key, call.caller, call.line, others[:1], [], res, call.via, call.scope))
             if not is_map:
                 s.copy(self.iterate(p, call), self.elem(aid, "*"))
-        s.add(call.result, (s.value(("s", aid)),))
+        s.copy(self.lazy_container(aid), call.result)
 
     # ------------------------------------------------------------------ partial and containers
     def _make_partial(self, call: Call) -> None:
@@ -297,7 +337,7 @@ class Apply:
             return
         pid = len(self.partials)
         self.partials[pid] = (call.pos[0], call.pos[1:], call.kw)
-        self.s.add(call.result, (self.s.value(("p", pid)),))
+        self.s.add1(call.result, self.s.value(("p", pid)))
 
     def _call_partial(self, call: Call, pid: int) -> None:
         fn, pos, kw = self.partials[pid]
@@ -327,13 +367,13 @@ class Apply:
                 if name == "setdefault":
                     s.copy(pos[1], self.elem(aid, "*"))
         elif name in ("values", "copy"):
-            s.add(call.result, (s.value(("s", aid)),))
+            s.add1(call.result, s.value(("s", aid)))
         elif name == "items":
             pair = self.alloc(("items", aid), 2)
             s.copy(self.elem(aid, ALL), self.elem(pair, 1))
             out = self.alloc(("items-of", aid))
             s.copy(self.container_var(pair), self.elem(out, "*"))
-            s.add(call.result, (s.value(("s", out)),))
+            s.add1(call.result, s.value(("s", out)))
 
     def _merge_into(self, vals: set[int], aid: int) -> None:
         s = self.s

@@ -9,6 +9,10 @@ from functools import lru_cache
 from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES
 
 _ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
+# A call site the value flow says reaches more defs than this gets none of them: it is kept as an
+# unresolved 'too-many' site (a context-insensitive analysis merges the callers of shared helpers,
+# and past a handful of targets the list is mostly that merge, not what the site calls).
+MAX_FLOW_TARGETS = 12
 _SEG = re.compile(r"^([A-Za-z_]\w*)((?:\(\)|\[\])*)$")
 
 
@@ -72,7 +76,11 @@ class PyCalls:
                     elif dst not in flow.replaced:
                         edges.setdefault(dst, (res, "call"))
                 key = ("site", fi, k)
-                for dst, lv in flow.site_targets.get(key, {}).items():
+                found = flow.site_targets.get(key, {})
+                if sum(1 for d, lv in found.items() if lv[0] == "flow" and d not in edges) > MAX_FLOW_TARGETS:
+                    flow.site_top.add(key)     # too many to be useful: say so instead of listing them
+                    found = {d: lv for d, lv in found.items() if lv[0] != "flow"}
+                for dst, lv in found.items():
                     edges.setdefault(dst, lv)
                 if not edges and link_python_call(self, links, callee, fi, src, line, "pybind"):
                     g.resolved_calls += 1
@@ -91,8 +99,12 @@ class PyCalls:
                     if dst != src:
                         g.edges.add((src, dst, line, "guess", "call"))
                 g.unresolved_sites.append((src, line, callee, *why, 0))
+        fanout: dict[tuple[int, int], int] = {}
+        for src, _dst, line, _res, _via in flow.extra_edges:
+            fanout[(src, line)] = fanout.get((src, line), 0) + 1
         for edge in flow.extra_edges:
-            g.edges.add(edge)
+            if fanout[(edge[0], edge[2])] <= MAX_FLOW_TARGETS:
+                g.edges.add(edge)
 
     def resolve_call(self, callee: str, fi: int, di: int) -> list[tuple[int, str]]:
         segs = split_chain(callee)

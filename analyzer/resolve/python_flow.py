@@ -63,6 +63,9 @@ class Flow(Names, Values, Apply):
         self.replaced: set[int] = set()
         self._lit = 0
         self._updates: dict[tuple[int, int], list] = {}
+        self.ext_imports: dict[int, str] = {}             # binding variable -> module outside the index
+        self.passthrough: dict[int, set[int]] = {}        # sid -> parameters it returns unchanged
+        self.defaults: dict[tuple[int, int], int] = {}    # (sid, parameter) -> its default's variable
 
     # ------------------------------------------------------------------ entry point
     def solve(self) -> "Flow":
@@ -72,7 +75,6 @@ class Flow(Names, Values, Apply):
         self._external_bases()
         for fi in range(len(self.files)):
             self._build(fi)
-        self.s.collapse_cycles()
         self.s.run()
         for sid, (orig, dv) in self.decorated.items():
             vals = self.s.values_of(dv)
@@ -86,7 +88,7 @@ class Flow(Names, Values, Apply):
         v = self._consts.get(vid)
         if v is None:
             v = self._consts[vid] = self.s.var()
-            self.s.add(v, (vid,))
+            self.s.add1(v, vid)
         return v
 
     def union(self, vs: list) -> int | None:
@@ -154,6 +156,15 @@ class Flow(Names, Values, Apply):
             elif t == "cfor":
                 for name in _names(op[3]):
                     self.cvars.setdefault((fi, op[2], name), self.s.var())
+            if t in ("as", "for", "with", "ann"):
+                pat = op[4] if t != "ann" else op[2]
+                self.stored_attrs.update(_stored(pat))
+                if t != "ann" and self.files[fi]["defs"][op[1]]["kind"] == "class" and pat and pat[0] == "n":
+                    self.stored_attrs.add(pat[1])
+        for fact in fl["sites"]:
+            if fact and fact[0] and fact[0][0] == "n" and fact[0][1] == "setattr" and len(fact[1]) > 1 \
+                    and fact[1][1] and fact[1][1][0] == "k":
+                self.stored_attrs.add(str(fact[1][1][1]))
         calls = self.files[fi]["calls"]
         for k, fact in enumerate(fl["sites"]):
             writes = _update_writes(fact)
@@ -215,7 +226,9 @@ class Flow(Names, Values, Apply):
                 kind, val = self.import_value(op[5])
                 dv = self.defvars[(fi, j, op[4])]
                 if kind == "val":
-                    self.s.add(dv, (self.s.value(val),))
+                    self.s.add1(dv, self.s.value(val))
+                    if val[0] == "x":
+                        self.ext_imports[dv] = val[1]
                 else:
                     self.s.copy(val, dv)
             elif t in ("ret", "yld"):
@@ -237,17 +250,18 @@ class Flow(Names, Values, Apply):
                 dv = self.ev(default, outer)
                 if dv is not None:
                     s.copy(dv, pv[i])
+                    self.defaults[(sid, i)] = dv
             cid = self._ann(ann, fi, di)
             if cid is not None:
-                s.add(pv[i], (s.value(("a", cid)),))
+                s.add1(pv[i], s.value(("a", cid)))
             if kind in ("v", "w"):
                 s.add(pv[i], (s.value(("s", self.alloc(("args", sid, kind)))),))
         if d["kind"] == "method" and plist and plist[0][1] == "p" and "staticmethod" not in d["flags"]:
             cls = self.py.local_sym[fi][d["parent"]]
-            s.add(pv[0], (s.value(("c" if "classmethod" in d["flags"] else "a", cls)),))
+            s.add1(pv[0], s.value(("c" if "classmethod" in d["flags"] else "a", cls)))
         rc = self._ann(d.get("ret"), fi, di)
         if rc is not None and sid not in self.generators:
-            s.add(self.ret(sid), (s.value(("a", rc)),))
+            s.add1(self.ret(sid), s.value(("a", rc)))
 
     def _def(self, fi: int, j: int, op: tuple, decos) -> None:
         scope, did = op[1], op[5]
@@ -271,15 +285,19 @@ class Flow(Names, Values, Apply):
         if defs[scope]["kind"] == "class" or cur == orig:
             self.s.copy(orig, dv)
             return
-        self.s.copy(cur, dv)
         ov = self.s.value(("c" if defs[did]["kind"] == "class" else "f", sid))
         self.decorated[sid] = (ov, dv)
 
-        def fallback() -> None:
-            vals = [self.s.vals[v] for v in self.s.values_of(cur) if v != TOP]
-            if not any(v[0] in _CALLABLE_KINDS for v in vals):
-                self.s.add(dv, (ov,))
-        self.s.later(fallback)
+        def settle() -> None:
+            """The name is bound to the def itself when a decorator returned it (registries:
+            their shared return variable holds every def they registered) or returned nothing
+            callable that is known (outside the index); else to what the decorators returned."""
+            vals = self.s.values_of(cur)
+            if ov in vals or TOP in vals or not any(self.s.vals[v][0] in _CALLABLE_KINDS for v in vals):
+                self.s.add1(dv, ov)
+            else:
+                self.s.copy(cur, dv)
+        self.s.later(settle)
 
     def _return(self, fi: int, op: tuple) -> None:
         scope = op[1]
@@ -290,11 +308,30 @@ class Flow(Names, Values, Apply):
             return
         sid = self.py.local_sym[fi][scope]
         if op[0] == "ret":
+            i = self._returned_param(fi, scope, op[2])
+            if i is not None:        # `return x` of a parameter: per call, what that call passed
+                self.passthrough.setdefault(sid, set()).add(i)
+                return
             self.s.copy(v, self.ret(sid))
         elif op[3]:
             self.s.copy(self.iterate(v, None), self.yld(sid))
         else:
             self.s.copy(v, self.yld(sid))
+
+    def _returned_param(self, fi: int, scope: int, e) -> int | None:
+        """Index of the parameter `return e` returns unchanged (never rebound in the function)."""
+        if e is None or e[0] != "n":
+            return None
+        kinds = self._kinds.get(self.py.local_sym[fi][scope])
+        if not kinds:
+            return None
+        lst = self.binds.get((fi, scope), {}).get(e[1], ())
+        if len(lst) != 1 or lst[0][0] != -1:
+            return None
+        for i, (name, kind) in enumerate(kinds):
+            if name == e[1] and kind in ("p", "k"):
+                return i
+        return None
 
     def _implicit_call(self, fi: int, scope: int, j: int, line: int, tag: str) -> Call:
         return Call((tag, fi, j), self.py.local_sym[fi][scope], line, [], [], self.s.var(), "implicit", (fi, scope))
@@ -355,7 +392,7 @@ class Flow(Names, Values, Apply):
         classes = self.s.var()
         self.s.copy(typ, classes)
         self.s.copy(self.iterate(typ, None), classes)
-        self.s.hook(classes, lambda vals: [self.s.add(dv, (self.s.value(("i", self.s.vals[x][1])),))
+        self.s.hook(classes, lambda vals: [self.s.add1(dv, self.s.value(("i", self.s.vals[x][1])))
                                            for x in vals if self.s.vals[x][0] == "c"])
 
     def _op_ann(self, fi: int, j: int, op: tuple) -> None:
@@ -366,10 +403,10 @@ class Flow(Names, Values, Apply):
             return
         ids = self.py.local_sym[fi]
         if pat[0] == "n" and defs[scope]["kind"] == "class":
-            self.s.add(self.field(ids[scope], pat[1]), (self.s.value(("a", cid)),))
+            self.s.add1(self.field(ids[scope], pat[1]), self.s.value(("a", cid)))
         elif pat[0] == "a" and pat[1] is not None and pat[1][0] == "n" and pat[1][1] == "self" \
                 and defs[scope]["kind"] == "method":
-            self.s.add(self.field(ids[defs[scope]["parent"]], pat[2]), (self.s.value(("a", cid)),))
+            self.s.add1(self.field(ids[defs[scope]["parent"]], pat[2]), self.s.value(("a", cid)))
 
     # ------------------------------------------------------------------ assignments
     def _assign(self, fi: int, j: int, cx: tuple, pat, expr, line: int) -> None:
@@ -449,6 +486,9 @@ class Flow(Names, Values, Apply):
         if k == "n":
             return self.read(fi, scope, e[1], e[2], e[3])
         if k == "a":
+            ext = self._static_external(e, cx)
+            if ext is not None:
+                return self.const_var(("x", ext))
             o = self.ev(e[1], cx)
             return self.load(o, e[2]) if o is not None else None
         if k == "c":
@@ -466,6 +506,30 @@ class Flow(Names, Values, Apply):
         if k in ("L", "D", "C"):
             return self._ev_container(e, cx)
         return None
+
+    def _static_external(self, e, cx: tuple) -> str | None:
+        """`torch.nn.functional.silu` when its head is, for sure, an import of a module outside the
+        index (its only binding; not rebound in the reading functions): no variables needed."""
+        attrs = []
+        while e[0] == "a":
+            attrs.append(e[2])
+            e = e[1]
+            if e is None:
+                return None
+        if e[0] != "n":
+            return None
+        fi, scope = cx
+        name = e[1]
+        defs = self.files[fi]["defs"]
+        d = scope
+        while d > 0:
+            if defs[d]["kind"] != "class" and (self.bound_in(fi, d, name) or name in self.globs.get((fi, d), ())):
+                return None
+            d = defs[d]["parent"]
+        lst = self._bindings(fi, 0, name)
+        if len(lst) != 1 or lst[0][2] not in self.ext_imports:
+            return None
+        return ".".join([self.ext_imports[lst[0][2]], *reversed(attrs)])
 
     def _ev_subscript(self, e, cx: tuple) -> int | None:
         fi, scope = cx
@@ -550,7 +614,9 @@ class Flow(Names, Values, Apply):
             xv = self.ev(elt, cx)
             if xv is not None:
                 s.copy(xv, self.elem(aid, "*"))
-        return self.container_var(aid)
+        if k != "C" and all(x is None or x[0] == "k" for x in _elements(e)):
+            return self.container_var(aid)
+        return self.lazy_container(aid)
 
     # ------------------------------------------------------------------ call sites
     def site(self, fi: int, k: int) -> int:
@@ -570,6 +636,13 @@ class Flow(Names, Values, Apply):
             if v is not None:
                 self.s.copy(v, pv)
         callee, pos_e, kw_e = fact
+        ext = self._static_external(callee, cx) if callee is not None and callee[0] == "a" else None
+        if ext is not None and ext not in ("functools.partial",):
+            # A call of something outside the index, known without solving: its arguments are
+            # not followed (nothing in the index runs them), nested calls are sites of their own.
+            call = Call(("site", fi, k), self.py.local_sym[fi][owner], line, [], [], r, "call", cx)
+            self.external(call, ext)
+            return r
         fn = self.ev(callee, cx)
         pos = [("*", self.ev(a[1], cx)) if a is not None and a[0] == "*" else self.ev(a, cx) for a in pos_e]
         kw = [(name, self.ev(a, cx)) for name, a in kw_e]
@@ -579,7 +652,14 @@ class Flow(Names, Values, Apply):
         return r
 
     def stats(self) -> dict[str, Any]:
-        return {"vars": len(self.s.rep), "values": len(self.s.vals), "steps": self.s.steps}
+        return {"vars": len(self.s.pts), "values": len(self.s.vals), "steps": self.s.steps}
+
+
+def _elements(e) -> list:
+    """The element (value) expressions of a list/tuple/set or dict literal."""
+    if e[0] == "L":
+        return [x[1] if x is not None and x[0] == "*" else x for x in e[2]]
+    return [x for _k, x in e[1]]
 
 
 def _update_writes(fact) -> list:
@@ -595,6 +675,19 @@ def _update_writes(fact) -> list:
     if not items or any(k is None or k[0] != "k" for k, _ in items):
         return []
     return [(k[1], e) for k, e in items]
+
+
+def _stored(pat) -> list[str]:
+    """Attribute names a target pattern writes (`self.x`, `a.b.c` -> x, c)."""
+    if pat is None:
+        return []
+    if pat[0] == "a":
+        return [pat[2]]
+    if pat[0] == "t":
+        return [x for p in pat[1] for x in _stored(p)]
+    if pat[0] == "*":
+        return _stored(pat[1])
+    return []
 
 
 def _names(pat) -> list[str]:

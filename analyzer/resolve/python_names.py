@@ -168,7 +168,7 @@ class Names:
         if not dominated:
             sub = f"{module}.{name}"
             if sub in self.py.modules:
-                self.s.add(v, (self.s.value(("m", sub)),))
+                self.s.add1(v, self.s.value(("m", sub)))
             elif not vs:
                 b = self.builtin(name)
                 if b is not None:

@@ -8,8 +8,11 @@ Values (interned tuples, python_solver.Solver.value):
   ('b', sid, recv)    a bound method: function sid, receiver value id recv
   ('bs', sid, recv)   the same, named through super(): no dispatch to overrides
   ('m', module)       an indexed module
-  ('x', dotted)       something outside the index, by the dotted name it was reached through
-                      (`torch.ops._C.silu_and_mul`, `ext.Cls.fun`); builtins are `<builtin>.len`
+  ('x', dotted)       something outside the index, by the dotted path it was imported through
+                      (`torch.ops._C.silu_and_mul`); builtins are `<builtin>.len`
+  ('xi', dotted)      an instance of an outside class (`ext.Cls()`): its attributes are ('xt', ...)
+  ('xt', dotted)      an outside name reached through an instance (`ext.Cls.fun`, a base class's
+                      method): callable, but its own attributes are not followed
   ('k', const)        an int or short str constant (subscript keys, getattr names)
   ('s', aid)          a container (list/tuple/set/dict literal, comprehension, *args, ...)
   ('g', sid)          the generator a call of generator function sid returns
@@ -39,6 +42,11 @@ class Values:
         self._loads: dict[tuple[int, str], int] = {}
         self._allocs: dict[object, int] = {}
         self._iters: dict[tuple[int, object], int] = {}
+        self._members: dict[tuple, int | None] = {}
+        self._plans: dict[tuple[int, str], tuple] = {}
+        # Attribute names some statement stores (`x.a = ...`, class bodies, annotations, setattr
+        # with a constant name): a field of any other name is never written, so never read.
+        self.stored_attrs: set[str] = set()
 
     # ------------------------------------------------------------------ containers
     def alloc(self, key: object, length: int | None = None, kind: str = "") -> int:
@@ -62,6 +70,19 @@ class Values:
 
     def container_var(self, aid: int) -> int:
         return self.const_var(("s", aid))
+
+    def lazy_container(self, aid: int) -> int:
+        """A variable that holds the container once some element holds something other than
+        constants and outside names: a tuple of tensors never flows anywhere, so costs nothing."""
+        t = self.s.var()
+        cv = self.s.value(("s", aid))
+        s = self.s
+
+        def present(vals: set[int]) -> None:
+            if any(v > 1 and not s.minor[v] for v in vals):
+                s.add1(t, cv)
+        s.hook(self.elem(aid, ALL), present)
+        return t
 
     def element_of(self, aid: int, key: object, t: int) -> None:
         """t ⊇ aid[key] for a constant key (negative indices counted from a known length)."""
@@ -91,7 +112,7 @@ class Values:
         s = self.s
         for vid in vals:
             if vid == TOP:
-                s.add(t, (TOP,))
+                s.add1(t, TOP)
                 continue
             v = s.vals[vid]
             k = v[0]
@@ -103,16 +124,25 @@ class Values:
                 s.copy(self.gvar(v[1], attr), t)
             elif k == "x":
                 if v[1].count(".") < _MAX_EXTERNAL_DEPTH:
-                    s.add(t, (s.value(("x", f"{v[1]}.{attr}")),))
+                    s.add1(t, s.value(("x", f"{v[1]}.{attr}")))
+            elif k == "xi":
+                s.add1(t, s.value(("xt", f"{v[1]}.{attr}")))
             elif k == "u":
                 self._super_attr(v[1], v[2], attr, t)
             elif k == "s":
-                s.add(t, (s.value(("cm", v[1], attr)),))
+                s.add1(t, s.value(("cm", v[1], attr)))
             elif k == "k" and isinstance(v[1], str):
-                s.add(t, (s.value(("x", f"<builtin>.str.{attr}")),))
+                s.add1(t, s.value(("xt", f"<builtin>.str.{attr}")))
 
     def member(self, cid: int, name: str, after: int | None = None) -> int | None:
         """The symbol `name` names on class cid through its MRO (after class `after`, for super())."""
+        key = (cid, name, after)
+        if key in self._members:
+            return self._members[key]
+        self._members[key] = found = self._member(cid, name, after)
+        return found
+
+    def _member(self, cid: int, name: str, after: int | None) -> int | None:
         mro = self.py.mro(cid)
         if after is not None:
             mro = mro[mro.index(after) + 1:] if after in mro else []
@@ -141,21 +171,36 @@ class Values:
             return s.value(("b", sid, s.value(("c", cid))))
         return s.value(("b", sid, recv))
 
+    def _instance_plan(self, cid: int, attr: str) -> tuple:
+        """(member symbol | None, is a property, field variables to read, outside value | None)
+        of `attr` on instances of cid: the same for every receiver, so computed once."""
+        key = (cid, attr)
+        plan = self._plans.get(key)
+        if plan is None:
+            sid = self.member(cid, attr)
+            prop = sid is not None and "property" in self.py.g.symbols[sid].flags
+            fields = []
+            if attr in self.stored_attrs:
+                fields = [self.field(c, attr) for c in self.py.mro(cid) if (c, attr) in self.fields or sid is None]
+            ext = None
+            if sid is None and attr not in self.stored_attrs:
+                base = self.external_base(cid)
+                ext = self.s.value(("xt", f"{base}.{attr}")) if base is not None else None
+            plan = self._plans[key] = (sid, prop, fields, ext)
+        return plan
+
     def _instance_attr(self, recv: int, cid: int, attr: str, t: int) -> None:
         s = self.s
-        sid = self.member(cid, attr)
+        sid, prop, fields, ext = self._instance_plan(cid, attr)
         if sid is not None:
-            if "property" in self.py.g.symbols[sid].flags:
+            if prop:
                 s.copy(self.ret(sid), t)
             else:
-                s.add(t, (self._bound(sid, recv, cid),))
-        for c in self.py.mro(cid):
-            if (c, attr) in self.fields or sid is None:
-                s.copy(self.field(c, attr), t)
-        if sid is None:
-            ext = self.external_base(cid)
-            if ext is not None:
-                s.add(t, (s.value(("x", f"{ext}.{attr}")),))
+                s.add1(t, self._bound(sid, recv, cid))
+        for f in fields:
+            s.copy(f, t)
+        if ext is not None:
+            s.add1(t, ext)
 
     def _class_attr(self, cid: int, attr: str, t: int) -> None:
         s = self.s
@@ -165,13 +210,14 @@ class Values:
             if "classmethod" in sym.flags:
                 s.add(t, (s.value(("b", sid, s.value(("c", cid)))),))
             elif "property" not in sym.flags:
-                s.add(t, (s.value(("c" if sym.kind == "class" else "f", sid)),))
-        for c in self.py.mro(cid):
-            s.copy(self.field(c, attr), t)
-        if sid is None:
+                s.add1(t, s.value(("c" if sym.kind == "class" else "f", sid)))
+        if attr in self.stored_attrs:
+            for c in self.py.mro(cid):
+                s.copy(self.field(c, attr), t)
+        if sid is None and attr not in self.stored_attrs:
             ext = self.external_base(cid)
             if ext is not None:
-                s.add(t, (s.value(("x", f"{ext}.{attr}")),))
+                s.add1(t, s.value(("xt", f"{ext}.{attr}")))
 
     def _super_attr(self, cid: int, recv: int, attr: str, t: int) -> None:
         s = self.s
@@ -183,11 +229,11 @@ class Values:
             b = self._bound(sid, recv, rv[1]) if rv[0] != "c" else s.value(("b", sid, recv))
             bv = s.vals[b]
             # The method super() names is the one called: no dispatch to overrides.
-            s.add(t, (s.value(("bs",) + bv[1:]) if bv[0] == "b" else b,))
+            s.add1(t, s.value(("bs",) + bv[1:]) if bv[0] == "b" else b)
         else:
             ext = self.external_base(cid)
             if ext is not None:
-                s.add(t, (s.value(("x", f"{ext}.{attr}")),))
+                s.add1(t, s.value(("xt", f"{ext}.{attr}")))
 
     def store(self, ov: int, attr: str, val: int) -> None:
         def on(vals: set[int]) -> None:
@@ -206,7 +252,7 @@ class Values:
         self.s.hook(ov, lambda vals: self._on_subscript(vals, key, kv, t, call))
 
     def _subscript_keys(self, ov: int, kv: int, t: int, call) -> None:
-        keys = [self.s.vals[x] for x in self.s.values_of(kv)]
+        keys = [self.s.vals[x] for x in self.s.values_of(kv)]   # ('k*',) (constants cut) is not 'k"
         if keys and all(k[0] == "k" for k in keys):
             for k in keys:
                 self.s.hook(ov, lambda vals, c=k[1]: self._on_subscript(vals, c, kv, t, call))
@@ -217,7 +263,7 @@ class Values:
         s = self.s
         for vid in vals:
             if vid == TOP:
-                s.add(t, (TOP,))
+                s.add1(t, TOP)
                 continue
             v = s.vals[vid]
             if v[0] == "s":
@@ -238,7 +284,7 @@ class Values:
             self.s.copy(self.elem(aid, "*"), self.elem(new, "*"))
         else:
             self.s.copy(self.elem(aid, ALL), self.elem(new, "*"))
-        self.s.add(t, (self.s.value(("s", new)),))
+        self.s.add1(t, self.s.value(("s", new)))
 
     def store_subscript(self, ov: int, key: object, kv: int | None, val: int) -> None:
         def on(vals: set[int], keys: list) -> None:
@@ -272,7 +318,7 @@ class Values:
         s = self.s
         for vid in vals:
             if vid == TOP:
-                s.add(t, (TOP,))
+                s.add1(t, TOP)
                 continue
             v = s.vals[vid]
             k = v[0]
