@@ -73,7 +73,8 @@ class Apply:
                 for sub in self.py.all_subclasses(recv[1]):
                     over = self.py.members[sub].get(short)
                     if over is not None and over != v[1]:
-                        self.invoke(call, over, v[2], "dispatch")
+                        # The override runs on an instance of its own class (or below).
+                        self.invoke(call, over, s.value(("a", sub)), "dispatch")
         elif k == "c":
             self.construct(call, v[1])
         elif k in ("i", "a"):

@@ -276,6 +276,8 @@ class Flow(Names, Values, Apply):
         cur = orig
         exprs, line = decos
         for i, e in enumerate(reversed(exprs)):
+            if self._transparent(e, (fi, scope)):
+                continue     # outside the index (dataclass, torch.inference_mode()): the def stays
             fn = self.ev(e, (fi, scope))
             if fn is None:
                 continue
@@ -303,17 +305,21 @@ class Flow(Names, Values, Apply):
         scope = op[1]
         if not scope:
             return
+        sid = self.py.local_sym[fi][scope]
+        if op[0] == "ret":
+            for alt in _alternatives(op[2]):
+                i = self._returned_param(fi, scope, alt)
+                if i is not None:    # `return x` of a parameter: per call, what that call passed
+                    self.passthrough.setdefault(sid, set()).add(i)
+                    continue
+                v = self.ev(alt, (fi, scope))
+                if v is not None:
+                    self.s.copy(v, self.ret(sid))
+            return
         v = self.ev(op[2], (fi, scope))
         if v is None:
             return
-        sid = self.py.local_sym[fi][scope]
-        if op[0] == "ret":
-            i = self._returned_param(fi, scope, op[2])
-            if i is not None:        # `return x` of a parameter: per call, what that call passed
-                self.passthrough.setdefault(sid, set()).add(i)
-                return
-            self.s.copy(v, self.ret(sid))
-        elif op[3]:
+        if op[3]:
             self.s.copy(self.iterate(v, None), self.yld(sid))
         else:
             self.s.copy(v, self.yld(sid))
@@ -507,6 +513,20 @@ class Flow(Names, Values, Apply):
             return self._ev_container(e, cx)
         return None
 
+    def _transparent(self, e, cx: tuple) -> bool:
+        """A decorator known to come from outside the index (or a builtin one), statically."""
+        if e is None:
+            return True
+        if e[0] == "c":
+            fact = self.files[cx[0]]["flow"]["sites"][e[1]]
+            return fact is None or self._transparent(fact[0], cx)
+        if e[0] == "n":
+            fi, scope = cx
+            if not self.bound_in(fi, scope, e[1]) and not self.bound_in(fi, 0, e[1]):
+                return self.builtin(e[1]) is not None
+            return self._static_external(e, cx) is not None
+        return e[0] == "a" and self._static_external(e, cx) is not None
+
     def _static_external(self, e, cx: tuple) -> str | None:
         """`torch.nn.functional.silu` when its head is, for sure, an import of a module outside the
         index (its only binding; not rebound in the reading functions): no variables needed."""
@@ -653,6 +673,13 @@ class Flow(Names, Values, Apply):
 
     def stats(self) -> dict[str, Any]:
         return {"vars": len(self.s.pts), "values": len(self.s.vals), "steps": self.s.steps}
+
+
+def _alternatives(e) -> list:
+    """`a if c else b` / `a or b` -> [a, b] (flattened); anything else -> [e]."""
+    if e is not None and e[0] == "u":
+        return [x for alt in e[1] for x in _alternatives(alt)]
+    return [e]
 
 
 def _elements(e) -> list:
