@@ -128,26 +128,6 @@ def _imports(node, module: str, is_package: bool, out: list) -> None:
             out.append((alias, f"{base}.{name}" if base else name, False))
 
 
-def _value_type(right) -> tuple[str, str] | None:
-    """TypeExpr for the value assigned, if it says anything about the target's type."""
-    if right is None:
-        return None
-    t = right.type
-    if t == "call":
-        fn = right.child_by_field_name("function")
-        callee = normalize_callee(_text(fn))
-        if callee.endswith("partial") and callee in ("partial", "functools.partial"):
-            args = right.child_by_field_name("arguments")
-            first = args.named_children[0] if args is not None and args.named_children else None
-            if first is not None and first.type in ("identifier", "attribute"):
-                return ("ref", normalize_callee(_text(first)))
-            return None
-        return ("call", callee)
-    if t in ("identifier", "attribute"):
-        return ("ref", normalize_callee(_text(right)))
-    return None
-
-
 def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
     """Facts for one Python file. context: `module` (dotted name), `is_package`, and the engine's
     `python_op_registrars` (functions that register a Python function as a torch op)."""
@@ -165,7 +145,9 @@ def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
     imports: list = []
     for node in caps.get("import", ()):
         _imports(node, module, is_package, imports)
-    _assignments(caps, defs, spans)
+    from .python_types import assignments
+
+    assignments(caps, defs, spans)
     flow = _flow(tree, caps, spans, len(calls), module, is_package)
     return {
         "path": path, "lang": "py", "module": module, "errors": count_error_nodes(tree),
@@ -330,53 +312,6 @@ def _calls(caps, defs: list, spans: list, registrars: tuple[str, ...]) -> tuple[
             if reg is not None:
                 regs.append(reg)
     return calls, regs
-
-
-def _assignments(caps, defs: list, spans: list) -> None:
-    """Visible types of names and `self.x` attributes, from annotations and assigned values.
-
-    A name assigned more than one value (not counting `None`) keeps only an annotation: which value
-    a read sees is the value-flow solver's question (resolve/python_flow.py), not first-wins."""
-    seen: dict[tuple[int, str], tuple | None] = {}    # (table owner, name) -> first value, None = varied
-    for node in caps.get("assignment", ()):
-        left = node.child_by_field_name("left")
-        ann_node = node.child_by_field_name("type")
-        right = node.child_by_field_name("right")
-        if ann_node is None and (right is None or right.type in ("none", "assignment")):
-            continue
-        texpr = ("ann", _text(ann_node)) if ann_node is not None else _value_type(right)
-        owner = _enclosing(spans, defs, node.start_byte)
-        od = defs[owner]
-        if left.type == "identifier":
-            name = _text(left)
-            table = od["attrs"] if od["kind"] in ("class", "module") else od["vars"]
-            key = (owner, name)
-        elif left.type == "attribute":
-            obj = left.child_by_field_name("object")
-            if obj is None or obj.type != "identifier" or _text(obj) != "self":
-                continue
-            name = _text(left.child_by_field_name("attribute"))
-            cls = od["parent"] if od["kind"] == "method" else -1
-            if cls <= 0 or defs[cls]["kind"] != "class":
-                continue
-            table = defs[cls]["attrs"]
-            key = (cls, name)
-        else:
-            continue
-        if texpr is None or texpr[0] != "ann":
-            plain = texpr[:2] if texpr is not None else None
-            if key in seen and seen[key] != plain:
-                seen[key] = None
-                if name in table and table[name][0] != "ann":
-                    del table[name]
-                continue
-            seen.setdefault(key, plain)
-            if plain is None or seen[key] is None:
-                continue
-        # Remember where the value was written: `self.x = x` means the parameter `x` there.
-        texpr = (texpr[0], texpr[1], owner)
-        if texpr[0] == "ann" or name not in table:
-            table[name] = texpr
 
 
 def _custom_op_registration(args, line: int, end: int, owner: int):

@@ -142,6 +142,21 @@ class Walks:
             queue = nxt
         return []
 
+    def hops(self, chain: list[int], resolutions: set[str] | None = None) -> list[dict[str, Any]]:
+        """For each consecutive pair of a call chain, the best edge between them: resolution, via,
+        call-site line (what `path` prints per hop)."""
+        allowed = DEFAULT_RESOLUTIONS if resolutions is None else resolutions
+        out = []
+        for a, b in zip(chain, chain[1:]):
+            rows = [r for r in self.conn.execute("SELECT line, resolution, via FROM edges WHERE src=? AND dst=?", (a, b))
+                    if r[1] in allowed]
+            line, res, via = min(rows, key=lambda r: (RESOLUTION_ORDER.get(r[1], 9), r[0])) if rows else (0, "", "")
+            out.append({"from": a, "to": b, "resolution": res, "via": via, "line": line})
+        names = {r.id: r.name for r in self.symbols(chain).values()}
+        for h in out:
+            h["from"], h["to"] = names.get(h["from"]), names.get(h["to"])
+        return out
+
     def overrides(self, ids: list[int]) -> dict[str, list[SymbolRow]]:
         """What these methods override (up the hierarchy) and what overrides them (all the way down)."""
         up, frontier, seen = [], list(ids), set(ids)

@@ -11,6 +11,8 @@ from .python_solver import TOP
 from .python_values import ALL
 
 _CALLABLE_INSTANCE = ("__call__", "forward")   # torch.nn.Module instances call forward()
+_BUILTIN_TYPE_METHODS = {t.__name__: frozenset(n for n in dir(t) if not n.startswith("_"))
+                         for t in (list, tuple, set, dict)}
 _ITERABLE_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "reversed", "iter"})
 
 
@@ -347,8 +349,9 @@ class Apply:
 
     def _container_method(self, call: Call, aid: int, name: str) -> None:
         s = self.s
-        if aid in self.kinds:
-            self._external_target(call, f"<builtin>.{self.kinds[aid]}.{name}")
+        kind = self.kinds.get(aid)
+        if kind in _BUILTIN_TYPE_METHODS and name in _BUILTIN_TYPE_METHODS[kind]:
+            self._external_target(call, f"<builtin>.{kind}.{name}")
         pos = [a for a in call.pos if not isinstance(a, tuple)]
         if name in ("append", "add", "appendleft") and pos and pos[0] is not None:
             s.copy(pos[0], self.elem(aid, "*"))
