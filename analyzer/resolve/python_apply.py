@@ -14,6 +14,9 @@ _CALLABLE_INSTANCE = ("__call__", "forward")   # torch.nn.Module instances call 
 _BUILTIN_TYPE_METHODS = {t.__name__: frozenset(n for n in dir(t) if not n.startswith("_"))
                          for t in (list, tuple, set, dict)}
 _ITERABLE_BUILTINS = frozenset({"list", "tuple", "set", "frozenset", "sorted", "reversed", "iter"})
+# Builtins whose calls the analysis models (the others only name a target outside the index).
+MODELLED_BUILTINS = _ITERABLE_BUILTINS | {"super", "getattr", "setattr", "map", "filter", "next", "enumerate",
+                                          "zip", "staticmethod", "classmethod", "type", "dict"}
 
 
 @dataclass
@@ -39,6 +42,7 @@ class Apply:
         self.extra_edges: set[tuple[int, int, int, str, str]] = set()      # decorators, implicit calls
         self.partials: dict[int, tuple[int, list, list]] = {}
         self._applied: set[tuple] = set()
+        self._signatures: dict[tuple, tuple] = {}
 
     def calls(self, fn: int, call: Call) -> None:
         self.s.hook(fn, lambda vals: self._apply_all(call, vals))
@@ -135,10 +139,7 @@ class Apply:
         """Arguments to parameters; returns {parameter index: argument variables} where direct."""
         s = self.s
         passed: dict[int, list[int]] = {}
-        positional = [i for i in range(shift, len(kinds)) if kinds[i][1] == "p"]
-        star = next((i for i, kd in enumerate(kinds) if kd[1] == "v"), None)
-        dstar = next((i for i, kd in enumerate(kinds) if kd[1] == "w"), None)
-        by_name = {kd[0]: i for i, kd in enumerate(kinds) if kd[1] in ("p", "k") and i >= shift}
+        positional, star, dstar, by_name = self._signature(kinds, shift)
         i = 0
         for a in call.pos:
             if isinstance(a, tuple):
@@ -167,6 +168,18 @@ class Apply:
             elif dstar is not None:
                 s.copy(a, self._vararg_elem(params[dstar], name))
         return passed
+
+    def _signature(self, kinds: list[tuple[str, str]], shift: int) -> tuple:
+        """(positional parameter indexes, *args index, **kwargs index, {keyword: index})."""
+        key = (id(kinds), shift)
+        got = self._signatures.get(key)
+        if got is None:
+            positional = [i for i in range(shift, len(kinds)) if kinds[i][1] == "p"]
+            star = next((i for i, kd in enumerate(kinds) if kd[1] == "v"), None)
+            dstar = next((i for i, kd in enumerate(kinds) if kd[1] == "w"), None)
+            by_name = {kd[0]: i for i, kd in enumerate(kinds) if kd[1] in ("p", "k") and i >= shift}
+            got = self._signatures[key] = (positional, star, dstar, by_name, kinds)
+        return got[:4]
 
     def _vararg_elem(self, pv: int, key: object) -> int:
         """Element `key` of the container a *args/**kwargs parameter holds."""

@@ -3,8 +3,11 @@ names (through python_names), attributes, subscripts (with `d['a']` pseudo-names
 keys on plain names), literals and comprehensions (containers), lambdas, and call sites."""
 from __future__ import annotations
 
-from .python_apply import Call
+from .python_apply import MODELLED_BUILTINS, Call
 from .python_values import ALL
+
+# Outside calls the analysis models, so their arguments are followed.
+_MODELLED = frozenset({"functools.partial"} | {f"<builtin>.{n}" for n in MODELLED_BUILTINS})
 
 
 def pseudo(expr) -> str | None:
@@ -157,6 +160,9 @@ class Eval:
                 return None
             d = defs[d]["parent"]
         lst = self._bindings(fi, 0, name)
+        if not lst and not attrs and name not in self.globs.get((fi, scope), ()):
+            b = self.builtin(name)
+            return f"<builtin>.{name}" if b is not None else None
         if len(lst) != 1 or lst[0][2] not in self.ext_imports:
             return None
         return ".".join([self.ext_imports[lst[0][2]], *reversed(attrs)])
@@ -266,8 +272,8 @@ class Eval:
             if v is not None:
                 self.s.copy(v, pv)
         callee, pos_e, kw_e = fact
-        ext = self._static_external(callee, cx) if callee is not None and callee[0] == "a" else None
-        if ext is not None and ext not in ("functools.partial",):
+        ext = self._static_external(callee, cx) if callee is not None and callee[0] in ("a", "n") else None
+        if ext is not None and ext not in _MODELLED:
             # A call of something outside the index, known without solving: its arguments are
             # not followed (nothing in the index runs them), nested calls are sites of their own.
             call = Call(("site", fi, k), self.py.local_sym[fi][owner], line, [], [], r, "call", cx)

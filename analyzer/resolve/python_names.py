@@ -11,7 +11,7 @@ module has run). Class bodies are skipped by the functions inside them, as in Py
 from __future__ import annotations
 
 import builtins
-from bisect import bisect_left
+from bisect import bisect_right
 
 END = 1 << 62          # a position after every statement of a module
 _BUILTINS = frozenset(n for n in dir(builtins) if not n.startswith("_")) | {"__import__", "__name__", "__file__"}
@@ -61,14 +61,18 @@ class Names:
         return out
 
     def _bindings(self, fi: int, scope: int, name: str) -> list:
+        return self._bindings_at(fi, scope, name)[0]
+
+    def _bindings_at(self, fi: int, scope: int, name: str) -> tuple[list, list[int]]:
+        """(bindings of `name` in a scope by position, star imports included; their positions)."""
         key = (fi, scope, name)
-        lst = self._lists.get(key)
-        if lst is None:
+        got = self._lists.get(key)
+        if got is None:
             lst = list(self.binds.get((fi, scope), {}).get(name, ()))
             if (fi, scope) in self.stars:
                 lst = sorted(lst + self._star_defs(fi, scope, name), key=lambda b: b[0])
-            self._lists[key] = lst
-        return lst
+            got = self._lists[key] = (lst, [b[0] for b in lst])
+        return got
 
     def _ancestors(self, fi: int, blk: int) -> tuple[frozenset, tuple]:
         """(blocks around `blk`, itself included, and -1; the loop blocks among them)."""
@@ -87,12 +91,13 @@ class Names:
 
     def reaching(self, fi: int, scope: int, name: str, pos: int, blk: int) -> tuple[list[int], bool]:
         """(variables of the bindings that reach a read, whether one of them dominates it)."""
-        lst = self._bindings(fi, scope, name)
+        lst, positions = self._bindings_at(fi, scope, name)
         if not lst:
             return [], False
         anc, loops = self._ancestors(fi, blk)
         out: list[int] = []
-        i = bisect_left(lst, pos, key=lambda b: b[0]) - 1
+        after = bisect_right(positions, pos)
+        i = after - 1
         dominated = False
         while i >= 0:
             _p, b, v = lst[i]
@@ -102,7 +107,7 @@ class Names:
                 break
             i -= 1
         if loops:
-            for p, b, v in lst[bisect_left(lst, pos, key=lambda b: b[0]):]:
+            for p, b, v in lst[after:]:
                 if b >= 0 and any(lp in self._ancestors(fi, b)[0] for lp in loops):
                     out.append(v)
         return out, dominated
@@ -110,9 +115,12 @@ class Names:
     # ------------------------------------------------------------------ reads
     def read(self, fi: int, scope: int, name: str, pos: int, blk: int) -> int | None:
         """The variable holding what a read of `name` at (pos, blk) in `scope` sees."""
-        defs = self.files[fi]["defs"]
         if scope and name in self.globs.get((fi, scope), ()):
             return self.gvar(self.files[fi]["module"], name)
+        lst = self.binds.get((fi, scope), {}).get(name)
+        if lst is not None and len(lst) == 1 and lst[0][0] == -1 and (fi, scope) not in self.stars:
+            return lst[0][2]         # a parameter never rebound: every read sees it
+        defs = self.files[fi]["defs"]
         if self.bound_in(fi, scope, name):
             vs, dominated = self.reaching(fi, scope, name, pos, blk)
             if not dominated and defs[scope]["kind"] in ("module", "class"):

@@ -9,7 +9,9 @@ Sets are bounded: a variable that would hold more than CAP values holds CAP of t
 TOP ("too many targets"), which flows on through copies like any value, so a call through it is
 reported as partly unknown instead of being silently cut or blowing up. Values that only inform
 (constants, for subscript keys; names outside the index, for reports) are kept to MINOR_CAP per
-variable (constants past it become ANY_CONST: "some constant").
+variable (constants past it become ANY_CONST: "some constant"), and containers to CONTAINER_CAP:
+on vLLM, the tuples of tensors that forward methods return and pass on otherwise made up most of
+the work, and a variable that sees more than a few containers seldom holds callables in them.
 
 Values are interned tuples (`value(t)` -> id); python_values.py says what they mean. Hooks are
 callables run on every new value of a variable (and on the values it already holds); `later(fn)`
@@ -25,14 +27,15 @@ TOP = 0          # value id of ('top',): the set was cut at CAP
 ANY_CONST = 1    # value id of ('k*',): some constant (constants beyond MINOR_CAP were dropped)
 CAP = 40
 MINOR_CAP = 6
-_MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1}
+_MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3}
+CONTAINER_CAP = 4
 
 
 class Solver:
     def __init__(self) -> None:
         self.vals: list[tuple] = [("top",), ("k*",)]
         self._val_id: dict[tuple, int] = {("top",): 0, ("k*",): 1}
-        self.minor = bytearray(2)          # value id -> 0, 1 (outside names) or 2 (constants)
+        self.minor = bytearray(2)          # value id -> 0, 1 outside names, 2 constants, 3 containers
         self._minor_ids: set[int] = set()
         self.pts: list[set[int] | None] = []
         self.succ: dict[int, list[int]] = {}
@@ -73,12 +76,16 @@ class Solver:
     def add(self, v: int, vals: Iterable[int]) -> None:
         """v ⊇ vals."""
         p = self.pts[v]
-        new = set(vals)
-        if p is not None:
+        if p is None:
+            new = set(vals)
+        elif type(vals) is set:
+            new = vals - p
+        else:
+            new = set(vals)
             new -= p
         if not new:
             return
-        if new & self._minor_ids:
+        if not self._minor_ids.isdisjoint(new):
             new = self._cap_minor(p or (), new)
             if not new:
                 return
@@ -99,13 +106,13 @@ class Solver:
 
     def _cap_minor(self, p, new: set[int]) -> set[int]:
         minor = self.minor
-        have = [0, 0, 0]
+        have = [0, 0, 0, 0]
         for x in p:
             have[minor[x]] += 1
         out = set()
         for x in sorted(new):
             m = minor[x]
-            if m and have[m] >= MINOR_CAP:
+            if m and have[m] >= (CONTAINER_CAP if m == 3 else MINOR_CAP):
                 if m == 2 and ANY_CONST not in p:
                     out.add(ANY_CONST)
                 continue

@@ -37,7 +37,8 @@ class Values:
         self.fields: dict[tuple[int, str], int] = {}
         self.elems: dict[tuple[int, object], int] = {}
         self.keys_of: dict[int, list] = {}
-        self.kinds: dict[int, str] = {}          # container -> 'list' | 'tuple' | 'set' | 'dict' | ...
+        self.kinds: dict[int, str] = {}
+        self.slice_of: dict[int, tuple[int, int | None]] = {}   # slice container -> (original, start)          # container -> 'list' | 'tuple' | 'set' | 'dict' | ...
         self.lengths: dict[int, int] = {}
         self._loads: dict[tuple[int, str], int] = {}
         self._allocs: dict[object, int] = {}
@@ -275,15 +276,27 @@ class Values:
                 self.implicit(call, vid, v[1], "__getitem__", [kv] if kv is not None else [], t)
 
     def _slice(self, aid: int, start, t: int) -> None:
-        n = self.lengths.get(aid)
-        new = self.alloc(("slice", aid, start))
-        if isinstance(start, int) and n is not None and start >= 0:
-            for i in range(start, n):
-                self.s.copy(self.elem(aid, i), self.elem(new, i - start))
-            self.lengths[new] = max(n - start, 0)
-            self.s.copy(self.elem(aid, "*"), self.elem(new, "*"))
+        """`xs[start:]`: a container of the elements from start on (from a known length), else of
+        all of them. A slice of a slice is a slice of the original, so loops like `xs = xs[1:]`
+        make at most one container per start, not a new one per iteration."""
+        base, offset = self.slice_of.get(aid, (aid, 0))
+        n = self.lengths.get(base)
+        if isinstance(start, int) and start >= 0 and offset is not None and n is not None:
+            start = min(start + offset, n)
         else:
-            self.s.copy(self.elem(aid, ALL), self.elem(new, "*"))
+            start = None
+        key = ("slice", base, start)
+        new = self._allocs.get(key)
+        if new is None:
+            new = self.alloc(key)
+            self.slice_of[new] = (base, start)
+            if start is not None:
+                for i in range(start, n):
+                    self.s.copy(self.elem(base, i), self.elem(new, i - start))
+                self.lengths[new] = n - start
+                self.s.copy(self.elem(base, "*"), self.elem(new, "*"))
+            else:
+                self.s.copy(self.elem(base, ALL), self.elem(new, "*"))
         self.s.add1(t, self.s.value(("s", new)))
 
     def store_subscript(self, ov: int, key: object, kv: int | None, val: int) -> None:
