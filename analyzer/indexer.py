@@ -68,8 +68,16 @@ def _scan(root: Path, roots: list[str]) -> list[tuple[str, str, int, int]]:
 
 
 def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
-    """Dotted module name of each Python file: the path from the top-most enclosing package."""
+    """Dotted module name of each Python file: its path from the nearest import root above it.
+
+    Import roots are the framework root and the folder above the top of each chain of regular
+    packages (a folder with __init__.py whose parent has none: where that code is run from).
+    Folders without __init__.py between a root and the file are namespace packages (PEP 420) and
+    part of the name, as in Python and PyCG: `nest/imported.py` is `nest.imported`; vLLM's names
+    (one package chain from the root) are its import paths."""
     packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
+    roots = {""} | {d.rsplit("/", 1)[0] if "/" in d else "" for d in packages
+                    if (d.rsplit("/", 1)[0] if "/" in d else "") not in packages}
     out = {}
     for p in paths:
         lang = language_of(p)
@@ -79,9 +87,8 @@ def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
         is_pkg = parts[-1] == "__init__"
         if is_pkg:
             parts = parts[:-1]
-        # Climb while the parent folder is a package.
         start = len(parts) - 1
-        while start > 0 and "/".join(parts[:start]) in packages:
+        while start > 0 and "/".join(parts[:start]) not in roots:
             start -= 1
         out[p] = (".".join(parts[start:]), is_pkg)
     return out

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_STYLE = {"exact": "-->", "type": "-->", "dispatch": "-.->", "name": "-.->"}
+_STYLE = {"exact": "-->", "type": "-->", "flow": "-->", "dispatch": "-.->", "guess": "-.->"}
 
 
 def _mermaid_label(text: str) -> str:
@@ -47,7 +47,7 @@ def to_dot(nodes: dict[int, Any], edges: list[tuple], focus: set[int]) -> str:
             attrs += ", penwidth=3"
         lines.append(f"  n{sid} [{attrs}];")
     for a, b, res, via in edges:
-        style = "dashed" if res in ("dispatch", "name") else "solid"
+        style = "dashed" if res in ("dispatch", "guess") else "solid"
         lines.append(f"  n{a} -> n{b} [label={_dot_str(res if via == 'call' else res + '/' + via)}, style={style}];")
     lines.append("}")
     return "\n".join(lines)

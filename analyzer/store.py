@@ -11,7 +11,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -30,6 +30,10 @@ CREATE TABLE edges (
 );
 CREATE TABLE overrides (sub INTEGER NOT NULL, base INTEGER NOT NULL);
 CREATE TABLE aliases (name TEXT NOT NULL, target INTEGER NOT NULL);
+CREATE TABLE unresolved (
+    src INTEGER NOT NULL, line INTEGER NOT NULL, text TEXT NOT NULL, short TEXT NOT NULL,
+    reason TEXT NOT NULL, target TEXT NOT NULL, partial INTEGER NOT NULL
+);
 """
 INDEXES = """
 CREATE INDEX symbols_name ON symbols(name);
@@ -40,6 +44,8 @@ CREATE INDEX edges_dst ON edges(dst);
 CREATE INDEX overrides_sub ON overrides(sub);
 CREATE INDEX overrides_base ON overrides(base);
 CREATE INDEX aliases_name ON aliases(name);
+CREATE INDEX unresolved_src ON unresolved(src);
+CREATE INDEX unresolved_short ON unresolved(short);
 """
 
 
@@ -111,11 +117,21 @@ def _symbol_rows(symbols: Iterable[Any]):
                s.flags, s.parent, s.decl_path, s.decl_line)
 
 
+def _unresolved_rows(sites: Iterable[tuple]):
+    """(src, line, text, short, reason, target, partial): `short` is the name called (`step_fn` of
+    `self.step_fn()`); partial = 1 when the site also has edges."""
+    for src, line, text, reason, target, partial in sorted(set(sites)):
+        short = text.replace("()", "").replace("[]", "").rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+        yield src, line, text, short, reason, target, partial
+
+
 def _write_graph(conn: sqlite3.Connection, graph: Any) -> None:
     conn.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", _symbol_rows(graph.symbols))
     conn.executemany("INSERT INTO edges VALUES (?,?,?,?,?)", sorted(graph.edges))
     conn.executemany("INSERT INTO overrides VALUES (?,?)", sorted(graph.overrides))
     conn.executemany("INSERT INTO aliases VALUES (?,?)", sorted(graph.aliases))
+    conn.executemany("INSERT INTO unresolved VALUES (?,?,?,?,?,?,?)",
+                     _unresolved_rows(getattr(graph, "unresolved_sites", ())))
 
 
 def write_full(path: Path, meta: dict[str, Any], files: list[tuple], graph: Any) -> None:
@@ -159,7 +175,7 @@ def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], de
             # Rewriting every row is cheaper without the indexes; they are rebuilt in one pass.
             for name in _index_names():
                 conn.execute(f"DROP INDEX IF EXISTS {name}")
-            for table in ("symbols", "edges", "overrides", "aliases"):
+            for table in ("symbols", "edges", "overrides", "aliases", "unresolved"):
                 conn.execute(f"DELETE FROM {table}")
             _write_graph(conn, graph)
             for stmt in INDEXES.strip().splitlines():

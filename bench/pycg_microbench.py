@@ -12,14 +12,15 @@ of PyCG is kept in this repository: only this script and the numbers it writes.
 
 How a snippet is run. Each snippet folder becomes its own framework in a temporary pins file
 (`INFERNAV_PINS`, `source = "git"`, `roots = ["."]`), is linked with `fetch NAME --path DIR`, indexed,
-and every symbol's direct callees are read back, default and `--strict` (which drops name-only guess
-edges). Two backends give the same edges:
+and every symbol's direct callees are read back, default (no name-only guesses) and `--guesses` (with
+them), plus the unresolved call sites `callees` lists, whose known targets outside the index
+(`builtin` and `external` sites) become edges to PyCG's names. Two backends give the same edges:
   - `api` (default, one process, ~1 s): `sources.fetch`, `indexer.build`, and the public methods of
     `query.Index` (`find('*')`, `walk(ids, 'callees', 1, resolutions)`), imported inside a function so
     a moved module fails with one clear line (then use `--backend cli`);
   - `cli` (~3 min on 2 cores): `infernav fetch/index`, `infernav find '*' --json -n 100000` (a glob
     starting with `*` matches every canonical name; see query.Index.find) and `infernav callees NAME
-    --json [--strict]` per symbol name. Both read what `infernav callees` prints (`walk`, depth 1;
+    --json [--guesses]` per symbol name. Both read what `infernav callees` prints (`walk`, depth 1;
     symbols sharing one name are one caller, as in PyCG); no SQLite is read directly.
 The cache is a temporary INFERNAV_HOME (or `--home`), so the user's indexes are left alone.
 
@@ -30,13 +31,14 @@ the snippet folder, so most names are identical: module `main` is `main`, `pkg/_
 name: the same caller. A call to a class is, in infernav, an edge to `Class.__init__` (looked up
 through the MRO) when one is defined in the snippet, else an edge to the class symbol itself; PyCG
 has an edge to `__init__` only, so edges to class symbols are dropped (counted in the details).
-PyCG's `<builtin>.len` (and `<**PyStr**>.join`, methods of builtin types) and callees outside the
-snippet (`ext.function`) have no infernav counterpart: infernav indexes only the snippet and never
-emits builtin or external edges. Lambdas are `mod.<lambdaN>` in PyCG and not symbols in infernav.
-Known naming difference, left visible on purpose: a folder without `__init__.py` (a namespace
-package) is not part of the module name in infernav (`nest/imported.py` is `imported`), while PyCG
-says `nest.imported`; such callees count as callee-absent misses. Calls that infernav attributes to
-a class body would keep the class as caller; no snippet has one.
+Builtins and callees outside the snippet are not symbols in infernav (it indexes only the snippet)
+but unresolved call sites that name them: a `builtin` site's target `<builtin>.len` is PyCG's
+`<builtin>.len`, `<builtin>.str.join` is `<**PyStr**>.join` (likewise dict, list), and an
+`external` site's target is the dotted name it was reached through (`ext.Cls.fun`), as PyCG names
+it. Lambdas are symbols `mod.<lambdaN>`, numbered per enclosing def as in PyCG. A folder without
+`__init__.py` (a namespace package) is part of the module name in infernav as in Python and PyCG
+(`nest/imported.py` is `nest.imported`). Calls that infernav attributes to a class body would keep
+the class as caller; no snippet has one.
 
 Scores, edge by edge over the union of all snippets (micro-averaged), in two views:
   - in-snippet: only edges whose callee is defined in the snippet, i.e. not `<builtin>.*` and under a
@@ -73,7 +75,7 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "pycg_microbench.json"
 OUT = REPO / "bench" / "out"
 BUILTIN = "<builtin>."
-MODES = ("default", "strict")
+MODES = ("default", "guesses")
 VIEWS = ("in_snippet", "all")
 
 Edge = tuple[str, str]
@@ -176,6 +178,22 @@ def write_pins(snippets: list[Snippet], path: Path) -> None:
     path.write_text("\n".join(lines))
 
 
+_BUILTIN_TYPES = {"str": "<**PyStr**>", "dict": "<**PyDict**>", "list": "<**PyList**>"}
+
+
+def pycg_targets(reason: str, targets: list[str]) -> list[str]:
+    """PyCG's names for the known targets of a `builtin` or `external` unresolved site."""
+    if reason not in ("builtin", "external"):
+        return []
+    out = []
+    for t in targets:
+        if t.startswith(BUILTIN):
+            head, _, rest = t[len(BUILTIN):].partition(".")
+            t = f"{_BUILTIN_TYPES[head]}.{rest}" if rest and head in _BUILTIN_TYPES else t
+        out.append(t)
+    return out
+
+
 # ----------------------------------------------------------------------------- backends
 @dataclass
 class SnippetGraph:
@@ -198,8 +216,8 @@ class ApiBackend:
         except ImportError as exc:
             raise SystemExit(f"error: cannot import infernav's analyzer ({exc}); run with --backend cli")
         self.sources, self.indexer, self.query = sources, indexer, query
-        # `--strict` keeps every resolution but the name-only guesses (cli._resolutions).
-        self.strict = set(query.RESOLUTION_ORDER) - {"name"}
+        # The default answer leaves out name-only guesses; `--guesses` shows every resolution.
+        self.with_guesses = query.ALL_RESOLUTIONS
 
     def graph(self, s: Snippet) -> SnippetGraph:
         ref = self.sources.parse_ref(s.framework)
@@ -214,9 +232,13 @@ class ApiBackend:
                 by_name.setdefault(r.name, []).append(r.id)
             g = SnippetGraph(kinds)
             for mode in MODES:
-                res = self.strict if mode == "strict" else None
+                res = self.with_guesses if mode == "guesses" else None
                 g.edges[mode] = {(name, h.symbol.name): h.resolution
                                  for name, ids in by_name.items() for h in idx.walk(ids, "callees", 1, res)}
+                for name, ids in by_name.items():
+                    for u in idx.unresolved_sites(ids):
+                        for t in pycg_targets(u.reason, u.target.split(",") if u.target else []):
+                            g.edges[mode].setdefault((name, t), u.reason)
             return g
         finally:
             idx.close()
@@ -243,12 +265,15 @@ class CliBackend:
         kinds = {r["name"]: r["kind"] for r in found["results"]}
         g = SnippetGraph(kinds)
         for mode in MODES:
-            flag = ["--strict"] if mode == "strict" else []
+            flag = ["--guesses"] if mode == "guesses" else []
             g.edges[mode] = {}
             for name in kinds:
                 out = self._run("callees", name, "-f", fw, "--json", *flag, ok=(0, 1))
                 for h in out.get("results", []):
                     g.edges[mode][(name, h["name"])] = h["resolution"]
+                for u in out.get("unresolved", []):
+                    for t in pycg_targets(u["reason"], u.get("target", [])):
+                        g.edges[mode].setdefault((name, t), u["reason"])
         return g
 
 
@@ -376,14 +401,14 @@ MISS_KINDS = ("builtin", "external", "in_snippet:callee_not_indexed", "in_snippe
 def misses_table(classes: dict, categories: list[str], mode: str) -> str:
     """Per category: missed edges by cause and false edges by resolution label (all-edges view)."""
     short = ["builtin", "external", "callee-absent", "caller-absent", "edge-missing"]
-    head = f"{'category':14}" + "".join(f"{h:>14}" for h in short) + f"{'false:name':>12}{'false:other':>12}"
+    head = f"{'category':14}" + "".join(f"{h:>14}" for h in short) + f"{'false:guess':>12}{'false:other':>12}"
     lines = [f"misses and false edges ({mode}):", head, "-" * len(head)]
     rows = [*categories, "ALL"]
     tot_m, tot_f = _sum(classes["misses"][mode]), _sum(classes["false_edges"][mode])
     for cat in rows:
         m = tot_m if cat == "ALL" else classes["misses"][mode].get(cat, {})
         f = tot_f if cat == "ALL" else classes["false_edges"][mode].get(cat, {})
-        name = f.get("name", 0)
+        name = f.get("guess", 0)
         lines.append(f"{cat:14}" + "".join(f"{m.get(k, 0):>14}" for k in MISS_KINDS)
                      + f"{name:>12}{sum(f.values()) - name:>12}")
     return "\n".join(lines)
@@ -447,10 +472,10 @@ def report(r: Run) -> None:
     print(table(r.counts, r.categories))
     print()
     print(misses_table(r.classes, r.categories, "default"))
-    print(f"strict misses: {_sum(r.classes['misses']['strict'])}; "
-          f"strict false edges: {_sum(r.classes['false_edges']['strict'])}")
+    print(f"with guesses, misses: {_sum(r.classes['misses']['guesses'])}; "
+          f"false edges: {_sum(r.classes['false_edges']['guesses'])}")
     dropped = r.dropped()
-    print(f"edges to classes without __init__ dropped (default/strict): {dropped['default']}/{dropped['strict']}")
+    print(f"edges to classes without __init__ dropped (default/guesses): {dropped['default']}/{dropped['guesses']}")
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "pycg_microbench_details.json").write_text(json.dumps(r.details, indent=1) + "\n")
     (OUT / "pycg_microbench_misses.txt").write_text(misses_text(r.details))
@@ -469,9 +494,9 @@ def result_json(r: Run) -> dict[str, Any]:
         "benchmark_digest": digest(r.snippets),
         "backend": r.backend, "seconds": round(r.seconds, 1),
         "views": {"in_snippet": "only edges whose callee is defined in the snippet (no <builtin>.*, no externals)",
-                  "all": "every edge of PyCG's callgraph.json; infernav emits no builtin or external edges"},
-        "modes": {"default": "infernav callees (all resolutions)",
-                  "strict": "infernav callees --strict (no name-only edges)"},
+                  "all": "every edge of PyCG's callgraph.json; builtins and externals from infernav's unresolved sites"},
+        "modes": {"default": "infernav callees (no name-only guesses)",
+                  "guesses": "infernav callees --guesses (name-only guesses too)"},
         "dropped_class_edges": r.dropped(),
         "snippets": len(r.snippets),
         "scores": {mode: {view: {"overall": counts[(mode, view, "__all__")].row(),

@@ -20,17 +20,18 @@ def ids(idx, name: str) -> list[int]:
     return [r.id for r in idx.lookup(name)]
 
 
-def edges(idx, name: str, direction: str) -> dict[str, set[str]]:
-    """{neighbour name: {resolution labels}} for the direct callers/callees of `name`."""
+def edges(idx, name: str, direction: str, resolutions=None) -> dict[str, set[str]]:
+    """{neighbour name: {resolution labels}} for the direct callers/callees of `name` (default
+    answers: no guesses; pass query.ALL_RESOLUTIONS for them too)."""
     out: dict[str, set[str]] = {}
-    for h in idx.call_sites(ids(idx, name), direction):
+    for h in idx.call_sites(ids(idx, name), direction, resolutions):
         out.setdefault(h.symbol.name, set()).add(h.resolution)
     return out
 
 
-def callees(idx, name: str) -> dict[str, set[str]]:
-    return edges(idx, name, "callees")
+def callees(idx, name: str, resolutions=None) -> dict[str, set[str]]:
+    return edges(idx, name, "callees", resolutions)
 
 
-def callers(idx, name: str) -> dict[str, set[str]]:
-    return edges(idx, name, "callers")
+def callers(idx, name: str, resolutions=None) -> dict[str, set[str]]:
+    return edges(idx, name, "callers", resolutions)

@@ -82,9 +82,16 @@ def test_python_overrides_relation(mini_index):
     assert [r.name for r in up["overrides"]] == [B + "Base.run", B + "Interface.run"]
 
 
-def test_name_only_candidates_are_labelled_and_common_names_skipped(mini_index):
-    got = callees(mini_index, I + "rare_method_user")
-    assert got == {I + "Rare.very_rare_name": {"name"}}    # `thing.append(1)` guesses nothing
+def test_name_only_guesses_are_labelled_hidden_by_default_and_common_names_skipped(mini_index):
+    from infernav.analyzer.query import ALL_RESOLUTIONS
+
+    got = callees(mini_index, I + "rare_method_user", ALL_RESOLUTIONS)
+    assert got == {I + "Rare.very_rare_name": {"guess"}}    # `thing.append(1)` guesses nothing
+    assert callees(mini_index, I + "rare_method_user") == {}
+    # Both sites are kept as unresolved (the guessed one too), with their text and line.
+    sites = mini_index.unresolved_sites(ids(mini_index, I + "rare_method_user"))
+    assert [(u.line, u.text, u.reason, u.partial) for u in sites] == [
+        (28, "thing.very_rare_name", "unknown", 0), (29, "thing.append", "unknown", 0)]
 
 
 def test_property_and_flags(mini_index):

@@ -1,17 +1,15 @@
-"""Query commands: find, show, callers, callees, path, overrides, graph, stats."""
+"""Query commands: find, show, overrides, graph, stats (callers, callees and path: calls.py)."""
 from __future__ import annotations
 
 import click
 
-from ..query.payloads import find_payload, overrides_payload, path_payload, show_payload, walk_payload
-from .options import framework_opt, json_opt, lookup, open_index, positive, ref_of, resolutions, strict_opt
+from ..query.payloads import find_payload, overrides_payload, show_payload
+from .calls import callees, callers, label as _label, path_cmd
+from .options import (framework_opt, guesses_opt, json_opt, lookup, open_index, positive, ref_of, resolutions,
+                      strict_opt)
 from .output import answer, dump, echo, finish, style
 
-_COLORS = {"exact": "green", "type": "cyan", "dispatch": "yellow", "name": "red"}
-
-
-def _label(hit) -> str:
-    return hit.resolution + ("/" + hit.via if hit.via != "call" else "")
+__all__ = ["callees", "callers", "find", "graph", "overrides", "path_cmd", "show", "stats"]
 
 
 @click.command()
@@ -100,62 +98,6 @@ def _notes_on(names: set[str], framework: str):
         return []
 
 
-def _walk_command(direction: str):
-    @click.argument("symbol")
-    @click.option("-d", "--depth", default=1, show_default=True, type=positive, help="Levels to follow.")
-    @framework_opt
-    @json_opt
-    @strict_opt
-    def command(symbol: str, depth: int, framework: str | None, as_json: bool, strict: bool) -> None:
-        idx = open_index(ref_of(framework, as_json), as_json)
-        rows = lookup(idx, symbol, as_json)
-        hits = idx.walk([r.id for r in rows], direction, depth, resolutions(strict))
-
-        def human() -> None:
-            echo(f"{direction} of {style(rows[0].name, bold=True)} ({len(hits)}):")
-            for h in hits:
-                loc = f"{h.symbol.path}:{h.line}" if direction == "callers" else f"{h.symbol.path}:{h.symbol.line}"
-                echo(f"{'  ' * h.depth}{h.symbol.name}  {style(_label(h), fg=_COLORS.get(h.resolution, 'white'))}  {loc}")
-
-        answer(as_json, walk_payload(rows, hits), human, bool(hits))
-
-    command.__doc__ = (
-        f"{'Who calls' if direction == 'callers' else 'What is called by'} SYMBOL, with how each edge was resolved."
-    )
-    return click.command(direction)(command)
-
-
-callers = _walk_command("callers")
-callees = _walk_command("callees")
-
-
-@click.command("path")
-@click.argument("source")
-@click.argument("target")
-@click.option("-k", default=1, show_default=True, type=positive, help="How many shortest chains.")
-@click.option("--max-len", default=12, show_default=True, type=positive, help="Longest chain considered.")
-@framework_opt
-@json_opt
-@strict_opt
-def path_cmd(source: str, target: str, k: int, max_len: int, framework: str | None, as_json: bool,
-             strict: bool) -> None:
-    """Shortest (and k-shortest) call chains from SOURCE to TARGET."""
-    idx = open_index(ref_of(framework, as_json), as_json)
-    a = lookup(idx, source, as_json)
-    b = lookup(idx, target, as_json)
-    chains = idx.paths([r.id for r in a], [r.id for r in b], k, max_len, resolutions(strict))
-
-    def human() -> None:
-        if not chains:
-            echo(f"no call chain from {a[0].name} to {b[0].name} within {max_len} calls")
-        for i, c in enumerate(chains, 1):
-            echo(f"path {i} ({len(c) - 1} calls):")
-            for depth, s in enumerate(c):
-                echo(f"  {'  ' * depth}{s.name}  {s.path}:{s.line}")
-
-    answer(as_json, path_payload(a, b, chains), human, bool(chains))
-
-
 @click.command()
 @click.argument("symbol")
 @framework_opt
@@ -183,15 +125,17 @@ def overrides(symbol: str, framework: str | None, as_json: bool) -> None:
 @click.option("--limit", default=60, show_default=True, type=positive, help="Most nodes to draw.")
 @framework_opt
 @json_opt
+@guesses_opt
 @strict_opt
-def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, as_json: bool, strict: bool) -> None:
+def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, as_json: bool, guesses: bool,
+          strict: bool) -> None:
     """Call graph around SYMBOL (callers and callees) as Mermaid, Graphviz dot or JSON."""
     from ..render import to_dot, to_json, to_mermaid
 
     fmt = "json" if as_json else fmt
     idx = open_index(ref_of(framework, as_json), as_json)
     rows = lookup(idx, symbol, fmt == "json")
-    nodes, edges = idx.neighbourhood([r.id for r in rows], depth, resolutions(strict), limit)
+    nodes, edges = idx.neighbourhood([r.id for r in rows], depth, resolutions(guesses), limit)
     focus = {r.id for r in rows}
     if fmt == "json":
         dump(to_json(nodes, edges, focus))
@@ -203,8 +147,11 @@ def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, 
 @framework_opt
 @json_opt
 def stats(framework: str | None, as_json: bool) -> None:
-    """What the index holds: files, symbols by kind, edges by resolution, parse errors."""
-    s = open_index(ref_of(framework, as_json), as_json).stats()
+    """What the index holds: files, symbols by kind, edges by resolution, how much of each folder's
+    call sites resolve, parse errors."""
+    idx = open_index(ref_of(framework, as_json), as_json)
+    s = idx.stats()
+    s["resolution_by_folder"] = idx.resolution_by_folder()
     if as_json:
         dump(s)
         finish(True)
@@ -216,6 +163,7 @@ def stats(framework: str | None, as_json: bool) -> None:
     cs = s["call_sites"]
     echo(f"calls:    {cs['resolved']} of {cs['resolved'] + cs['unresolved']} call sites resolved to indexed "
          "symbols (the rest call the standard library, torch, or other code outside the index)")
+    _folders(s["resolution_by_folder"])
     echo(f"overrides: {s['overrides']}")
     if s["parse_error_files"]:
         echo(f"parse errors in {len(s['parse_error_files'])} files (only the broken regions are lost):")
@@ -225,3 +173,17 @@ def stats(framework: str | None, as_json: bool) -> None:
             echo(f"  ... {len(s['parse_error_files']) - 15} more (--json lists all)")
     for p in s["skipped_files"]:
         echo(f"skipped: {p}")
+
+
+def _folders(rows: list[dict], shown: int = 15) -> None:
+    """Resolution rate of the folders with the most call sites."""
+    rows = sorted(rows, key=lambda r: -(r["resolved"] + sum(r["unresolved"].values())))
+    echo("resolved call sites by folder (unresolved: unknown receivers / outside the index / builtins):")
+    for r in rows[:shown]:
+        u = r["unresolved"]
+        total = r["resolved"] + sum(u.values())
+        rate = "   -" if r["rate"] is None else f"{r['rate']:5.1f}%"
+        echo(f"  {r['folder']:<40} {rate}  of {total:>6}  (unknown {u.get('unknown', 0) + u.get('too-many', 0)}, "
+             f"outside {u.get('external', 0)}, builtins {u.get('builtin', 0)})")
+    if len(rows) > shown:
+        echo(f"  ... {len(rows) - shown} more folders (--json lists all)")

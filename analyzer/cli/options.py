@@ -10,7 +10,11 @@ from .output import ExitStatus, dump, echo, fail
 framework_opt = click.option("-f", "--framework", metavar="NAME[@VER]", default=None,
                              help="Framework and version, e.g. vllm, vllm@0.14.1, ksanallm (default: vllm).")
 json_opt = click.option("--json", "as_json", is_flag=True, help="Machine-readable output (stable shape).")
-strict_opt = click.option("--strict", is_flag=True, help="Ignore name-only candidate edges.")
+guesses_opt = click.option("--guesses", is_flag=True,
+                           help="Also follow name-only guesses (edges labelled `guess`; left out by default).")
+# Kept so that scripts written for earlier versions still run: guesses are left out by default now.
+strict_opt = click.option("--strict", is_flag=True, hidden=True,
+                          help="Accepted for compatibility; changes nothing (guesses are left out by default).")
 # Counts that must be positive: click checks the range and says so in one line (exit 2).
 positive = click.IntRange(min=1)
 
@@ -57,5 +61,10 @@ def lookup(idx, name: str, as_json: bool):
         raise SystemExit(int(ExitStatus.EMPTY))
 
 
-def resolutions(strict: bool) -> set[str] | None:
-    return {"exact", "type", "dispatch"} if strict else None
+def resolutions(guesses: bool) -> frozenset[str] | None:
+    """Edge labels an answer follows: all of them with --guesses, else the default (no guesses)."""
+    if not guesses:
+        return None
+    from ..query import ALL_RESOLUTIONS
+
+    return ALL_RESOLUTIONS

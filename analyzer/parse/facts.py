@@ -58,4 +58,4 @@ Call = tuple[int, int, str, int, str]
 
 # Bumped whenever extraction output changes shape or meaning: stored facts from an older
 # extractor are re-parsed rather than trusted.
-EXTRACTOR_VERSION = 22
+EXTRACTOR_VERSION = 23

@@ -128,26 +128,6 @@ def _imports(node, module: str, is_package: bool, out: list) -> None:
             out.append((alias, f"{base}.{name}" if base else name, False))
 
 
-def _value_type(right) -> tuple[str, str] | None:
-    """TypeExpr for the value assigned, if it says anything about the target's type."""
-    if right is None:
-        return None
-    t = right.type
-    if t == "call":
-        fn = right.child_by_field_name("function")
-        callee = normalize_callee(_text(fn))
-        if callee.endswith("partial") and callee in ("partial", "functools.partial"):
-            args = right.child_by_field_name("arguments")
-            first = args.named_children[0] if args is not None and args.named_children else None
-            if first is not None and first.type in ("identifier", "attribute"):
-                return ("ref", normalize_callee(_text(first)))
-            return None
-        return ("call", callee)
-    if t in ("identifier", "attribute"):
-        return ("ref", normalize_callee(_text(right)))
-    return None
-
-
 def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
     """Facts for one Python file. context: `module` (dotted name), `is_package`, and the engine's
     `python_op_registrars` (functions that register a Python function as a torch op)."""
@@ -165,12 +145,32 @@ def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
     imports: list = []
     for node in caps.get("import", ()):
         _imports(node, module, is_package, imports)
-    _assignments(caps, defs, spans)
+    from .python_types import assignments
+
+    assignments(caps, defs, spans)
+    flow = _flow(tree, caps, spans, len(calls), module, is_package)
     return {
         "path": path, "lang": "py", "module": module, "errors": count_error_nodes(tree),
         "defs": defs, "calls": calls, "imports": imports, "usings": [], "aliases": [],
-        "macros": [], "regs": regs,
+        "macros": [], "regs": regs, "flow": flow,
     }
+
+
+def _flow(tree, caps, spans: list, ncalls: int, module: str, is_package: bool) -> dict:
+    """The value-flow facts (parse/python_flow.py), aligned with the defs and calls above."""
+    from .python_flow import FlowWalker
+
+    def_at = {start: idx for start, _end, idx in spans[1:]}
+    site_at, k = {}, 0
+    for call in caps.get("reference.call", ()):
+        if call.child_by_field_name("function") is None or call.child_by_field_name("arguments") is None:
+            continue
+        site_at[(call.start_byte, call.end_byte)] = k
+        k += 1
+    assert k == ncalls
+    walker = FlowWalker(def_at, site_at, ncalls, lambda node, out: _imports(node, module, is_package, out))
+    walker.body(tree.root_node)
+    return walker.facts()
 
 
 def _new_def(kind: str, name: str, qual: str, line: int, end: int) -> dict:
@@ -185,9 +185,14 @@ def _definitions(caps, source: bytes, defs: list, spans: list) -> None:
     """One def per class/function node, in document order, with its span."""
     def_nodes = [(n, "class") for n in caps.get("definition.class", ())]
     def_nodes += [(n, "func") for n in caps.get("definition.function", ())]
+    def_nodes += [(n, "lambda") for n in caps.get("definition.lambda", ())]
     def_nodes.sort(key=lambda p: p[0].start_byte)
     for node, what in def_nodes:
         idx = len(defs)
+        if what == "lambda":
+            defs.append(_lambda_def(node))
+            spans.append((node.start_byte, node.end_byte, idx))
+            continue
         name = _text(node.child_by_field_name("name"))
         parent_node = node.parent
         d = _new_def("class" if what == "class" else "function", name, name,
@@ -200,6 +205,17 @@ def _definitions(caps, source: bytes, defs: list, spans: list) -> None:
             _function_header(node, source, d, idx)
         defs.append(d)
         spans.append((node.start_byte, node.end_byte, idx))
+
+
+def _lambda_def(node) -> dict:
+    """A lambda is a symbol (`mod.func.<lambda1>`, numbered per enclosing def as PyCG does)."""
+    d = _new_def("lambda", "<lambda>", "<lambda>", node.start_point[0] + 1, node.end_point[0] + 1)
+    params = node.child_by_field_name("parameters")
+    if params is not None:
+        d["params"], d["nparams"] = _params(params)
+    d["sig"] = "lambda " + (_WS.sub(" ", _text(params)) if params is not None else "")
+    d["sig"] = d["sig"].strip()[:400]
+    return d
 
 
 def _class_header(node, d: dict) -> None:
@@ -243,12 +259,16 @@ def _function_header(node, source: bytes, d: dict, idx: int) -> None:
 def _link_parents(spans: list, defs: list) -> None:
     """Parent links and qualified names (spans are in document order, so a stack sweep suffices)."""
     stack: list[tuple[int, int]] = []  # (end_byte, def id)
+    lambdas: dict[int, int] = {}      # parent def id -> lambdas numbered so far
     for start, end, idx in spans[1:]:
         while stack and stack[-1][0] <= start:
             stack.pop()
         parent = stack[-1][1] if stack else 0
         d = defs[idx]
         d["parent"] = parent
+        if d["kind"] == "lambda":
+            lambdas[parent] = lambdas.get(parent, 0) + 1
+            d["name"] = d["qual"] = f"<lambda{lambdas[parent]}>"
         if parent:
             pd = defs[parent]
             d["qual"] = f"{pd['qual']}.{d['name']}"
@@ -292,37 +312,6 @@ def _calls(caps, defs: list, spans: list, registrars: tuple[str, ...]) -> tuple[
             if reg is not None:
                 regs.append(reg)
     return calls, regs
-
-
-def _assignments(caps, defs: list, spans: list) -> None:
-    """Visible types of names and `self.x` attributes, from annotations and assigned values."""
-    for node in caps.get("assignment", ()):
-        left = node.child_by_field_name("left")
-        ann_node = node.child_by_field_name("type")
-        right = node.child_by_field_name("right")
-        texpr = ("ann", _text(ann_node)) if ann_node is not None else _value_type(right)
-        if texpr is None:
-            continue
-        owner = _enclosing(spans, defs, node.start_byte)
-        # Remember where the value was written: `self.x = x` means the parameter `x` there.
-        texpr = (texpr[0], texpr[1], owner)
-        od = defs[owner]
-        if left.type == "identifier":
-            name = _text(left)
-            table = od["attrs"] if od["kind"] in ("class", "module") else od["vars"]
-            # An annotation wins over an inferred value; otherwise the first assignment does.
-            if texpr[0] == "ann" or name not in table:
-                table[name] = texpr
-        elif left.type == "attribute":
-            obj = left.child_by_field_name("object")
-            if obj is not None and obj.type == "identifier" and _text(obj) == "self":
-                attr = _text(left.child_by_field_name("attribute"))
-                # self.x = ... inside a method: record on the method's class.
-                cls = od["parent"] if od["kind"] == "method" else -1
-                if cls > 0 and defs[cls]["kind"] == "class":
-                    attrs = defs[cls]["attrs"]
-                    if texpr[0] == "ann" or attr not in attrs:
-                        attrs[attr] = texpr
 
 
 def _custom_op_registration(args, line: int, end: int, owner: int):

@@ -14,16 +14,18 @@ from typing import Any, Iterable
 from .. import store
 from .rows import AmbiguousSymbol, Hit, SymbolNotFound, SymbolRow
 from .summary import Summary
-from .walks import RESOLUTION_ORDER, Walks
+from .unresolved import Sites, UnresolvedSite
+from .walks import ALL_RESOLUTIONS, DEFAULT_RESOLUTIONS, RESOLUTION_ORDER, Walks
 
-__all__ = ["RESOLUTION_ORDER", "AmbiguousSymbol", "Hit", "Index", "SymbolNotFound", "SymbolRow"]
+__all__ = ["ALL_RESOLUTIONS", "DEFAULT_RESOLUTIONS", "RESOLUTION_ORDER", "AmbiguousSymbol", "Hit", "Index",
+           "SymbolNotFound", "SymbolRow", "UnresolvedSite"]
 
 _COLUMNS = "id, name, short, kind, lang, path, line, end_line, sig, doc, flags, parent, decl_path, decl_line"
 # `vllm/v1/core/block_pool.py:299` (a source path and a line), never `ns::f` or `mod.f`.
 _PATH_LINE = re.compile(r"^(.+\.(?:py|pyi|cu|cuh|cc|cpp|cxx|c|h|hh|hpp|inl)):(\d+)$")
 
 
-class Index(Walks, Summary):
+class Index(Walks, Summary, Sites):
     """A read-only view of one framework@version index."""
 
     def __init__(self, path: Path):

@@ -6,7 +6,10 @@ from typing import Any
 
 from .rows import Hit, SymbolRow
 
-RESOLUTION_ORDER = {"exact": 0, "type": 1, "dispatch": 2, "name": 3}
+RESOLUTION_ORDER = {"exact": 0, "type": 1, "flow": 2, "dispatch": 3, "guess": 4}
+ALL_RESOLUTIONS = frozenset(RESOLUTION_ORDER)
+# Walks and paths leave name-only guesses out unless asked for (resolutions=ALL_RESOLUTIONS).
+DEFAULT_RESOLUTIONS = ALL_RESOLUTIONS - {"guess"}
 
 
 class Walks:
@@ -21,8 +24,9 @@ class Walks:
             out += self.conn.execute(
                 f"SELECT {other}, line, resolution, via, {col} FROM edges WHERE {col} IN ({marks})", chunk
             ).fetchall()
-        if resolutions is not None:
-            out = [r for r in out if r[2] in resolutions]
+        allowed = DEFAULT_RESOLUTIONS if resolutions is None else resolutions
+        if allowed != ALL_RESOLUTIONS:
+            out = [r for r in out if r[2] in allowed]
         return out
 
     def walk(self, ids: list[int], direction: str, depth: int = 1,
@@ -137,6 +141,21 @@ class Walks:
                         nxt.append(m)
             queue = nxt
         return []
+
+    def hops(self, chain: list[int], resolutions: set[str] | None = None) -> list[dict[str, Any]]:
+        """For each consecutive pair of a call chain, the best edge between them: resolution, via,
+        call-site line (what `path` prints per hop)."""
+        allowed = DEFAULT_RESOLUTIONS if resolutions is None else resolutions
+        out = []
+        for a, b in zip(chain, chain[1:]):
+            rows = [r for r in self.conn.execute("SELECT line, resolution, via FROM edges WHERE src=? AND dst=?", (a, b))
+                    if r[1] in allowed]
+            line, res, via = min(rows, key=lambda r: (RESOLUTION_ORDER.get(r[1], 9), r[0])) if rows else (0, "", "")
+            out.append({"from": a, "to": b, "resolution": res, "via": via, "line": line})
+        names = {r.id: r.name for r in self.symbols(chain).values()}
+        for h in out:
+            h["from"], h["to"] = names.get(h["from"]), names.get(h["to"])
+        return out
 
     def overrides(self, ids: list[int]) -> dict[str, list[SymbolRow]]:
         """What these methods override (up the hierarchy) and what overrides them (all the way down)."""

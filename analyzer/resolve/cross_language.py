@@ -121,7 +121,7 @@ def _link_registration(cpp, reg_roots: list[str], sid: int, fi: int, line: int, 
         short = target.rsplit("::", 1)[-1]
         cands = [s for s in cpp.short.get(short, ()) if g.symbols[s].name.endswith(target)]
         for dst in cands[:MAX_NAME_CANDIDATES]:
-            g.edges.add((sid, dst, line, "name", "registration"))
+            g.edges.add((sid, dst, line, "guess", "registration"))
 
 
 def python_ops(py) -> None:

@@ -3,16 +3,26 @@
 Edge labels (`resolution`), strongest first:
   exact     the callee follows from names alone: imports, qualified names, self/this, super()
   type      a receiver's type was inferred: annotations, declared types, constructor assignments
+  flow      the value analysis followed the callee: a function passed, returned, stored in an
+            attribute, variable or container, a decorator applied, an implicit call (Python)
   dispatch  an override reached through a call to a base/interface method (virtual dispatch)
-  name      a name-only candidate: the receiver is unknown and few methods carry that name
+  guess     a name-only candidate: the receiver is unknown and few methods carry that name; left
+            out of default answers (`--guesses` shows them)
 Edge `via`: call | launch (CUDA <<<>>>) | macro (a call inside a macro the caller expands) |
-  torch-op (Python torch.ops.ns.op -> op) | registration (op -> C++ function) | pybind
+  torch-op (Python torch.ops.ns.op -> op) | registration (op -> C++ function) | pybind |
+  implicit (a call Python makes without call syntax: `for`, `with`, `raise`, subscripts)
+Unresolved call sites (`Graph.unresolved_sites`): (caller, line, callee text, reason, target,
+  partial) with reason 'builtin' | 'external' (target: the dotted names called outside the index) |
+  'too-many' (the callee set was cut at its bound) | 'unknown'; partial = 1 when the site has edges
+  too (it calls indexed symbols and something else).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-RESOLUTIONS = ("exact", "type", "dispatch", "name")
+RESOLUTIONS = ("exact", "type", "flow", "dispatch", "guess")
+# What an answer shows unless guesses are asked for.
+DEFAULT_RESOLUTIONS = frozenset(RESOLUTIONS) - {"guess"}
 
 
 # A name-only candidate is only worth showing when the name is rare.
@@ -66,6 +76,7 @@ class Graph:
     aliases: set[tuple[str, int]] = field(default_factory=set)              # re-exported name -> symbol
     unresolved: int = 0
     resolved_calls: int = 0
+    unresolved_sites: list[tuple[int, int, str, str, str, int]] = field(default_factory=list)
 
     def add(self, sym: Symbol) -> int:
         sym.id = len(self.symbols)

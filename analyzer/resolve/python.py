@@ -13,12 +13,13 @@ from typing import Any
 
 from .graph import Graph, Symbol
 from .python_calls import PyCalls, split_chain
+from .python_scopes import PyScopes
 
 _ANN_WRAPPERS = ("Optional", "typing.Optional", "ClassVar", "Final", "Annotated", "typing.ClassVar")
 _MAX_DEPTH = 12
 
 
-class PyResolver(PyCalls):
+class PyResolver(PyScopes, PyCalls):
     """Symbols and lookups of one framework's Python files; calls are resolved by PyCalls."""
 
     def __init__(self, graph: Graph, files: list[dict[str, Any]], config: dict[str, Any]):
@@ -43,6 +44,9 @@ class PyResolver(PyCalls):
         self._ann_cache: dict[tuple[int, str], Any] = {}
         self._children: dict[int, dict[int, list[int]]] = {}
         self.op_symbols: dict[str, int] = {}
+        self.ns_pos: dict[str, dict[str, int]] = {}       # module -> name -> position of its binding
+        self.local_kinds: dict[tuple[int, int], dict[str, set]] = {}   # (file, def) -> name -> how bound
+        self.flow = None                                  # python_flow.Flow, once calls are resolved
 
     # ---------------------------------------------------------------- symbols
     def build_symbols(self) -> None:
@@ -65,12 +69,12 @@ class PyResolver(PyCalls):
                 ))
                 ids.append(sid)
                 self.sym_ctx[sid] = (fi, di)
-                if d["parent"] == 0:
+                if d["parent"] == 0 and kind != "lambda":
                     binding[d["name"]] = ("sym", sid)
                 if kind == "class":
                     self.members[sid] = {}
                     self.class_ctx[sid] = (fi, di)
-                if d["parent"] > 0 and f["defs"][d["parent"]]["kind"] == "class":
+                if kind != "lambda" and d["parent"] > 0 and f["defs"][d["parent"]]["kind"] == "class":
                     cls = ids[d["parent"]]
                     # A later definition (property setter, overload implementation) wins, as at run time,
                     # except that @overload stubs never hide the implementation.
@@ -79,13 +83,16 @@ class PyResolver(PyCalls):
                     if kind == "method":
                         self.methods_by_name.setdefault(d["name"], []).append(sid)
             self.local_sym.append(ids)
-            for local, target, is_star in f["imports"]:
-                if is_star:
-                    self.stars.setdefault(module, []).append(target)
-                elif local not in binding:
-                    binding[local] = ("import", target)
-            for name, texpr in f["defs"][0]["attrs"].items():
-                binding.setdefault(name, ("var", texpr))
+            if f.get("flow"):
+                self._module_bindings(fi, f, ids, binding)
+            else:
+                for local, target, is_star in f["imports"]:
+                    if is_star:
+                        self.stars.setdefault(module, []).append((0, target))
+                    elif local not in binding:
+                        binding[local] = ("import", target)
+                for name, texpr in f["defs"][0]["attrs"].items():
+                    binding.setdefault(name, ("var", texpr))
             self.ns[module] = binding
         # Bases need every module's bindings first.
         for cid, (fi, di) in self.class_ctx.items():
@@ -118,24 +125,6 @@ class PyResolver(PyCalls):
                     if other is not None and self.g.symbols[other].kind == "method":
                         self.g.overrides.add((sid, other))
                         break
-
-    def mro(self, cid: int) -> list[int]:
-        """Class then bases depth-first, left to right, without repeats (close to C3 for real code)."""
-        cached = self._mro.get(cid)
-        if cached is not None:
-            return cached
-        out: list[int] = []
-        stack = [cid]
-        seen = set()
-        while stack:
-            c = stack.pop(0)
-            if c in seen:
-                continue
-            seen.add(c)
-            out.append(c)
-            stack[0:0] = self.bases.get(c, [])
-        self._mro[cid] = out
-        return out
 
     def all_subclasses(self, cid: int) -> list[int]:
         out, stack, seen = [], list(self.subclasses.get(cid, ())), set()
@@ -176,6 +165,12 @@ class PyResolver(PyCalls):
         result = None
         if depth < _MAX_DEPTH:
             b = self.ns.get(module, {}).get(name)
+            bpos = self.ns_pos.get(module, {}).get(name, -1) if b is not None else -1
+            for pos, src in reversed(self.stars.get(module, ())):
+                if pos > bpos and not name.startswith("_"):
+                    result = self.module_member(src, name, depth + 1)
+                    if result is not None:
+                        return result
             if b is not None:
                 if b[0] == "sym":
                     result = b
@@ -183,15 +178,10 @@ class PyResolver(PyCalls):
                     result = self.resolve_dotted(b[1], depth + 1)
                 elif b[0] == "var":
                     texpr = b[1]
-                    if texpr[0] == "ref":
+                    if texpr is not None and texpr[0] == "ref":
                         result = self.eval_chain(texpr[1], self.modules[module], 0, depth + 1)[0]
             if result is None and f"{module}.{name}" in self.modules:
                 result = ("mod", f"{module}.{name}")
-            if result is None:
-                for src in self.stars.get(module, ()):
-                    result = self.module_member(src, name, depth + 1)
-                    if result is not None:
-                        break
         return result
 
     def resolve_dotted(self, dotted: str, depth: int = 0) -> Any:
@@ -278,12 +268,15 @@ class PyResolver(PyCalls):
         return ent
 
     def lookup_name(self, name: str, fi: int, di: int, depth: int) -> tuple[Any, bool]:
+        """A name read in def `di`: a typed local or parameter, `self`/`cls`, a nested def, a local
+        import; a name the function binds otherwise is unknown here (the value-flow solver's);
+        else the module's binding. Class bodies are not scopes of the functions inside them."""
         defs = self.files[fi]["defs"]
         ids = self.local_sym[fi]
         d_idx = di
         while d_idx > 0:
             d = defs[d_idx]
-            if d["kind"] in ("function", "method"):
+            if d["kind"] in ("function", "method", "lambda"):
                 if name in d["vars"]:
                     texpr = d["vars"][name]
                     return self.eval_texpr(texpr, fi, depth + 1), texpr[0] != "ref"
@@ -291,14 +284,19 @@ class PyResolver(PyCalls):
                 if d["kind"] == "method" and params and name == params[0][0] and "staticmethod" not in d["flags"]:
                     cls = ids[d["parent"]]
                     return (("sym", cls) if "classmethod" in d["flags"] else ("inst", cls)), False
+                kinds = self.local_kinds.get((fi, d_idx), {}).get(name)
+                if kinds is None and any(p[0] == name for p in params):
+                    return None, False
+                if kinds:
+                    if len(kinds) != 1:
+                        return None, False
+                    (how, what), = kinds
+                    if how == "def":
+                        return ("sym", ids[what]), False
+                    if how == "imp":
+                        return self.resolve_dotted(what, depth + 1), False
+                    return None, False
             d_idx = d["parent"]
-        # Nested defs of enclosing functions (closures), innermost first.
-        d_idx = di
-        while d_idx > 0:
-            for j in self.children(fi, d_idx):
-                if defs[j]["name"] == name and defs[defs[j]["parent"]]["kind"] != "class":
-                    return ("sym", ids[j]), False
-            d_idx = defs[d_idx]["parent"]
         return self.module_member(self.files[fi]["module"], name, depth + 1), False
 
     def children(self, fi: int, di: int) -> list[int]:

@@ -9,6 +9,10 @@ from functools import lru_cache
 from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES
 
 _ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
+# A call site the value flow says reaches more defs than this gets none of them: it is kept as an
+# unresolved 'too-many' site (a context-insensitive analysis merges the callers of shared helpers,
+# and past a handful of targets the list is mostly that merge, not what the site calls).
+MAX_FLOW_TARGETS = 12
 _SEG = re.compile(r"^([A-Za-z_]\w*)((?:\(\)|\[\])*)$")
 
 
@@ -30,32 +34,77 @@ def split_chain(callee: str) -> tuple[tuple[str, str], ...] | None:
     return tuple(out)
 
 
+def _why_unresolved(external: set[str] | None, top: bool) -> tuple[str, str]:
+    """(reason, target) of a site that reached nothing in the index: 'builtin' / 'external' with
+    the dotted names it calls, 'too-many' when its callee set was cut, else 'unknown'."""
+    if top:
+        return "too-many", ""
+    if external:
+        names = sorted(external)
+        reason = "builtin" if all(n.startswith("<builtin>.") for n in names) else "external"
+        return reason, ",".join(names[:4])
+    return "unknown", ""
+
+
 class PyCalls:
     """Mixin of PyResolver: the call-resolution half (needs its symbol tables and lookups)."""
 
     def resolve_calls(self, links) -> None:
-        """Edges for every call site; `links` (cross_language.PythonLinks) reach other languages."""
-        from .cross_language import link_python_call
+        """Edges for every call site; `links` (cross_language.PythonLinks) reach other languages.
 
+        Per site, the names-and-types answer (`resolve_call`: exact/type/dispatch) and the value
+        flow's (python_flow: flow, dispatch) are merged, the first's label winning where both
+        found a target. A site with neither is kept as an unresolved site (with what it calls
+        outside the index, if known) and gets name-only guesses, labelled `guess`, if any."""
+        from .cross_language import link_python_call
+        from .python_flow import Flow
+
+        flow = self.flow = Flow(self, links).solve()
         g = self.g
         for fi, f in enumerate(self.files):
             ids = self.local_sym[fi]
-            for di, line, callee, nargs, kind in f["calls"]:
+            for k, (di, line, callee, _nargs, _kind) in enumerate(f["calls"]):
                 src = ids[di]
                 if link_python_call(self, links, callee, fi, src, line, "op"):
                     g.resolved_calls += 1
                     continue
-                targets = self.resolve_call(callee, fi, di)
-                if not targets and link_python_call(self, links, callee, fi, src, line, "pybind"):
+                edges: dict[int, tuple[str, str]] = {}
+                guesses = []
+                for dst, res in self.resolve_call(callee, fi, di):
+                    if res == "guess":
+                        guesses.append(dst)
+                    elif dst not in flow.replaced:
+                        edges.setdefault(dst, (res, "call"))
+                key = ("site", fi, k)
+                found = flow.site_targets.get(key, {})
+                if sum(1 for d, lv in found.items() if lv[0] == "flow" and d not in edges) > MAX_FLOW_TARGETS:
+                    flow.site_top.add(key)     # too many to be useful: say so instead of listing them
+                    found = {d: lv for d, lv in found.items() if lv[0] != "flow"}
+                for dst, lv in found.items():
+                    edges.setdefault(dst, lv)
+                if not edges and link_python_call(self, links, callee, fi, src, line, "pybind"):
                     g.resolved_calls += 1
                     continue
-                if not targets:
-                    g.unresolved += 1
+                top = key in flow.site_top
+                why = _why_unresolved(flow.site_external.get(key), top)
+                if edges:
+                    g.resolved_calls += 1
+                    for dst, (res, via) in edges.items():
+                        g.edges.add((src, dst, line, res, via))
+                    if why[0] != "unknown":        # resolved, but it also calls outside the index
+                        g.unresolved_sites.append((src, line, callee, *why, 1))
                     continue
-                g.resolved_calls += 1
-                for dst, res in targets:
-                    if dst != src or res != "name":
-                        g.edges.add((src, dst, line, res, "call"))
+                g.unresolved += 1
+                for dst in guesses:
+                    if dst != src:
+                        g.edges.add((src, dst, line, "guess", "call"))
+                g.unresolved_sites.append((src, line, callee, *why, 0))
+        fanout: dict[tuple[int, int], int] = {}
+        for src, _dst, line, _res, _via in flow.extra_edges:
+            fanout[(src, line)] = fanout.get((src, line), 0) + 1
+        for edge in flow.extra_edges:
+            if fanout[(edge[0], edge[2])] <= MAX_FLOW_TARGETS:
+                g.edges.add(edge)
 
     def resolve_call(self, callee: str, fi: int, di: int) -> list[tuple[int, str]]:
         segs = split_chain(callee)
@@ -128,5 +177,5 @@ class PyCalls:
             return []
         cands = self.methods_by_name.get(name, ())
         if 0 < len(cands) <= MAX_NAME_CANDIDATES:
-            return [(c, "name") for c in cands]
+            return [(c, "guess") for c in cands]
         return []

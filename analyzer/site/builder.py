@@ -108,7 +108,7 @@ class SiteBuilder(Pieces, Pages, ExplorerPages):
 
         idx = f.index
         g = nx.DiGraph()
-        g.add_edges_from(idx.call_pairs({"exact", "type", "dispatch"}))
+        g.add_edges_from(idx.call_pairs({"exact", "type", "flow", "dispatch"}))
         f.rank = nx.pagerank(g, alpha=0.85, tol=1e-6) if g.number_of_nodes() else {}
         chosen: set[int] = set()
         for note in self.notes:

@@ -25,7 +25,7 @@ class ExplorerPages:
             fidx = files.setdefault(path, len(files))
             page = f.pages.get(sid)
             nodes.append([name, kind, fidx, line, end, page[:-3] + "/" if page else 0])
-        res_code = {"exact": 0, "type": 1, "dispatch": 2, "name": 3}
+        res_code = {"exact": 0, "type": 1, "flow": 2, "dispatch": 3, "guess": 4}
         edges = sorted({(ids[s], ids[d], res_code[r]) for s, d, _line, r, _via in f.index.all_edges()
                         if s in ids and d in ids})
         data = {"framework": f.ref.key, "permalink": f.ref.spec.get("permalink", ""),
@@ -56,7 +56,8 @@ class ExplorerPages:
                  '<ul id="inav-hits"></ul></div>',
                  '<div class="inav-ex-main"><div id="inav-graph"></div><div id="inav-panel"></div></div>',
                  '<div class="inav-legend"><span class="r0">exact</span><span class="r1">type</span>'
-                 '<span class="r2">dispatch</span><span class="r3">name-only</span></div>',
+                 '<span class="r2">flow</span><span class="r3">dispatch</span>'
+                 '<span class="r4">guess (name only)</span></div>',
                  "</div>", ""]
         for m in missing:
             parts.append(f'<p class="inav-missing">Not in the explorer: {esc(m)}</p>')

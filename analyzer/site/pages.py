@@ -96,7 +96,7 @@ class Pages:
         for d, files, syms, out in idx.directories():
             parts.append(f"| <code>{esc(d)}</code> | {files} | {syms} | {out} |")
         parts += ["", "## Most central functions", "",
-                  "Ranked by PageRank over the call graph (name-only edges left out): the code most paths run through.", "",
+                  "Ranked by PageRank over the call graph (name-only guesses left out): the code most paths run through.", "",
                   "| # | symbol | kind | location |", "|---:|---|---|---|"]
         rows = idx.symbols(list(f.rank))
         ranked = [s for s in sorted(f.rank, key=lambda s: -f.rank[s])
@@ -145,7 +145,7 @@ def _entry_points(idx, n: int):
     """Uncalled functions that reach the most code within two calls (not through name guesses)."""
     scored = []
     for sid in idx.uncalled_functions(200):
-        reach = len(idx.walk([sid], "callees", 2, {"exact", "type", "dispatch"}))
+        reach = len(idx.walk([sid], "callees", 2))
         scored.append((reach, sid))
     scored.sort(reverse=True)
     rows = idx.symbols(s for _, s in scored[:n])

@@ -13,7 +13,7 @@
   var input = document.getElementById("inav-q");
   var hitsList = document.getElementById("inav-hits");
   var panel = document.getElementById("inav-panel");
-  var COLORS = ["#2e7d32", "#0277bd", "#ef6c00", "#c62828"];
+  var COLORS = ["#2e7d32", "#0277bd", "#6a1b9a", "#ef6c00", "#c62828"];
   var data = null, outAdj = null, inAdj = null, lowerNames = null, fwName = null;
   var cy = cytoscape({
     container: document.getElementById("inav-graph"),

@@ -2,6 +2,7 @@
 ; Capture names are read by analyzer/parse/python.py; nesting comes from byte ranges.
 (class_definition name: (identifier) @name) @definition.class
 (function_definition name: (identifier) @name) @definition.function
+(lambda) @definition.lambda
 (call) @reference.call
 (import_statement) @import
 (import_from_statement) @import
