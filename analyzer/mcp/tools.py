@@ -14,8 +14,8 @@ from .state import Workspace
 Framework = Annotated[str, Field(description="Framework and version: vllm (default), vllm@0.14.1, ksanallm.")]
 Symbol = Annotated[str, Field(description="A canonical name, a unique suffix (Scheduler.schedule, "
                                           "ksana_llm::BlockManager::Free) or path:line.")]
-Strict = Annotated[bool, Field(description="Leave out name-only guesses: keep exact, type and dispatch edges.")]
-STRICT = {"exact", "type", "dispatch"}
+Strict = Annotated[bool, Field(description="Leave out name-only guesses (the default already does: kept for "
+                                            "compatibility, like the CLI's --strict).")]
 EMPTY_HINT = ("nothing found in the index; this is not proof of none: calls from outside the indexed "
               "roots, dynamic dispatch the resolver cannot see and unresolved receivers are not edges")
 
@@ -25,7 +25,8 @@ def bounded(items: list, limit: int) -> tuple[list, dict[str, Any]]:
 
 
 def _res(strict: bool) -> set[str] | None:
-    return STRICT if strict else None
+    """The default edge labels (no name-only guesses), as the CLI's default answer."""
+    return None
 
 
 class GraphTools:
