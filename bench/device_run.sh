@@ -65,10 +65,10 @@ fi
 if has ncu; then
   stamp ncu
   timeout "$(left)" ncu --clock-control none -k regex:"fa3ws_kernel|paged_decode_tc_kernel" --launch-skip 0 \
-    --launch-count 4 --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
+    --launch-count 6 --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section Occupancy \
     --section MemoryWorkloadAnalysis python3 bench/profile_kernels.py >"$OUT/ncu.txt" 2>&1
-  grep -E "fa3ws_kernel|paged_decode_tc|Duration|Throughput|Stall|Issued Warp|No Eligible|Achieved Occupancy" \
-    "$OUT/ncu.txt" | cut -c1-150 | head -60
+  grep -E "fa3ws_kernel|paged_decode_tc|Duration|Memory Throughput|Compute \(SM\) Throughput|Issued Warp|No Eligible|Achieved Occupancy" \
+    "$OUT/ncu.txt" | cut -c1-120 | head -60
 fi
 if has sanitize; then
   for tool in memcheck racecheck; do

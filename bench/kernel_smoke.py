@@ -27,6 +27,10 @@ CASES = [  # (name, kind, args)
     ("fa3ws d64 cfg0", "fwd", dict(d=64, cfg=0)),
     ("fa3ws d256 cfg1", "fwd", dict(d=256, cfg=1)),
     ("fa3ws d256 cfg0", "fwd", dict(d=256, cfg=0)),
+    ("fa3ws d128 cfg2", "fwd", dict(d=128, cfg=2)),
+    ("fa3ws d128 cfg3", "fwd", dict(d=128, cfg=3)),
+    ("fa3ws d64 cfg4", "fwd", dict(d=64, cfg=4)),
+    ("fa3ws d128 cfg5", "fwd", dict(d=128, cfg=5)),
 ]
 
 
@@ -135,7 +139,11 @@ def main() -> None:
             i = k + 1
     Path(ns.out).mkdir(parents=True, exist_ok=True)
     (Path(ns.out) / "smoke.json").write_text(json.dumps(results, indent=1))
-    ok = [c for c in (0, 1) if all(results.get(f"fa3ws d{d} cfg{c}", "").startswith("PASS") for d in (64, 128, 256))]
+    ok = []
+    for c in range(6):
+        mine = [v for k, v in results.items() if k.startswith("fa3ws") and k.endswith(f"cfg{c}")]
+        if mine and all(v.startswith("PASS") for v in mine):
+            ok.append(c)
     print("FA3WS_OK=" + ",".join(map(str, ok)))
 
 

@@ -23,7 +23,8 @@ def main() -> None:
         ops.flash_attn(q, k, v, out=out, backend="fa3ws", cfg=cfg)
     q, k, v = (AB.rand((4, 16, 8192, 64), torch.bfloat16, s) for s in (1, 2, 3))
     out = torch.empty_like(q)
-    ops.flash_attn(q, k, v, out=out, backend="fa3ws", cfg=0)
+    for cfg in (0, 4):
+        ops.flash_attn(q, k, v, out=out, backend="fa3ws", cfg=cfg)
     del q, k, v, out
     S, ctx, hq, hkv, d, bs = 64, 8192, 32, 8, 64, 16
     nblk = S * ctx // bs
@@ -33,6 +34,20 @@ def main() -> None:
     lens = torch.full((S,), ctx, dtype=torch.int32, device="cuda")
     qd = torch.randn((S, hq, d), device="cuda").to(torch.bfloat16)
     ops.paged_decode(qd, kc, vc, tables, lens, max_seq_len=ctx, impl="tc")
+    del kc, vc
+    S, ctx, d = 8, 32768, 128
+    nblk = S * ctx // bs
+    kc = torch.randn((nblk, hkv, bs, d), device="cuda")
+    vc = torch.randn((nblk, hkv, bs, d), device="cuda")
+    from infernav.kernels import reference as R  # noqa: PLC0415
+
+    k8, ks = R.quantize_fp8_per_head(kc)
+    v8, vs = R.quantize_fp8_per_head(vc)
+    del kc, vc
+    tables = torch.randperm(nblk, device="cuda").to(torch.int32).view(S, ctx // bs)
+    lens = torch.full((S,), ctx, dtype=torch.int32, device="cuda")
+    qd = torch.randn((S, hq, d), device="cuda").to(torch.bfloat16)
+    ops.paged_decode(qd, k8, v8, tables, lens, max_seq_len=ctx, k_scale=ks, v_scale=vs)
     torch.cuda.synchronize()
     print("profile_kernels: done")
 

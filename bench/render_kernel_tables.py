@@ -16,6 +16,10 @@ from pathlib import Path
 FWD_COLS = [  # (json key, header)
     ("ours_fa3ws_cfg0", "**fa3ws** (ping-pong)"),
     ("ours_fa3ws_cfg1", "fa3ws (no ping-pong)"),
+    ("ours_fa3ws_cfg2", "fa3ws (ping-pong, rescale every tile)"),
+    ("ours_fa3ws_cfg3", "fa3ws (neither)"),
+    ("ours_fa3ws_cfg4", "fa3ws (3 consumer WGs, d=64)"),
+    ("ours_fa3ws_cfg5", "fa3ws (176-key tiles, d=128)"),
     ("ours_fa3", "fa3 (wgmma, cp.async)"),
     ("ours_fa3_overlap", "fa3 overlap"),
     ("ours_fa2_cfg0", "fa2 cfg0"),
@@ -27,7 +31,7 @@ FWD_COLS = [  # (json key, header)
     ("sdpa_efficient", "SDPA efficient"),
     ("sdpa_math", "SDPA math"),
 ]
-OURS_FWD = ("ours_fa3ws_cfg0", "ours_fa3ws_cfg1", "ours_fa3", "ours_fa3_overlap", "ours_fa2_cfg0", "ours_fa2_cfg1",
+OURS_FWD = ("ours_fa3ws_cfg0", "ours_fa3ws_cfg1", "ours_fa3ws_cfg2", "ours_fa3ws_cfg3", "ours_fa3ws_cfg4", "ours_fa3ws_cfg5", "ours_fa3", "ours_fa3_overlap", "ours_fa2_cfg0", "ours_fa2_cfg1",
             "ours_fa2_cfg2")
 DEC_COLS = [
     ("ours_tc", "**ours (tc)**"),
@@ -37,6 +41,10 @@ DEC_COLS = [
     ("sdpa_cudnn_contig", "SDPA cuDNN, contiguous"),
     ("sdpa_efficient_contig", "SDPA efficient, contiguous"),
 ]
+FP32_COLS = ["torch_naive_fp32", "sdpa_default_fp32", "sdpa_efficient_fp32", "torch_naive_tf32", "naive3", "minimal",
+             "v1", "v2", "v3", "fast"]
+ORIGIN_V3_MS = {(32, 8, 256, 256, 256): 3.70, (32, 8, 256, 256, 1024): 14.0, (32, 8, 1024, 1024, 256): 58.1,
+                (32, 8, 1024, 1024, 1024): 225.0}  # issue 7's table: the origin repo's v3 on an H100 80GB
 # issue 19's targets (TFLOP/s, bf16, non-causal unless stated)
 FWD_TARGETS = [((4, 16, 8192, 8192, 128), False, 650), ((4, 16, 8192, 8192, 128), True, 600),
                ((4, 16, 8192, 8192, 64), False, 480), ((4, 16, 8192, 8192, 256), False, 550)]
@@ -90,7 +98,8 @@ def render(res: dict) -> str:
                        " | ".join(_tf(r.get(k2)) for k2, _ in cols) +
                        f" | {rc('sdpa_cudnn')} | {rc('sdpa_flash')} | {ceil} | {err} |")
     if res.get("decode"):
-        rows = res["decode"]
+        allrows = res["decode"]
+        rows = [r for r in allrows if r.get("block_size", 16) == 16]
         cols = [(k, h) for k, h in DEC_COLS if any(k in r for r in rows)]
         out.append("\n**Paged decode, bf16, block size 16, shuffled block tables**: GB/s counting K/V pages, q, out "
                    "and the block table once (% of the copy ceiling above; a decode only reads, so it can pass 100 %). "
@@ -117,28 +126,72 @@ def render(res: dict) -> str:
                 out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {x['ms']:.3f} | {_bw(x)} | "
                            f"{bb.get('ms', float('nan')):.3f} | {sp} | {x['err']:.1e} | "
                            f"{x.get('err_vs_bf16_cache', float('nan')):.1e} |")
-        scan = sorted({k for r in rows for k in r if k.startswith(("ours_tc_cfg", "ours_tc_splits", "ours_tc_fp8_"))})
+        scan = sorted({k for r in allrows for k in r if k.startswith(("ours_tc_cfg", "ours_tc_splits", "ours_tc_fp8_",
+                                                                    "ours_tc_repeat"))})
         if scan:
             out.append("\n**Decode variants scanned in this run** (GB/s, % of copy): cfgN = ring of 2, 3, 4 stages of "
-                       "8 KB tiles per warp for N = 1, 2, 3; 4: 4 KB tiles, 5 stages (D = 64); the default is cfg1 at "
-                       "D = 128 and cfg2 at D = 64; splitsN = forced split count (default: chosen from the machine); "
-                       "fp8_cfgN = the fp8 kernel with ring cfgN\n")
-            out.append("| seqs | ctx | hq/hkv | d | default | " + " | ".join(scan) + " |")
-            out.append("|---" * (len(scan) + 5) + "|")
-            for r in rows:
-                out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {_bw(r.get('ours_tc'))} | " +
+                       "8 KB tiles per warp for N = 1, 2, 3; 4: 4 KB tiles, 5 stages (D = 64); 5: the default ring with "
+                       "the L2::256B prefetch hint; the default is cfg1 at D = 128 and cfg2 at D = 64; splitsN = forced "
+                       "split count (default: chosen from the machine); fp8_cfgN = the fp8 kernel with ring cfgN; "
+                       "repeat = the default measured again at the end of the row; bs = block size\n")
+            out.append("| seqs | ctx | hq/hkv | d | bs | default | " + " | ".join(scan) + " |")
+            out.append("|---" * (len(scan) + 6) + "|")
+            for r in allrows:
+                out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['block_size']} | "
+                           f"{_bw(r.get('ours_tc'))} | " +
                            " | ".join(_bw(r.get(k)) for k in scan) + " |")
+    if res.get("fp32"):
+        out.append(render_fp32(res["fp32"]))
     out.append(render_floors(res))
     out.append(render_claims(res))
     return "\n".join(out) + "\n"
 
 
+def render_fp32(rows: list[dict]) -> str:
+    def ms(c):
+        if c is None:
+            return "-"
+        return f"{c['ms']:.3g}" if _ok(c) else "n/a"
+
+    lines = ["\n**fp32 in / fp32 out, non-causal** (ms; `-`: not run at that size; TF32 = PyTorch with TF32 "
+             "matmuls allowed; origin v3 = issue 7's H100 numbers of the origin repository's v3)\n",
+             "| [bs,nh,N,M,d] | " + " | ".join(FP32_COLS) + " | fast TFLOP/s | fast vs our v3 | origin v3 / fast | "
+             "fast vs best PyTorch fp32 (TF32 off) |", "|---" * (len(FP32_COLS) + 5) + "|"]
+    for r in rows:
+        f, v3 = r.get("fast") or {}, r.get("v3") or {}
+        best = min((r[k]["ms"] for k in ("torch_naive_fp32", "sdpa_default_fp32", "sdpa_efficient_fp32") if _ok(r.get(k))),
+                   default=None)
+        tf = f"{f['TFLOPs']:.0f}" if _ok(f) else "-"
+        sp = f"{v3['ms'] / f['ms']:.1f}x" if _ok(f) and _ok(v3) else "-"
+        ov = ORIGIN_V3_MS.get(tuple(r["shape"]))
+        so = f"{ov / f['ms']:.1f}x" if _ok(f) and ov else "-"
+        sb = f"{best / f['ms']:.2f}x" if _ok(f) and best else "-"
+        lines.append(f"| {r['shape']} | " + " | ".join(ms(r.get(k)) for k in FP32_COLS) + f" | {tf} | {sp} | {so} | {sb} |")
+    lines.append("\nRelative errors against float64:\n")
+    lines.append("| [bs,nh,N,M,d] | " + " | ".join(FP32_COLS) + " |")
+    lines.append("|---" * (len(FP32_COLS) + 1) + "|")
+    for r in rows:
+        lines.append(f"| {r['shape']} | " + " | ".join(f"{r[k]['err']:.1e}" if _ok(r.get(k)) else "-" for k in FP32_COLS)
+                     + " |")
+    return "\n".join(lines)
+
+
 def render_floors(res: dict) -> str:
     c = res["ceilings"]
     bw, tc = c["copy_TBps"] * 1e12, c["bf16_gemm_TFLOPs"] * 1e12
-    lines = ["\n**Floors** (ms): compute = flops / measured bf16 GEMM rate; memory = minimum bytes / measured copy "
-             "rate\n", "| kernel | shape | compute floor | memory floor | achieved | achieved / larger floor |",
+    f32 = c["fp32_gemm_TFLOPs"] * 1e12
+    lines = ["\n**Floors** (ms): compute = flops / measured rate of the unit the kernel uses (bf16 GEMM for tensor-core "
+             "kernels, fp32 GEMM for the CUDA-core fp32 kernels); memory = minimum bytes / measured copy rate\n",
+             "| kernel | shape | compute floor | memory floor | achieved | achieved / larger floor |",
              "|---|---|---|---|---|---|"]
+    for r in res.get("fp32") or []:
+        mem = r["bytes_min"] / bw * 1e3
+        for k, rate in (("naive3", f32), ("minimal", f32), ("v1", f32), ("v2", f32), ("v3", tc), ("fast", tc)):
+            x = r.get(k)
+            if _ok(x):
+                comp = r["flops"] / rate * 1e3
+                lines.append(f"| fp32 {k} | {r['shape']} | {comp:.3g} | {mem:.3g} | {x['ms']:.3g} | "
+                             f"{x['ms'] / max(comp, mem):.1f}x |")
     for r in res.get("lowp") or []:
         B, H, N, _, d = r["shape"]
         mem = 4 * B * H * N * d * 2 / bw * 1e3
@@ -147,7 +200,7 @@ def render_floors(res: dict) -> str:
         if b:
             lines.append(f"| {k} {r['dtype']}{' causal' if r['causal'] else ''} | {r['shape']} | {comp:.3g} | "
                          f"{mem:.3g} | {b['ms']:.3g} | {b['ms'] / max(comp, mem):.2f}x |")
-    for r in res.get("decode") or []:
+    for r in [r for r in res.get("decode") or [] if r.get("block_size", 16) == 16]:
         for k, nb in (("ours_tc", r["bytes_min"]), ("ours_tc_fp8", r.get("bytes_min_fp8"))):
             x = r.get(k)
             if _ok(x) and nb:
@@ -172,7 +225,7 @@ def render_claims(res: dict) -> str:
         cs = f" (cuDNN {cud['TFLOPs']:.0f})" if _ok(cud) else ""
         lines.append(f"| bf16 {list(shape)}{' causal' if causal else ''} | >= {target} TFLOP/s | {val:.0f} "
                      f"({k}){cs} | {'yes' if val >= target else '**no**'} |")
-    dec = res.get("decode") or []
+    dec = [r for r in res.get("decode") or [] if r.get("block_size", 16) == 16]
     if dec:
         pcts = [(r, r["ours_tc"]["pct_copy"]) for r in dec if _ok(r.get("ours_tc"))]
         worst = min(pcts, key=lambda x: x[1]) if pcts else None
@@ -190,6 +243,49 @@ def render_claims(res: dict) -> str:
     return "\n".join(lines)
 
 
+def _fwd(res: dict, shape: tuple, causal: bool, key: str | None = None) -> str:
+    row = next((r for r in res.get("lowp") or [] if tuple(r["shape"]) == shape and r["causal"] == causal
+                and r["dtype"] == "bfloat16"), None)
+    if row is None:
+        return "-"
+    if key is None:
+        k, b = best_ours(row)
+        return f"{b['TFLOPs']:.0f} ({k.replace('ours_', '')})" if b else "-"
+    return _tf(row.get(key))
+
+
+def render_progression(runs: list[tuple[str, dict]]) -> str:
+    """Issue 19's rows across runs of the bench (one column per run): what each step gained."""
+    heads = [label for label, _ in runs]
+    lines = ["| measured (bf16; decode: block 16) | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    specs = [("fwd [4,16,8192,8192,128], fa3 (wgmma + cp.async, issue 7)", (4, 16, 8192, 8192, 128), False, "ours_fa3"),
+             ("fwd [4,16,8192,8192,128], best of ours", (4, 16, 8192, 8192, 128), False, None),
+             ("fwd same, causal, best of ours", (4, 16, 8192, 8192, 128), True, None),
+             ("fwd [4,16,8192,8192,64], best of ours", (4, 16, 8192, 8192, 64), False, None),
+             ("fwd [4,16,8192,8192,256], best of ours", (4, 16, 8192, 8192, 256), False, None),
+             ("fwd [4,16,8192,8192,128], SDPA cuDNN (same run)", (4, 16, 8192, 8192, 128), False, "sdpa_cudnn")]
+    for name, shape, causal, key in specs:
+        lines.append(f"| {name} | " + " | ".join(_fwd(res, shape, causal, key) for _, res in runs) + " |")
+
+    def dec(res, what):
+        rows = [r for r in res.get("decode") or [] if r.get("block_size", 16) == 16]
+        if what == "v2":
+            p = [r["ours_v2"]["pct_copy"] for r in rows if _ok(r.get("ours_v2"))]
+        elif what == "fp8":
+            p = [r["ours_tc"]["ms"] / r["ours_tc_fp8"]["ms"] for r in rows
+                 if _ok(r.get("ours_tc")) and _ok(r.get("ours_tc_fp8")) and r["ctx"] >= 8192]
+            return f"{min(p):.2f}x - {max(p):.2f}x" if p else "-"
+        else:
+            p = [r["ours_tc"]["pct_copy"] for r in rows if _ok(r.get("ours_tc"))]
+        return f"{min(p):.0f} - {max(p):.0f} %" if p else "-"
+
+    lines.append("| decode v2 (CUDA cores), % of copy over the 8 rows | " + " | ".join(dec(r, "v2") for _, r in runs) + " |")
+    lines.append("| decode tc (tensor cores, split-KV), % of copy over the 8 rows | " +
+                 " | ".join(dec(r, "tc") for _, r in runs) + " |")
+    lines.append("| fp8 / bf16 tokens/s, ctx >= 8192 | " + " | ".join(dec(r, "fp8") for _, r in runs) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def update_doc(doc: Path, name: str, text: str) -> None:
     src = doc.read_text()
     pat = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} -->\n).*?(<!-- END generated: {re.escape(name)} -->)",
@@ -201,12 +297,18 @@ def update_doc(doc: Path, name: str, text: str) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("json", type=Path)
+    ap.add_argument("json", type=Path, nargs="+")
     ap.add_argument("--doc", type=Path, help="replace the generated block for this JSON in a Markdown file")
+    ap.add_argument("--progression", action="store_true",
+                    help="one table of issue 19's rows across the given runs (block name: progression)")
     ns = ap.parse_args()
-    text = render(json.loads(ns.json.read_text()))
+    if ns.progression:
+        runs = [(p.stem.replace("attention_", ""), json.loads(p.read_text())) for p in ns.json]
+        text, name = render_progression(runs), "progression"
+    else:
+        text, name = render(json.loads(ns.json[0].read_text())), ns.json[0].stem
     if ns.doc:
-        update_doc(ns.doc, ns.json.stem, text)
+        update_doc(ns.doc, name, text)
     else:
         print(text)
 

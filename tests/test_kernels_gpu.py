@@ -56,8 +56,9 @@ def _backends(d):
     out = [("fa2", c) for c in ((0, 1, 2) if d != 256 else (0, 1))]
     if HOPPER and d in (64, 128):
         out += [("fa3", 1), ("fa3", 0)]
-    if HOPPER:
-        out += [("fa3ws", 1), ("fa3ws", 0)]  # without / with ping-pong
+    if HOPPER:  # no ping-pong; rescale every tile; neither; 3 consumer warpgroups; 176-key tiles; default
+        out += [("fa3ws", c) for c in (1, 2, 3)] + ([("fa3ws", 4)] if d == 64 else []) + \
+            ([("fa3ws", 5)] if d == 128 else []) + [("fa3ws", 0)]
     return out
 
 

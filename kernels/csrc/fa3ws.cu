@@ -35,8 +35,14 @@ struct WsArgs {
   float scale_log2;
 };
 
-constexpr int BR = 128, NTHR = 384;
-constexpr int kProducerRegs = 40, kConsumerRegs = 232;
+// NWG consumer warpgroups of 64 query rows each (BR = 64 NWG rows per CTA) and one producer warpgroup.
+// Registers per thread after setmaxnreg: NWG = 2: producer 40, consumers 232; NWG = 3: 24 and 160
+// (128 x 40 + 256 x 232 and 128 x 24 + 384 x 160 both fit the 64 K registers of an SM).
+template <int NWG>
+struct WsShape {
+  static constexpr int BR = 64 * NWG, NTHR = 128 * (NWG + 1);
+  static constexpr int PREGS = NWG == 2 ? 40 : 24, CREGS = NWG == 2 ? 232 : 160;
+};
 
 [[maybe_unused]] INFERNAV_DEVICE uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
   return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
@@ -45,10 +51,15 @@ constexpr int kProducerRegs = 40, kConsumerRegs = 232;
 
 template <typename T, int N>
 INFERNAV_DEVICE void mma_ss(float (&d)[N / 2], uint64_t a, uint64_t b, int sc) {
+  static_assert(N == 64 || N == 128 || N == 176, "S tile width");
   if constexpr (std::is_same<T, __half>::value) {
-    if constexpr (N == 64) wg::ss_Half_n64(d, a, b, sc); else wg::ss_Half_n128(d, a, b, sc);
+    if constexpr (N == 64) wg::ss_Half_n64(d, a, b, sc);
+    else if constexpr (N == 128) wg::ss_Half_n128(d, a, b, sc);
+    else wg::ss_Half_n176(d, a, b, sc);
   } else {
-    if constexpr (N == 64) wg::ss_Bf16_n64(d, a, b, sc); else wg::ss_Bf16_n128(d, a, b, sc);
+    if constexpr (N == 64) wg::ss_Bf16_n64(d, a, b, sc);
+    else if constexpr (N == 128) wg::ss_Bf16_n128(d, a, b, sc);
+    else wg::ss_Bf16_n176(d, a, b, sc);
   }
 }
 template <typename T, int N>
@@ -69,7 +80,7 @@ INFERNAV_DEVICE void fence_u32(uint32_t (&r)[N][4]) {
 }
 
 // S (64 x BC, this warpgroup's rows) = Q K^T; the first k step overwrites the accumulators
-template <typename T, int D, int BC>
+template <typename T, int D, int BC, int BR>
 INFERNAV_DEVICE void gemm_qk(float (&s)[BC / 2], uint32_t sQ, uint32_t sK, int wgi) {
 #pragma unroll
   for (int kk = 0; kk < D / 16; ++kk) {
@@ -94,11 +105,12 @@ INFERNAV_DEVICE void gemm_pv(float (&o)[D / 2], const uint32_t (&pa)[BC / 16][4]
   }
 }
 
-template <typename T, int D, int BC, int NS, bool CAUSAL, bool PP>
-__global__ void __launch_bounds__(NTHR, 1)
+template <typename T, int D, int BC, int NS, int NWG, bool CAUSAL, bool PP, bool COND>
+__global__ void __launch_bounds__(WsShape<NWG>::NTHR, 1)
     fa3ws_kernel(const __grid_constant__ CUtensorMap tq, const __grid_constant__ CUtensorMap tk,
                  const __grid_constant__ CUtensorMap tv, const WsArgs a) {
 #ifdef INFERNAV_WGMMA
+  constexpr int BR = WsShape<NWG>::BR;
   constexpr int QB = (D / 64) * BR * 128;  // bytes of Q
   constexpr int KB = (D / 64) * BC * 128;  // bytes of one K or V tile
   constexpr int NSB = BC / 8, NOB = D / 8;
@@ -138,8 +150,8 @@ __global__ void __launch_bounds__(NTHR, 1)
     for (int i = 0; i < NS; ++i) {
       hop::mbar_init(fullK(i), 1);
       hop::mbar_init(fullV(i), 1);
-      hop::mbar_init(emptyK(i), 8);  // one arrival per consumer warp
-      hop::mbar_init(emptyV(i), 8);
+      hop::mbar_init(emptyK(i), 4 * NWG);  // one arrival per consumer warp
+      hop::mbar_init(emptyV(i), 4 * NWG);
     }
     hop::fence_barrier_init();
   }
@@ -147,7 +159,7 @@ __global__ void __launch_bounds__(NTHR, 1)
 
   if (wg == 0) {
     // ------------------------------------------------------------ producer
-    hop::reg_dealloc<kProducerRegs>();
+    hop::reg_dealloc<WsShape<NWG>::PREGS>();
     if (tid == 0 && num_kt > 0) {
       hop::prefetch_tmap(&tq);
       hop::prefetch_tmap(&tk);
@@ -173,7 +185,7 @@ __global__ void __launch_bounds__(NTHR, 1)
     }
   } else {
     // ------------------------------------------------------------ consumers
-    hop::reg_alloc<kConsumerRegs>();
+    hop::reg_alloc<WsShape<NWG>::CREGS>();
     const int wgi = wg - 1, wl = warp & 3;
     const int rbase = wgi * 64 + wl * 16 + (lane >> 2);  // this thread's first row in the tile (+8: second)
     const float sl2 = a.scale_log2;
@@ -186,7 +198,12 @@ __global__ void __launch_bounds__(NTHR, 1)
       uint32_t pa[BC / 16][4];
       float s[BC / 2];
       float alpha[2];
-      if (PP && wgi == 1) hop::bar_arrive(1, 256);  // warpgroup 0 issues first
+      // ping-pong: warpgroup w issues its GEMMs after warpgroup w-1 (mod NWG) has issued its own; named
+      // barrier 1+w is where w waits and w-1 arrives. The last warpgroup opens the chain and skips its
+      // final arrival, so every barrier sees as many arrivals as waits.
+      const int bar_me = 1 + wgi, bar_next = 1 + (wgi + 1) % NWG;
+      const bool last_wg = wgi == NWG - 1;
+      if (PP && last_wg) hop::bar_arrive(1, 256);
       hop::mbar_wait(barQ, 0);
 
       // mask and online softmax of tile j (log2 domain); s becomes P in place
@@ -237,11 +254,11 @@ __global__ void __launch_bounds__(NTHR, 1)
 
       // ---- tile 0: S_0 only
       hop::mbar_wait(fullK(0), 0);
-      if (PP) hop::bar_sync(1 + wgi, 256);
+      if (PP) hop::bar_sync(bar_me, 256);
       wg::fence();
-      gemm_qk<T, D, BC>(s, sQ, sK, wgi);
+      gemm_qk<T, D, BC, BR>(s, sQ, sK, wgi);
       wg::commit();
-      if (PP && !(wgi == 1 && num_kt == 1)) hop::bar_arrive(2 - wgi, 256);
+      if (PP && !(last_wg && num_kt == 1)) hop::bar_arrive(bar_next, 256);
       wg::wait<0>();
       wg::fence_regs(s);
       __syncwarp();
@@ -253,15 +270,15 @@ __global__ void __launch_bounds__(NTHR, 1)
         const int st = j % NS, sp = (j - 1) % NS;
         hop::mbar_wait(fullK(st), (j / NS) & 1);
         hop::mbar_wait(fullV(sp), ((j - 1) / NS) & 1);
-        if (PP) hop::bar_sync(1 + wgi, 256);
+        if (PP) hop::bar_sync(bar_me, 256);
         wg::fence_regs(o);
         fence_u32(pa);
         wg::fence();
-        gemm_qk<T, D, BC>(s, sQ, sK + st * KB, wgi);
+        gemm_qk<T, D, BC, BR>(s, sQ, sK + st * KB, wgi);
         wg::commit();
         gemm_pv<T, D, BC>(o, pa, sV + sp * KB);
         wg::commit();
-        if (PP && !(wgi == 1 && j == num_kt - 1)) hop::bar_arrive(2 - wgi, 256);
+        if (PP && !(last_wg && j == num_kt - 1)) hop::bar_arrive(bar_next, 256);
         wg::wait<1>();  // S_j done; P_{j-1} V_{j-1} may still run
         wg::fence_regs(s);
         __syncwarp();
@@ -274,7 +291,7 @@ __global__ void __launch_bounds__(NTHR, 1)
         if (lane == 0) hop::mbar_arrive(emptyV(sp));
         // rescale O only when some row of this warp saw a new maximum (exact: alpha == 1 otherwise);
         // after the first tiles of a long row that is rare, and it saves D/2 multiplies per thread
-        if (__any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
+        if (!COND || __any_sync(0xffffffffu, alpha[0] != 1.f || alpha[1] != 1.f)) {
 #pragma unroll
           for (int hh = 0; hh < 2; ++hh)
 #pragma unroll
@@ -359,6 +376,7 @@ int make_map(CUtensorMap* m, const void* ptr, int dtype, int d, int64_t rows, in
   return r == CUDA_SUCCESS ? 0 : (int)cudaErrorInvalidValue;
 }
 
+// key tile BC and ring depth NS per head dim (cfg 5 at D = 128: BC = 176, FlashAttention-3's non-causal choice)
 template <int D>
 struct Cfg;
 template <>
@@ -367,27 +385,50 @@ template <>
 struct Cfg<128> { static constexpr int BC = 128, NS = 2; };
 template <>
 struct Cfg<256> { static constexpr int BC = 64, NS = 2; };
+int bc_of(int d, int cfg) { return d == 256 ? 64 : (d == 128 && cfg == 5) ? 176 : 128; }
 
-template <typename T, int D, bool PP>
+// cfg: 0 ping-pong + conditional rescale (default), 1 no ping-pong, 2 ping-pong + rescale every tile,
+// 3 neither; 4 (D = 64): three consumer warpgroups (BR = 192) with ping-pong + conditional rescale;
+// 5 (D = 128): key tiles of 176 with ping-pong + conditional rescale.
+int nwg_of(int d, int cfg) { return d == 64 && cfg == 4 ? 3 : 2; }
+
+template <typename T, int D, int NWG, bool PP, bool COND, int BC>
 int launch(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv, const WsArgs& a, int batch,
            int causal, cudaStream_t stream) {
-  constexpr int BC = Cfg<D>::BC, NS = Cfg<D>::NS;
+  constexpr int NS = Cfg<D>::NS, BR = WsShape<NWG>::BR;
   const dim3 grid((a.seqlen_q + BR - 1) / BR, a.hq, batch);
   const size_t smem = (size_t)(D / 64) * 128 * (BR + 2 * NS * BC) + 8 * (1 + 4 * NS) + 1024;
-  auto kern = causal ? fa3ws_kernel<T, D, BC, NS, true, PP> : fa3ws_kernel<T, D, BC, NS, false, PP>;
+  auto kern = causal ? fa3ws_kernel<T, D, BC, NS, NWG, true, PP, COND> : fa3ws_kernel<T, D, BC, NS, NWG, false, PP, COND>;
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return (int)e;
-  kern<<<grid, NTHR, smem, stream>>>(tq, tk, tv, a);
+  kern<<<grid, WsShape<NWG>::NTHR, smem, stream>>>(tq, tk, tv, a);
   INFERNAV_RETURN_LAUNCH_STATUS();
+}
+
+template <typename T, int D>
+int by_cfg(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv, const WsArgs& a, int cfg,
+           int batch, int causal, cudaStream_t s) {
+  constexpr int BC = Cfg<D>::BC;
+  switch (cfg) {
+    case 1: return launch<T, D, 2, false, true, BC>(tq, tk, tv, a, batch, causal, s);
+    case 2: return launch<T, D, 2, true, false, BC>(tq, tk, tv, a, batch, causal, s);
+    case 3: return launch<T, D, 2, false, false, BC>(tq, tk, tv, a, batch, causal, s);
+    case 4:
+      if constexpr (D == 64) return launch<T, D, 3, true, true, BC>(tq, tk, tv, a, batch, causal, s);
+      return (int)cudaErrorInvalidValue;
+    case 5:
+      if constexpr (D == 128) return launch<T, D, 2, true, true, 176>(tq, tk, tv, a, batch, causal, s);
+      return (int)cudaErrorInvalidValue;
+    default: return launch<T, D, 2, true, true, BC>(tq, tk, tv, a, batch, causal, s);
+  }
 }
 
 template <typename T>
 int dispatch(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv, const WsArgs& a, int d, int cfg,
              int batch, int causal, cudaStream_t s) {
-  const bool pp = cfg == 0;
-  if (d == 64) return pp ? launch<T, 64, true>(tq, tk, tv, a, batch, causal, s) : launch<T, 64, false>(tq, tk, tv, a, batch, causal, s);
-  if (d == 128) return pp ? launch<T, 128, true>(tq, tk, tv, a, batch, causal, s) : launch<T, 128, false>(tq, tk, tv, a, batch, causal, s);
-  if (d == 256) return pp ? launch<T, 256, true>(tq, tk, tv, a, batch, causal, s) : launch<T, 256, false>(tq, tk, tv, a, batch, causal, s);
+  if (d == 64) return by_cfg<T, 64>(tq, tk, tv, a, cfg, batch, causal, s);
+  if (d == 128) return by_cfg<T, 128>(tq, tk, tv, a, cfg, batch, causal, s);
+  if (d == 256) return by_cfg<T, 256>(tq, tk, tv, a, cfg, batch, causal, s);
   return (int)cudaErrorInvalidValue;
 }
 
@@ -395,7 +436,7 @@ int dispatch(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv
 }  // namespace infernav
 
 // As infernav_fa2_fwd, plus total_q / total_k: the rows of the packed varlen tensors (ignored for fixed
-// lengths), which bound the tensor maps. cfg 0: ping-pong between the consumer warpgroups; 1: without.
+// lengths), which bound the tensor maps. cfg: see by_cfg (0 is the default).
 // Needs an sm_90a device (the kernel body is empty elsewhere; ops.py checks).
 extern "C" int infernav_fa3ws_fwd(int dtype, int d, int cfg, const void* q, const void* k, const void* v, void* o,
                                   const int64_t* strides, const int* cu_q, const int* cu_k, int batch, int hq,
@@ -406,7 +447,7 @@ extern "C" int infernav_fa3ws_fwd(int dtype, int d, int cfg, const void* q, cons
   if (d != 64 && d != 128 && d != 256) return (int)cudaErrorInvalidValue;
   if (seqlen_q <= 0) return 0;
   const bool varlen = cu_q != nullptr;
-  const int box_kv = d == 256 ? 64 : 128;
+  const int box_kv = bc_of(d, cfg);
   CUtensorMap tq, tk, tv;
   // varlen: [1][heads][total rows][D]; the batch stride is unused (one batch entry). A tensor with
   // no rows gets a one-row map that is never read (every tile then sees no key, or has no query).
@@ -414,7 +455,9 @@ extern "C" int infernav_fa3ws_fwd(int dtype, int d, int cfg, const void* q, cons
   if (rq < 1) rq = 1;
   if (rk < 1) rk = 1;
   const int64_t nb = varlen ? 1 : batch;
-  int e = make_map(&tq, q, dtype, d, rq, hq, nb, strides[2], strides[1], varlen ? strides[1] * hq : strides[0], BR);
+  if ((cfg == 4 && d != 64) || (cfg == 5 && d != 128)) return (int)cudaErrorInvalidValue;
+  const int br = 64 * nwg_of(d, cfg);
+  int e = make_map(&tq, q, dtype, d, rq, hq, nb, strides[2], strides[1], varlen ? strides[1] * hq : strides[0], br);
   if (!e) e = make_map(&tk, k, dtype, d, rk, hkv, nb, strides[5], strides[4], varlen ? strides[4] * hkv : strides[3], box_kv);
   if (!e) e = make_map(&tv, v, dtype, d, rk, hkv, nb, strides[8], strides[7], varlen ? strides[7] * hkv : strides[6], box_kv);
   if (e) return e;

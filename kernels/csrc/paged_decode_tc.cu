@@ -74,7 +74,13 @@ INFERNAV_DEVICE uint32_t pair_as(float a, float b) {
 }
 
 // KVT: 0 fp16, 1 bf16, 2 e4m3.  TQ: query/output type.  MT: the mma operand type.
-template <typename TQ, int KVT, int D, int NST, int TB>
+// 16-byte cp.async that asks L2 to fetch the surrounding 256 bytes (the rest of the page row(s))
+INFERNAV_DEVICE void cp_async_16_l2_256(uint32_t dst, const void* src, bool pred) {
+  const int n = pred ? 16 : 0;
+  asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
+}
+
+template <typename TQ, int KVT, int D, int NST, int TB, bool L2P>
 __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs a) {
   constexpr bool FP8 = KVT == 2;
   using MT = typename std::conditional<FP8, __half, TQ>::type;
@@ -140,8 +146,13 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs 
       const bool ok = tok < kend;
       int64_t off = 0;
       if (ok) off = (int64_t)__ldg(bt + (tok >> a.log2_bs)) * page_bytes + (tok & bmask) * ROWB + c * 16;
-      cp_async_16(sK + r * ROWB + ((c ^ ((r & 1) << 2)) << 4), Kh + off, ok);
-      cp_async_16(sV + r * ROWB + ((c ^ (r & 7)) << 4), Vh + off, ok);
+      if constexpr (L2P) {
+        cp_async_16_l2_256(sK + r * ROWB + ((c ^ ((r & 1) << 2)) << 4), Kh + off, ok);
+        cp_async_16_l2_256(sV + r * ROWB + ((c ^ (r & 7)) << 4), Vh + off, ok);
+      } else {
+        cp_async_16(sK + r * ROWB + ((c ^ ((r & 1) << 2)) << 4), Kh + off, ok);
+        cp_async_16(sV + r * ROWB + ((c ^ (r & 7)) << 4), Vh + off, ok);
+      }
     }
   };
 
@@ -373,9 +384,9 @@ int choose_splits(int pairs, int tiles, int slots) {
   return s < 1 ? 1 : s;
 }
 
-template <typename TQ, int KVT, int D, int NST, int TB>
+template <typename TQ, int KVT, int D, int NST, int TB, bool L2P = false>
 int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int* splits_out) {
-  auto kern = paged_decode_tc_kernel<TQ, KVT, D, NST, TB>;
+  auto kern = paged_decode_tc_kernel<TQ, KVT, D, NST, TB, L2P>;
   const size_t smem = smem_bytes<D, NST, TB>();
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return (int)e;
@@ -402,13 +413,15 @@ int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int*
 }
 
 // cfg 0: the default for the element size and D (measured best on the H200, see docs/dev/kernels.md);
-// 1..3: rings of 2, 3, 4 stages of 8 KB tiles per warp; 4: 4 KB tiles (16 keys at D = 64), 5 stages.
+// 1..3: rings of 2, 3, 4 stages of 8 KB tiles per warp; 4: 4 KB tiles (16 keys at D = 64), 5 stages;
+// 5: the default ring with the L2::256B prefetch hint on every copy.
 template <typename TQ, int KVT>
 int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int splits, cudaStream_t s, int* so) {
   if (d == 128) {
     switch (cfg) {
       case 2: return launch<TQ, KVT, 128, 3, 8192>(a, num_seqs, max_len, splits, s, so);
       case 3: return launch<TQ, KVT, 128, 4, 8192>(a, num_seqs, max_len, splits, s, so);
+      case 5: return launch<TQ, KVT, 128, 2, 8192, true>(a, num_seqs, max_len, splits, s, so);
       default: return launch<TQ, KVT, 128, 2, 8192>(a, num_seqs, max_len, splits, s, so);  // 0, 1
     }
   }
@@ -418,6 +431,7 @@ int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int split
       case 1: return launch<TQ, KVT, 64, 2, 8192>(a, num_seqs, max_len, splits, s, so);
       case 3: return launch<TQ, KVT, 64, 4, 8192>(a, num_seqs, max_len, splits, s, so);
       case 4: return launch<TQ, KVT, 64, 5, 4096>(a, num_seqs, max_len, splits, s, so);
+      case 5: return launch<TQ, KVT, 64, 3, 8192, true>(a, num_seqs, max_len, splits, s, so);
       default: return launch<TQ, KVT, 64, 3, 8192>(a, num_seqs, max_len, splits, s, so);  // 0, 2
     }
   }
