@@ -153,10 +153,10 @@ def fa3ws_cfgs(d: int, scan: bool) -> tuple[int, ...]:
     5 (176-key tiles, D = 128 only);
     with --scan also 2 and 3 (rescale O every tile). INFERNAV_FA3WS_CFGS (set by the device script
     from the smoke test) lists the configs allowed to run at all."""
-    raw = os.environ.get("INFERNAV_FA3WS_CFGS", "0,1,2,3,4,5")
+    raw = os.environ.get("INFERNAV_FA3WS_CFGS", "0,1,2,3,4,5,6")
     ok = {int(x) for x in raw.split(",") if x.strip()}
-    want = (0, 1, 2, 3, 4, 5) if scan else (0, 1, 4, 5)
-    return tuple(c for c in want if c in ok and (c != 4 or d == 64) and (c != 5 or d == 128))
+    want = (0, 1, 2, 3, 4, 5, 6) if scan else (0, 1, 4, 5, 6)
+    return tuple(c for c in want if c in ok and (c != 4 or d == 64) and (c not in (5, 6) or d == 128))
 
 
 def lowp_table(quick: bool, lean: bool = False, fi=None, scan: bool = False) -> list[dict]:
@@ -277,15 +277,21 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
                 row[name] = {"error": repr(ex)[:200]}
                 log(f"decode {name} n/a: {ex!r}"[:300])
 
-        # pre-heat: ~100 ms of this kernel untimed (the first timed variant of a row was ~10 % slow in
-        # runs 1 and 2, whichever variant it was)
+        # pre-heat: ~150 ms of bf16 GEMMs, then ~150 ms of this kernel, untimed. The first variant timed in
+        # a row was up to ~10 % slower than the same variant timed again at the row's end (runs 1-4), most
+        # at d = 64, the decode with the most instructions per byte; the row's setup leaves the GPU idle
+        # for a second or so before it.
         tc = lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out, impl="tc")  # noqa: E731
-        t_end = time.time() + 0.1
-        while time.time() < t_end:
-            tc()
-            torch.cuda.synchronize()
+        ga = torch.randn((4096, 4096), device="cuda", dtype=torch.bfloat16)
+        for fn in (lambda: ga @ ga, tc):
+            t_end = time.time() + 0.15
+            while time.time() < t_end:
+                fn()
+                torch.cuda.synchronize()
+        del ga
         run("ours_tc", tc)
-        row["tc_splits"] = ops._TC_SPLITS.get((q.device, 1, 1, d, 0, S, hkv, ctx, 0))
+        row["tc_splits"] = ops._TC_SPLITS.get((q.device, 1, 1, d, ops.TC_DEFAULT_CFG["16bit"], S, hkv, ctx, 0))
+        row["tc_cfg"] = ops.TC_DEFAULT_CFG["16bit"]
         if diag:
             run("ours_tc_cfg5", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out,
                                                          impl="tc", cfg=5))
@@ -294,7 +300,7 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
             torch.cuda.empty_cache()
             continue
         if scan:
-            for cfg in (1, 3, 4, 5) if d == 64 else (2, 3, 5):
+            for cfg in (1, 3, 4, 5) if d == 64 else (1, 3, 5):
                 run(f"ours_tc_cfg{cfg}", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out,
                                                                   impl="tc", cfg=cfg))
             sp = row["tc_splits"] or 1
@@ -311,13 +317,12 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
                                                         k_scale=ks, v_scale=vs), nbytes=row["bytes_min_fp8"],
                 reference=ref8)
             if scan:
-                for cfg in (2, 5):
+                for cfg in (2, 4, 6):
                     run(f"ours_tc_fp8_cfg{cfg}", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx,
                                                                           out=out, k_scale=ks, v_scale=vs, cfg=cfg),
                         nbytes=row["bytes_min_fp8"], reference=ref8)
             if "ms" in row.get("ours_tc_fp8", {}):
                 row["ours_tc_fp8"]["err_vs_bf16_cache"] = R.rel_error(out[:nchk], ref)
-            del k8, v8
         if fi is not None:
             run("flashinfer", lambda: fi_decode(fi, q, kc, vc, tables, lens, out))
         # context: SDPA on an already-contiguous cache (no paging), q as [S, hq, 1, d]
@@ -334,8 +339,13 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
                     F.scaled_dot_product_attention(q4, kk, vv, enable_gqa=hq != hkv)))
         if scan:
             run("ours_tc_repeat", tc)  # the default again, last: the run-to-run spread of one row
+            if d == 128:
+                run("ours_tc_fp8_repeat", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx, out=out,
+                                                                   k_scale=ks, v_scale=vs),
+                    nbytes=row["bytes_min_fp8"], reference=ref8)
         rows.append(row)
         del kc, vc, kk, vv, q, out
+        k8 = v8 = None
         torch.cuda.empty_cache()
     return rows
 

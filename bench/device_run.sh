@@ -55,8 +55,9 @@ fi
 if has tests; then
   stamp tests
   mkdir -p /tmp/shim/infernav && touch /tmp/shim/infernav/__init__.py && ln -sfn "$PWD/kernels" /tmp/shim/infernav/kernels
+  { date -u; md5sum tests/test_kernels_gpu.py kernels/ops.py kernels/csrc/*.cu; nvidia-smi -L; } >"$OUT/gpu_tests.log"
   PYTHONPATH=/tmp/shim INFERNAV_REQUIRE=gpu timeout "$(left)" python3 -m pytest -q -ra -p no:cacheprovider \
-    --timeout 240 ${PYTEST_K:+-k "$PYTEST_K"} tests/test_kernels_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" | tail -25
+    --timeout 240 --durations=8 ${PYTEST_K:+-k "$PYTEST_K"} tests/test_kernels_gpu.py 2>&1 | tee -a "$OUT/gpu_tests.log" | tail -25
 fi
 if has bench; then
   stamp bench

@@ -20,6 +20,7 @@ FWD_COLS = [  # (json key, header)
     ("ours_fa3ws_cfg3", "fa3ws (neither)"),
     ("ours_fa3ws_cfg4", "fa3ws (3 consumer WGs, d=64)"),
     ("ours_fa3ws_cfg5", "fa3ws (176-key tiles, d=128)"),
+    ("ours_fa3ws_cfg6", "fa3ws (3-stage K/V, d=128)"),
     ("ours_fa3", "fa3 (wgmma, cp.async)"),
     ("ours_fa3_overlap", "fa3 overlap"),
     ("ours_fa2_cfg0", "fa2 cfg0"),
@@ -31,7 +32,7 @@ FWD_COLS = [  # (json key, header)
     ("sdpa_efficient", "SDPA efficient"),
     ("sdpa_math", "SDPA math"),
 ]
-OURS_FWD = ("ours_fa3ws_cfg0", "ours_fa3ws_cfg1", "ours_fa3ws_cfg2", "ours_fa3ws_cfg3", "ours_fa3ws_cfg4", "ours_fa3ws_cfg5", "ours_fa3", "ours_fa3_overlap", "ours_fa2_cfg0", "ours_fa2_cfg1",
+OURS_FWD = ("ours_fa3ws_cfg0", "ours_fa3ws_cfg1", "ours_fa3ws_cfg2", "ours_fa3ws_cfg3", "ours_fa3ws_cfg4", "ours_fa3ws_cfg5", "ours_fa3ws_cfg6", "ours_fa3", "ours_fa3_overlap", "ours_fa2_cfg0", "ours_fa2_cfg1",
             "ours_fa2_cfg2")
 DEC_COLS = [
     ("ours_tc", "**ours (tc)**"),
@@ -75,76 +76,102 @@ def best_ours(row: dict) -> tuple[str | None, dict | None]:
     return best if best else (None, None)
 
 
-def render(res: dict) -> str:
+PARTS = ("head", "fwd", "decode", "fp32", "floors", "claims")
+
+
+def render(res: dict, parts=PARTS) -> str:
+    """The tables of one run; `parts` picks among PARTS (the doc embeds them in different sections)."""
     out: list[str] = []
+    if "head" in parts:
+        out.append(render_head(res))
+    if "fwd" in parts and res.get("lowp"):
+        out.append(render_fwd(res))
+    if "decode" in parts and res.get("decode"):
+        out.append(render_decode(res))
+    if "fp32" in parts and res.get("fp32"):
+        out.append(render_fp32(res["fp32"]))
+    if "floors" in parts:
+        out.append(render_floors(res))
+    if "claims" in parts:
+        out.append(render_claims(res))
+    return "\n".join(out) + "\n"
+
+
+def render_head(res: dict) -> str:
     c = res["ceilings"]
     end = f"; copy again at the end: {c['copy_TBps_end']:.2f} TB/s" if "copy_TBps_end" in c else ""
-    out.append(f"Device: {res['device']}; torch {res.get('torch')}. Ceilings measured in this run: device copy "
-               f"{c['copy_TBps']:.2f} TB/s (bytes read + written){end}; GEMM 8192^3 bf16 {c['bf16_gemm_TFLOPs']:.0f} "
-               f"TFLOP/s, tf32 {c['tf32_gemm_TFLOPs']:.0f}, fp32 {c['fp32_gemm_TFLOPs']:.1f}.")
-    if res.get("lowp"):
-        cols = [(k, h) for k, h in FWD_COLS if any(k in r for r in res["lowp"])]
-        out.append("\n**Forward, fp16/bf16, TFLOP/s** (causal counts half the flops; `n/a`: the kernel does not run "
-                   "that shape; err: ||out - ref|| / ||ref|| of the best of ours against float64 on 2 heads)\n")
-        out.append("| dtype | [B,H,N,N,d] | causal | " + " | ".join(h for _, h in cols) +
-                   " | best ours / cuDNN | best ours / SDPA flash | best ours / GEMM ceiling | err |")
-        out.append("|---" * (len(cols) + 7) + "|")
-        for r in res["lowp"]:
-            k, b = best_ours(r)
-            rc = lambda key: (f"{b['TFLOPs'] / r[key]['TFLOPs']:.2f}x" if b and _ok(r.get(key)) else "-")  # noqa: E731
-            ceil = f"{b['TFLOPs'] / c['bf16_gemm_TFLOPs']:.0%}" if b else "-"
-            err = f"{b['err']:.1e}" if b else "-"
-            out.append(f"| {r['dtype']} | {r['shape']} | {'yes' if r['causal'] else 'no'} | " +
-                       " | ".join(_tf(r.get(k2)) for k2, _ in cols) +
-                       f" | {rc('sdpa_cudnn')} | {rc('sdpa_flash')} | {ceil} | {err} |")
-    if res.get("decode"):
-        allrows = res["decode"]
-        rows = [r for r in allrows if r.get("block_size", 16) == 16]
-        cols = [(k, h) for k, h in DEC_COLS if any(k in r for r in rows)]
-        out.append("\n**Paged decode, bf16, block size 16, shuffled block tables**: GB/s counting K/V pages, q, out "
-                   "and the block table once (% of the copy ceiling above; a decode only reads, so it can pass 100 %). "
-                   "The SDPA columns run on an already-contiguous cache (no paging), for context.\n")
-        out.append("| seqs | ctx | hq/hkv | d | KV MB | " + " | ".join(h for _, h in cols) +
-                   " | ours ms | splits | err |")
-        out.append("|---" * (len(cols) + 8) + "|")
-        for r in rows:
-            o = r.get("ours_tc") or {}
-            tail = f" | {o['ms']:.3f} | {r.get('tc_splits')} | {o['err']:.1e} |" if _ok(o) else " | - | - | - |"
-            out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['bytes_min'] / 1e6:.0f} | " +
-                       " | ".join(_bw(r.get(k)) for k, _ in cols) + tail)
-        f8 = [r for r in rows if _ok(r.get("ours_tc_fp8"))]
-        if f8:
-            out.append("\n**fp8 (e4m3) KV cache, per-KV-head scales** (same shapes; the cache bytes halve). "
-                       "Speed-up = tokens/s of the fp8 kernel over tokens/s of the bf16 tc kernel in the same run. "
-                       "err (kernel): against float64 on the dequantized cache; err (vs bf16): against the bf16 "
-                       "cache it was quantized from, i.e. the quantization error too.\n")
-            out.append("| seqs | ctx | hq/hkv | fp8 ms | fp8 GB/s (% copy) | bf16 tc ms | fp8 / bf16 tokens/s | "
-                       "err (kernel) | err (vs bf16) |\n|---|---|---|---|---|---|---|---|---|")
-            for r in f8:
-                x, bb = r["ours_tc_fp8"], r.get("ours_tc") or {}
-                sp = f"**{bb['ms'] / x['ms']:.2f}x**" if _ok(bb) else "-"
-                out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {x['ms']:.3f} | {_bw(x)} | "
-                           f"{bb.get('ms', float('nan')):.3f} | {sp} | {x['err']:.1e} | "
-                           f"{x.get('err_vs_bf16_cache', float('nan')):.1e} |")
-        scan = sorted({k for r in allrows for k in r if k.startswith(("ours_tc_cfg", "ours_tc_splits", "ours_tc_fp8_",
-                                                                    "ours_tc_repeat"))})
-        if scan:
-            out.append("\n**Decode variants scanned in this run** (GB/s, % of copy): cfgN = ring of 2, 3, 4 stages of "
-                       "8 KB tiles per warp for N = 1, 2, 3; 4: 4 KB tiles, 5 stages (D = 64); 5: the default ring with "
-                       "the L2::256B prefetch hint; the default is cfg1 at D = 128 and cfg2 at D = 64; splitsN = forced "
-                       "split count (default: chosen from the machine); fp8_cfgN = the fp8 kernel with ring cfgN; "
-                       "repeat = the default measured again at the end of the row; bs = block size\n")
-            out.append("| seqs | ctx | hq/hkv | d | bs | default | " + " | ".join(scan) + " |")
-            out.append("|---" * (len(scan) + 6) + "|")
-            for r in allrows:
-                out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['block_size']} | "
-                           f"{_bw(r.get('ours_tc'))} | " +
-                           " | ".join(_bw(r.get(k)) for k in scan) + " |")
-    if res.get("fp32"):
-        out.append(render_fp32(res["fp32"]))
-    out.append(render_floors(res))
-    out.append(render_claims(res))
-    return "\n".join(out) + "\n"
+    return (f"Device: {res['device']}; torch {res.get('torch')}. Ceilings measured in this run: device copy "
+            f"{c['copy_TBps']:.2f} TB/s (bytes read + written){end}; GEMM 8192^3 bf16 {c['bf16_gemm_TFLOPs']:.0f} "
+            f"TFLOP/s, tf32 {c['tf32_gemm_TFLOPs']:.0f}, fp32 {c['fp32_gemm_TFLOPs']:.1f}.")
+
+
+def render_fwd(res: dict) -> str:
+    c = res["ceilings"]
+    out: list[str] = []
+    cols = [(k, h) for k, h in FWD_COLS if any(k in r for r in res["lowp"])]
+    out.append("\n**Forward, fp16/bf16, TFLOP/s** (causal counts half the flops; `n/a`: the kernel does not run "
+               "that shape; err: ||out - ref|| / ||ref|| of the best of ours against float64 on 2 heads)\n")
+    out.append("| dtype | [B,H,N,N,d] | causal | " + " | ".join(h for _, h in cols) +
+               " | best ours / cuDNN | best ours / SDPA flash | best ours / GEMM ceiling | err |")
+    out.append("|---" * (len(cols) + 7) + "|")
+    for r in res["lowp"]:
+        k, b = best_ours(r)
+        rc = lambda key: (f"{b['TFLOPs'] / r[key]['TFLOPs']:.2f}x" if b and _ok(r.get(key)) else "-")  # noqa: E731
+        ceil = f"{b['TFLOPs'] / c['bf16_gemm_TFLOPs']:.0%}" if b else "-"
+        err = f"{b['err']:.1e}" if b else "-"
+        out.append(f"| {r['dtype']} | {r['shape']} | {'yes' if r['causal'] else 'no'} | " +
+                   " | ".join(_tf(r.get(k2)) for k2, _ in cols) +
+                   f" | {rc('sdpa_cudnn')} | {rc('sdpa_flash')} | {ceil} | {err} |")
+    return "\n".join(out)
+
+
+def render_decode(res: dict) -> str:
+    out: list[str] = []
+    allrows = res["decode"]
+    rows = [r for r in allrows if r.get("block_size", 16) == 16]
+    cols = [(k, h) for k, h in DEC_COLS if any(k in r for r in rows)]
+    out.append("\n**Paged decode, bf16, block size 16, shuffled block tables**: GB/s counting K/V pages, q, out "
+               "and the block table once (% of the copy ceiling above; a decode only reads, so it can pass 100 %). "
+               "The SDPA columns run on an already-contiguous cache (no paging), for context.\n")
+    out.append("| seqs | ctx | hq/hkv | d | KV MB | " + " | ".join(h for _, h in cols) +
+               " | ours ms | splits | err |")
+    out.append("|---" * (len(cols) + 8) + "|")
+    for r in rows:
+        o = r.get("ours_tc") or {}
+        tail = f" | {o['ms']:.3f} | {r.get('tc_splits')} | {o['err']:.1e} |" if _ok(o) else " | - | - | - |"
+        out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['bytes_min'] / 1e6:.0f} | " +
+                   " | ".join(_bw(r.get(k)) for k, _ in cols) + tail)
+    f8 = [r for r in rows if _ok(r.get("ours_tc_fp8"))]
+    if f8:
+        out.append("\n**fp8 (e4m3) KV cache, per-KV-head scales** (same shapes; the cache bytes halve). "
+                   "Speed-up = tokens/s of the fp8 kernel over tokens/s of the bf16 tc kernel in the same run. "
+                   "err (kernel): against float64 on the dequantized cache; err (vs bf16): against the bf16 "
+                   "cache it was quantized from, i.e. the quantization error too.\n")
+        out.append("| seqs | ctx | hq/hkv | fp8 ms | fp8 GB/s (% copy) | bf16 tc ms | fp8 / bf16 tokens/s | "
+                   "err (kernel) | err (vs bf16) |\n|---|---|---|---|---|---|---|---|---|")
+        for r in f8:
+            x, bb = r["ours_tc_fp8"], r.get("ours_tc") or {}
+            sp = f"**{bb['ms'] / x['ms']:.2f}x**" if _ok(bb) else "-"
+            out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {x['ms']:.3f} | {_bw(x)} | "
+                       f"{bb.get('ms', float('nan')):.3f} | {sp} | {x['err']:.1e} | "
+                       f"{x.get('err_vs_bf16_cache', float('nan')):.1e} |")
+    scan = sorted({k for r in allrows for k in r if k.startswith(("ours_tc_cfg", "ours_tc_splits", "ours_tc_fp8_",
+                                                                "ours_tc_repeat"))})
+    if scan:
+        out.append("\n**Decode variants scanned in this run** (GB/s, % of copy): cfgN = ring of 2, 3, 4 stages of "
+                   "8 KB tiles per warp for N = 1, 2, 3 (the default: cfg2 for 16-bit caches, cfg0 = cfg1 for fp8; "
+                   "the numbering of the code at that run); 4: 4 KB tiles, 5 stages (D = 64) or "
+                   "3 stages (fp8); 5: the default ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 "
+                   "stages; splitsN = forced split count (default: chosen from the machine); fp8_cfgN = the fp8 "
+                   "kernel with ring cfgN; repeat = the default measured again at the end of the row (its spread); "
+                   "bs = block size\n")
+        out.append("| seqs | ctx | hq/hkv | d | bs | default | " + " | ".join(scan) + " |")
+        out.append("|---" * (len(scan) + 6) + "|")
+        for r in allrows:
+            out.append(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['block_size']} | "
+                       f"{_bw(r.get('ours_tc'))} | " +
+                       " | ".join(_bw(r.get(k)) for k in scan) + " |")
+    return "\n".join(out)
 
 
 def render_fp32(rows: list[dict]) -> str:
@@ -212,7 +239,8 @@ def render_floors(res: dict) -> str:
 
 
 def render_claims(res: dict) -> str:
-    lines = ["\n**Issue 19's must-show, read off this run**\n", "| claim | target | measured | met |",
+    lines = ["\n**Issue 19's must-show, read off this run** (single measurements: the forward's spread across "
+             "repeated rounds is in `bench/fwd_repeat.py`'s table)\n", "| claim | target | measured | met |",
              "|---|---|---|---|"]
     for shape, causal, target in FWD_TARGETS:
         row = next((r for r in res.get("lowp") or [] if tuple(r["shape"]) == shape and r["causal"] == causal
@@ -286,6 +314,20 @@ def render_progression(runs: list[tuple[str, dict]]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_repeat(res: dict) -> str:
+    """bench/fwd_repeat.py's rounds: the spread one measurement hides."""
+    c = res["ceilings"]
+    lines = [f"{res['device']}, {res['shape']}, {res['rounds']} interleaved rounds, each a median of CUDA-event "
+             f"timings; GEMM ceiling of this run {c['bf16_gemm_TFLOPs']:.0f} TFLOP/s, copy {c['copy_TBps']:.2f} TB/s.\n",
+             "| dtype | causal | kernel | TFLOP/s per round | median | min | max |", "|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        xs = r["TFLOPs"]
+        med = sorted(xs)[len(xs) // 2]
+        lines.append(f"| {r['dtype']} | {'yes' if r['causal'] else 'no'} | {r['kernel']} | "
+                     f"{' '.join(f'{x:.0f}' for x in xs)} | {med:.0f} | {min(xs):.0f} | {max(xs):.0f} |")
+    return "\n".join(lines) + "\n"
+
+
 def update_doc(doc: Path, name: str, text: str) -> None:
     src = doc.read_text()
     pat = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} -->\n).*?(<!-- END generated: {re.escape(name)} -->)",
@@ -298,19 +340,35 @@ def update_doc(doc: Path, name: str, text: str) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("json", type=Path, nargs="+")
-    ap.add_argument("--doc", type=Path, help="replace the generated block for this JSON in a Markdown file")
+    ap.add_argument("--doc", type=Path, help="replace the generated blocks for this JSON in a Markdown file: "
+                    "markers NAME (every part) and NAME:PART for PART in " + ", ".join(PARTS))
     ap.add_argument("--progression", action="store_true",
                     help="one table of issue 19's rows across the given runs (block name: progression)")
     ns = ap.parse_args()
     if ns.progression:
         runs = [(p.stem.replace("attention_", ""), json.loads(p.read_text())) for p in ns.json]
         text, name = render_progression(runs), "progression"
-    else:
-        text, name = render(json.loads(ns.json[0].read_text())), ns.json[0].stem
-    if ns.doc:
-        update_doc(ns.doc, name, text)
-    else:
-        print(text)
+        if ns.doc:
+            update_doc(ns.doc, name, text)
+        else:
+            print(text)
+        return
+    res, stem = json.loads(ns.json[0].read_text()), ns.json[0].stem
+    if "rounds" in res:  # bench/fwd_repeat.py
+        text = render_repeat(res)
+        if ns.doc:
+            update_doc(ns.doc, stem, text)
+        else:
+            print(text)
+        return
+    if not ns.doc:
+        print(render(res))
+        return
+    src = ns.doc.read_text()
+    for part in ("",) + PARTS:
+        name = stem + (f":{part}" if part else "")
+        if f"<!-- BEGIN generated: {name} -->" in src:
+            update_doc(ns.doc, name, render(res, (part,) if part else PARTS))
 
 
 if __name__ == "__main__":

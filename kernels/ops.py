@@ -47,6 +47,9 @@ def _check_16b(t: torch.Tensor, name: str) -> None:
 
 
 BACKENDS = ("auto", "fa3ws", "fa3", "fa2")
+# fa3ws's default config per head dim, from the H200 runs (docs/dev/kernels.md): three consumer
+# warpgroups at D = 64 (cfg 4), two warpgroups with ping-pong and conditional rescaling otherwise (cfg 0)
+FA3WS_DEFAULT_CFG = {64: 4, 128: 0, 256: 0}
 
 
 def _pick_backend(backend: str, d: int, device: torch.device) -> str:
@@ -67,6 +70,8 @@ def _pick_backend(backend: str, d: int, device: torch.device) -> str:
 def _launch_fwd(backend, dtype, D, cfg, q, k, v, out, strides, cu_q, cu_k, B, Hq, Hkv, N, M, total_q, total_k,
                 scale, causal, what):
     lib = _lib()
+    if cfg is None:
+        cfg = FA3WS_DEFAULT_CFG.get(D, 0) if backend == "fa3ws" else 0
     if backend == "fa3ws":
         code = lib.infernav_fa3ws_fwd(dtype, D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides, _ptr(cu_q),
                                       _ptr(cu_k), B, Hq, Hkv, N, M, total_q, total_k, scale, int(causal), _stream())
@@ -78,10 +83,11 @@ def _launch_fwd(backend, dtype, D, cfg, q, k, v, out, strides, cu_q, cu_k, B, Hq
 
 
 def flash_attn(q, k, v, causal: bool = False, scale: float | None = None, layout: str = "bhsd",
-               out: torch.Tensor | None = None, cfg: int = 0, backend: str = "auto") -> torch.Tensor:
+               out: torch.Tensor | None = None, cfg: int | None = None, backend: str = "auto") -> torch.Tensor:
     """Forward attention (fp16/bf16, D in {64, 128, 256}); causal is bottom-right aligned.
-    backend 'fa3ws': TMA + warp-specialized wgmma kernel (sm_90; cfg 0 ping-pong, 1 without); 'fa3': wgmma
-    kernel (sm_90, D 64/128); 'fa2': mma.sync kernel, tile config `cfg`; 'auto': fa3ws on sm_90, else fa2."""
+    backend 'fa3ws': TMA + warp-specialized wgmma kernel (sm_90; cfg None picks FA3WS_DEFAULT_CFG[D], the
+    others are listed in fa3ws.cu's by_cfg); 'fa3': wgmma kernel (sm_90, D 64/128); 'fa2': mma.sync kernel, tile
+    config `cfg` (None: 0); 'auto': fa3ws on sm_90, else fa2."""
     if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
         raise TypeError("flash_attn: q, k, v must all be float16 or all bfloat16")
     if layout not in ("bhsd", "bshd"):
@@ -110,7 +116,7 @@ def flash_attn(q, k, v, causal: bool = False, scale: float | None = None, layout
 
 def flash_attn_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q: int, max_seqlen_k: int,
                       causal: bool = False, scale: float | None = None, out: torch.Tensor | None = None,
-                      cfg: int = 0, backend: str = "auto") -> torch.Tensor:
+                      cfg: int | None = None, backend: str = "auto") -> torch.Tensor:
     """Packed variable-length batch: sequence b is rows cu_seqlens[b]:cu_seqlens[b+1]."""
     if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
         raise TypeError("flash_attn_varlen: q, k, v must all be float16 or all bfloat16")
@@ -140,6 +146,9 @@ def paged_partition_size() -> int:
 
 
 _TC_SPLITS: dict = {}
+# paged_decode_tc.cu ring config per cache dtype, from the H200 runs (docs/dev/kernels.md): 3 stages of
+# 8 KB per warp (cfg 2) for 16-bit caches, 2 stages (cfg 0) for fp8
+TC_DEFAULT_CFG = {"16bit": 2, "fp8": 0}
 _COUNTERS: dict = {}
 
 
@@ -155,12 +164,12 @@ def _counters(device: torch.device, n: int) -> torch.Tensor:
 def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int | None = None,
                  scale: float | None = None, split: bool | None = None,
                  out: torch.Tensor | None = None, impl: str = "auto", k_scale: torch.Tensor | None = None,
-                 v_scale: torch.Tensor | None = None, splits: int = 0, cfg: int = 0) -> torch.Tensor:
+                 v_scale: torch.Tensor | None = None, splits: int = 0, cfg: int | None = None) -> torch.Tensor:
     """One decode step over a paged KV cache; max_seq_len defaults to max(seq_lens) (a host sync).
 
     impl 'tc' (paged_decode_tc.cu: tensor cores, split-KV sized to the machine, fp16/bf16 or fp8 e4m3
     caches with per-KV-head float32 scales k_scale/v_scale; `splits` > 0 forces the split count, `cfg`
-    the ring depth), 'v2' (paged_decode.cu; split=None picks split-K when any sequence is longer than
+    the ring (None: TC_DEFAULT_CFG; the others are listed in paged_decode_tc.cu's by_dim)), 'v2' (paged_decode.cu; split=None picks split-K when any sequence is longer than
     one partition), or 'auto': 'tc' where it applies (Hq/Hkv <= 8), else 'v2'."""
     S, Hq, D = q.shape
     _, Hkv, bs, D2 = k_cache.shape
@@ -200,6 +209,8 @@ def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int |
         if not fp8 and (k_scale is not None or v_scale is not None):
             raise ValueError("k_scale / v_scale apply to fp8 caches only")
         lib = _lib()
+        if cfg is None:
+            cfg = TC_DEFAULT_CFG["fp8" if fp8 else "16bit"]
         qd, kd = _DTYPES[q.dtype], (2 if fp8 else _DTYPES[q.dtype])
         key = (q.device, qd, kd, D, cfg, S, Hkv, int(max_seq_len), int(splits))
         n = _TC_SPLITS.get(key)

@@ -58,7 +58,7 @@ def _backends(d):
         out += [("fa3", 1), ("fa3", 0)]
     if HOPPER:  # no ping-pong; rescale every tile; neither; 3 consumer warpgroups; 176-key tiles; default
         out += [("fa3ws", c) for c in (1, 2, 3)] + ([("fa3ws", 4)] if d == 64 else []) + \
-            ([("fa3ws", 5)] if d == 128 else []) + [("fa3ws", 0)]
+            ([("fa3ws", 5), ("fa3ws", 6)] if d == 128 else []) + [("fa3ws", 0), ("fa3ws", None)]
     return out
 
 
@@ -149,7 +149,7 @@ def test_paged_decode_tc(dtype, d, hq, hkv, block_size, lens):
     kc, vc, tables, sl = R.make_paged_cache(seq_lens, hkv, d, block_size, dtype=dtype, device="cuda", generator=g)
     q = _rand((len(seq_lens), hq, d), dtype)
     ref = R.paged_decode_naive(q, kc, vc, tables, sl)
-    cfgs = (0, 1, 2, 3, 4) if (block_size, lens) == (16, "long") else (0,)
+    cfgs = (None, 0, 1, 2, 3, 4, 5) if (block_size, lens) == (16, "long") else (None,)
     for cfg in cfgs:
         for splits in (0, 1, 3, 7):
             out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, out=o, impl="tc", splits=splits,
@@ -177,11 +177,12 @@ def test_paged_decode_fp8(dtype, hq, hkv, block_size):
     v8, vs = R.quantize_fp8_per_head(vc)
     q = _rand((len(seq_lens), hq, 128), dtype)
     ref = R.paged_decode_naive(q, R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs), tables, sl)
-    for splits in (0, 1, 5):
-        out = _run_twice(lambda o: ops.paged_decode(q, k8, v8, tables, sl, out=o, k_scale=ks, v_scale=vs,
-                                                    splits=splits), q)
-        err = R.rel_error(out, ref)
-        assert err <= TOL[dtype], f"splits={splits}: rel error {err:.2e}"
+    for cfg in (None, 0, 2, 4, 6) if block_size == 16 else (None,):
+        for splits in (0, 1, 5):
+            out = _run_twice(lambda o: ops.paged_decode(q, k8, v8, tables, sl, out=o, k_scale=ks, v_scale=vs,
+                                                        splits=splits, cfg=cfg), q)
+            err = R.rel_error(out, ref)
+            assert err <= TOL[dtype], f"cfg={cfg} splits={splits}: rel error {err:.2e}"
 
 
 # ------------------------------------------------------------------ fp32 progression

@@ -43,6 +43,9 @@ struct WsShape {
   static constexpr int BR = 64 * NWG, NTHR = 128 * (NWG + 1);
   static constexpr int PREGS = NWG == 2 ? 40 : 24, CREGS = NWG == 2 ? 232 : 160;
 };
+static_assert(128 * WsShape<2>::PREGS + 256 * WsShape<2>::CREGS <= 65536 &&
+                  128 * WsShape<3>::PREGS + 384 * WsShape<3>::CREGS <= 65536,
+              "setmaxnreg budgets must fit an SM's 64 K registers");
 
 [[maybe_unused]] INFERNAV_DEVICE uint64_t desc(uint32_t saddr, uint32_t lbo, uint32_t sbo) {
   return (uint64_t)((saddr & 0x3FFFF) >> 4) | ((uint64_t)((lbo >> 4) & 0x3FFF) << 16) |
@@ -389,15 +392,16 @@ int bc_of(int d, int cfg) { return d == 256 ? 64 : (d == 128 && cfg == 5) ? 176 
 
 // cfg: 0 ping-pong + conditional rescale (default), 1 no ping-pong, 2 ping-pong + rescale every tile,
 // 3 neither; 4 (D = 64): three consumer warpgroups (BR = 192) with ping-pong + conditional rescale;
-// 5 (D = 128): key tiles of 176 with ping-pong + conditional rescale.
+// 5 (D = 128): key tiles of 176 with ping-pong + conditional rescale; 6 (D = 128): 3-stage K/V rings.
 int nwg_of(int d, int cfg) { return d == 64 && cfg == 4 ? 3 : 2; }
 
-template <typename T, int D, int NWG, bool PP, bool COND, int BC>
+template <typename T, int D, int NWG, bool PP, bool COND, int BC, int NS>
 int launch(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv, const WsArgs& a, int batch,
            int causal, cudaStream_t stream) {
-  constexpr int NS = Cfg<D>::NS, BR = WsShape<NWG>::BR;
+  constexpr int BR = WsShape<NWG>::BR;
   const dim3 grid((a.seqlen_q + BR - 1) / BR, a.hq, batch);
   const size_t smem = (size_t)(D / 64) * 128 * (BR + 2 * NS * BC) + 8 * (1 + 4 * NS) + 1024;
+  static_assert((size_t)(D / 64) * 128 * (BR + 2 * NS * BC) + 8 * (1 + 4 * NS) + 1024 <= 232448, "smem");
   auto kern = causal ? fa3ws_kernel<T, D, BC, NS, NWG, true, PP, COND> : fa3ws_kernel<T, D, BC, NS, NWG, false, PP, COND>;
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return (int)e;
@@ -408,18 +412,21 @@ int launch(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv, 
 template <typename T, int D>
 int by_cfg(const CUtensorMap& tq, const CUtensorMap& tk, const CUtensorMap& tv, const WsArgs& a, int cfg,
            int batch, int causal, cudaStream_t s) {
-  constexpr int BC = Cfg<D>::BC;
+  constexpr int BC = Cfg<D>::BC, NS = Cfg<D>::NS;
   switch (cfg) {
-    case 1: return launch<T, D, 2, false, true, BC>(tq, tk, tv, a, batch, causal, s);
-    case 2: return launch<T, D, 2, true, false, BC>(tq, tk, tv, a, batch, causal, s);
-    case 3: return launch<T, D, 2, false, false, BC>(tq, tk, tv, a, batch, causal, s);
+    case 1: return launch<T, D, 2, false, true, BC, NS>(tq, tk, tv, a, batch, causal, s);
+    case 2: return launch<T, D, 2, true, false, BC, NS>(tq, tk, tv, a, batch, causal, s);
+    case 3: return launch<T, D, 2, false, false, BC, NS>(tq, tk, tv, a, batch, causal, s);
     case 4:
-      if constexpr (D == 64) return launch<T, D, 3, true, true, BC>(tq, tk, tv, a, batch, causal, s);
+      if constexpr (D == 64) return launch<T, D, 3, true, true, BC, NS>(tq, tk, tv, a, batch, causal, s);
       return (int)cudaErrorInvalidValue;
     case 5:
-      if constexpr (D == 128) return launch<T, D, 2, true, true, 176>(tq, tk, tv, a, batch, causal, s);
+      if constexpr (D == 128) return launch<T, D, 2, true, true, 176, 2>(tq, tk, tv, a, batch, causal, s);
       return (int)cudaErrorInvalidValue;
-    default: return launch<T, D, 2, true, true, BC>(tq, tk, tv, a, batch, causal, s);
+    case 6:  // 3-stage K/V rings at d=128 (224 KB of shared memory: the most a CTA may have)
+      if constexpr (D == 128) return launch<T, D, 2, true, true, 128, 3>(tq, tk, tv, a, batch, causal, s);
+      return (int)cudaErrorInvalidValue;
+    default: return launch<T, D, 2, true, true, BC, NS>(tq, tk, tv, a, batch, causal, s);
   }
 }
 
@@ -455,7 +462,7 @@ extern "C" int infernav_fa3ws_fwd(int dtype, int d, int cfg, const void* q, cons
   if (rq < 1) rq = 1;
   if (rk < 1) rk = 1;
   const int64_t nb = varlen ? 1 : batch;
-  if ((cfg == 4 && d != 64) || (cfg == 5 && d != 128)) return (int)cudaErrorInvalidValue;
+  if ((cfg == 4 && d != 64) || ((cfg == 5 || cfg == 6) && d != 128)) return (int)cudaErrorInvalidValue;
   const int br = 64 * nwg_of(d, cfg);
   int e = make_map(&tq, q, dtype, d, rq, hq, nb, strides[2], strides[1], varlen ? strides[1] * hq : strides[0], br);
   if (!e) e = make_map(&tk, k, dtype, d, rk, hkv, nb, strides[5], strides[4], varlen ? strides[4] * hkv : strides[3], box_kv);

@@ -412,12 +412,17 @@ int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int*
   INFERNAV_RETURN_LAUNCH_STATUS();
 }
 
-// cfg 0: the default for the element size and D (measured best on the H200, see docs/dev/kernels.md);
-// 1..3: rings of 2, 3, 4 stages of 8 KB tiles per warp; 4: 4 KB tiles (16 keys at D = 64), 5 stages;
-// 5: the default ring with the L2::256B prefetch hint on every copy.
+// cfg 0: the default for the element size and D (measured best on the H200, docs/dev/kernels.md): 2 stages
+// of 8 KB tiles per warp (3 CTAs per SM). 1..3: rings of 2, 3, 4 stages of 8 KB tiles per warp;
+// 4: 4 KB tiles (16 keys at D = 64 or fp8 D = 128), 5 stages at D = 64, 3 at fp8 (4 CTAs per SM);
+// 5: the default ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 stages.
 template <typename TQ, int KVT>
 int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int splits, cudaStream_t s, int* so) {
   if (d == 128) {
+    if constexpr (KVT == 2) {
+      if (cfg == 4) return launch<TQ, KVT, 128, 3, 4096>(a, num_seqs, max_len, splits, s, so);
+      if (cfg == 6) return launch<TQ, KVT, 128, 4, 4096>(a, num_seqs, max_len, splits, s, so);
+    }
     switch (cfg) {
       case 2: return launch<TQ, KVT, 128, 3, 8192>(a, num_seqs, max_len, splits, s, so);
       case 3: return launch<TQ, KVT, 128, 4, 8192>(a, num_seqs, max_len, splits, s, so);
@@ -428,11 +433,11 @@ int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int split
   if constexpr (KVT != 2) {
     if (d != 64) return (int)cudaErrorInvalidValue;
     switch (cfg) {
-      case 1: return launch<TQ, KVT, 64, 2, 8192>(a, num_seqs, max_len, splits, s, so);
+      case 2: return launch<TQ, KVT, 64, 3, 8192>(a, num_seqs, max_len, splits, s, so);
       case 3: return launch<TQ, KVT, 64, 4, 8192>(a, num_seqs, max_len, splits, s, so);
       case 4: return launch<TQ, KVT, 64, 5, 4096>(a, num_seqs, max_len, splits, s, so);
-      case 5: return launch<TQ, KVT, 64, 3, 8192, true>(a, num_seqs, max_len, splits, s, so);
-      default: return launch<TQ, KVT, 64, 3, 8192>(a, num_seqs, max_len, splits, s, so);  // 0, 2
+      case 5: return launch<TQ, KVT, 64, 2, 8192, true>(a, num_seqs, max_len, splits, s, so);
+      default: return launch<TQ, KVT, 64, 2, 8192>(a, num_seqs, max_len, splits, s, so);  // 0, 1
     }
   }
   return (int)cudaErrorInvalidValue;
