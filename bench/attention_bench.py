@@ -148,7 +148,18 @@ def fp32_table(quick: bool, budget_s: float) -> list[dict]:
 
 
 # ------------------------------------------------------------------ fp16 / bf16 table
-def lowp_table(quick: bool) -> list[dict]:
+def fa3ws_cfgs(d: int, scan: bool) -> tuple[int, ...]:
+    """fa3ws configs to run: 0 (default), 1 (no ping-pong), 4 (three consumer warpgroups, D = 64 only),
+    5 (176-key tiles, D = 128 only);
+    with --scan also 2 and 3 (rescale O every tile). INFERNAV_FA3WS_CFGS (set by the device script
+    from the smoke test) lists the configs allowed to run at all."""
+    raw = os.environ.get("INFERNAV_FA3WS_CFGS", "0,1,2,3,4,5,6")
+    ok = {int(x) for x in raw.split(",") if x.strip()}
+    want = (0, 1, 2, 3, 4, 5, 6) if scan else (0, 1, 4, 5, 6)
+    return tuple(c for c in want if c in ok and (c != 4 or d == 64) and (c not in (5, 6) or d == 128))
+
+
+def lowp_table(quick: bool, lean: bool = False, fi=None, scan: bool = False) -> list[dict]:
     shapes = [(4, 16, 8192, 128), (4, 16, 8192, 64), (16, 16, 2048, 128), (4, 16, 8192, 256)]
     if quick:
         shapes = shapes[:1]
@@ -171,10 +182,12 @@ def lowp_table(quick: bool) -> list[dict]:
                 row = {"shape": [B, H, N, N, d], "dtype": str(dtype).split(".")[-1], "causal": causal, "flops": flops}
                 out = torch.empty_like(q)
 
-                def run(name, fn):
+                def run(name, fn, post=None):
                     try:
                         out.fill_(float("nan"))
                         fn()
+                        if post is not None:
+                            post()
                         torch.cuda.synchronize()
                         err = R.rel_error(out[:1, :2], ref)
                         ms, reps = time_cuda(fn, target_ms=150, max_reps=30)
@@ -185,15 +198,26 @@ def lowp_table(quick: bool) -> list[dict]:
                         row[name] = {"error": repr(ex)[:200]}
                         log(f"{row['dtype']} {row['shape']} {name} n/a: {ex!r}"[:300])
 
+                for cfg in fa3ws_cfgs(d, scan):
+                    run(f"ours_fa3ws_cfg{cfg}", lambda: ops.flash_attn(q, k, v, causal=causal, out=out,
+                                                                       backend="fa3ws", cfg=cfg))
                 if d in (64, 128):
                     run("ours_fa3", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, backend="fa3"))
-                    run("ours_fa3_overlap", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, backend="fa3",
-                                                                   cfg=1))
-                for cfg in (0, 1, 2) if d != 256 else (0, 1):
+                    if not lean:
+                        run("ours_fa3_overlap", lambda: ops.flash_attn(q, k, v, causal=causal, out=out,
+                                                                       backend="fa3", cfg=1))
+                for cfg in ((0,) if lean else ((0, 1, 2) if d != 256 else (0, 1))):
                     run(f"ours_fa2_cfg{cfg}", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, cfg=cfg,
                                                                      backend="fa2"))
+                if fi is not None:
+                    try:
+                        fi_fn, fi_post = fi_prefill_prepare(fi, q, k, v, causal)
+                        run("flashinfer", fi_fn, post=lambda: fi_post(out))
+                    except Exception as ex:  # noqa: BLE001
+                        row["flashinfer"] = {"error": repr(ex)[:300]}
+                        log(f"flashinfer prefill n/a: {ex!r}"[:400])
                 for name, be in backends.items():
-                    if name == "sdpa_math" and N > 2048:
+                    if name == "sdpa_math" and (N > 2048 or lean):
                         continue
                     with torch.nn.attention.sdpa_kernel([be]):
                         run(name, lambda: out.copy_(F.scaled_dot_product_attention(q, k, v, is_causal=causal)))
@@ -204,16 +228,21 @@ def lowp_table(quick: bool) -> list[dict]:
 
 
 # ------------------------------------------------------------------ paged decode table
-def decode_table(quick: bool, copy_tbps: float) -> list[dict]:
-    cases = [  # seqs, ctx, hq, hkv, d
-        (8, 32768, 32, 8, 128), (32, 16384, 32, 8, 128), (64, 8192, 32, 8, 128), (128, 4096, 32, 8, 128),
-        (32, 16384, 64, 8, 128), (32, 16384, 32, 32, 128), (64, 8192, 32, 8, 64), (256, 512, 32, 8, 128),
-    ]
-    if quick:
-        cases = cases[1:2]
+DECODE_CASES = [  # seqs, ctx, hq, hkv, d (block size 16)
+    (8, 32768, 32, 8, 128), (32, 16384, 32, 8, 128), (64, 8192, 32, 8, 128), (128, 4096, 32, 8, 128),
+    (32, 16384, 64, 8, 128), (32, 16384, 32, 32, 128), (64, 8192, 32, 8, 64), (256, 512, 32, 8, 128),
+]
+# with --scan: the same sizes with another block size (page bytes 4 KB at d=64, 2 KB at d=128)
+DECODE_DIAG = [(64, 8192, 32, 8, 64, 32), (64, 8192, 32, 8, 128, 8)]
+
+
+def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> list[dict]:
+    cases = [c + (16,) for c in (DECODE_CASES[1:2] if quick else DECODE_CASES)]
+    if scan:
+        cases += DECODE_DIAG
     rows = []
-    bs = 16
-    for (S, ctx, hq, hkv, d) in cases:
+    for (S, ctx, hq, hkv, d, bs) in cases:
+        diag = bs != 16
         dtype = torch.bfloat16
         nblk = S * ctx // bs
         g = torch.Generator(device="cuda")
@@ -224,28 +253,78 @@ def decode_table(quick: bool, copy_tbps: float) -> list[dict]:
         lens = torch.full((S,), ctx, dtype=torch.int32, device="cuda")
         q = rand((S, hq, d), dtype, 99)
         kv_bytes = 2.0 * S * ctx * hkv * d * kc.element_size()
-        bytes_min = kv_bytes + 2.0 * q.numel() * q.element_size() + tables.numel() * 4
-        row = {"seqs": S, "ctx": ctx, "hq": hq, "hkv": hkv, "d": d, "block_size": bs, "bytes_min": bytes_min}
+        small = 2.0 * q.numel() * q.element_size() + tables.numel() * 4
+        bytes_min = kv_bytes + small
+        row = {"seqs": S, "ctx": ctx, "hq": hq, "hkv": hkv, "d": d, "block_size": bs, "bytes_min": bytes_min,
+               "bytes_min_fp8": kv_bytes / 2 + small + 2 * hkv * 4}
         out = torch.empty_like(q)
         nchk = 2
         ref = R.paged_decode_naive(q[:nchk], kc, vc, tables[:nchk], lens[:nchk])
 
-        def run(name, fn, checked=True):
+        def run(name, fn, nbytes=bytes_min, reference=ref):
             try:
                 out.fill_(float("nan"))
                 fn()
                 torch.cuda.synchronize()
-                err = R.rel_error(out[:nchk], ref) if checked else None
-                ms, _ = time_cuda(fn, target_ms=150, max_reps=50)
-                row[name] = {"ms": ms, "err": err, "GBps": bytes_min / (ms * 1e-3) / 1e9,
-                             "pct_copy": 100.0 * bytes_min / (ms * 1e-3) / (copy_tbps * 1e12)}
-                log(f"decode S={S} ctx={ctx} hq={hq} hkv={hkv} d={d} {name:12s} {ms:8.3f} ms "
-                    f"{row[name]['GBps']:7.0f} GB/s ({row[name]['pct_copy']:.0f}% of copy) err {err}")
+                err = R.rel_error(out[:nchk], reference)
+                ms, _ = time_cuda(fn, target_ms=150, max_reps=300)
+                row[name] = {"ms": ms, "err": err, "GBps": nbytes / (ms * 1e-3) / 1e9,
+                             "pct_copy": 100.0 * nbytes / (ms * 1e-3) / (copy_tbps * 1e12),
+                             "tokens_per_s": S / (ms * 1e-3)}
+                log(f"decode S={S} ctx={ctx} hq={hq} hkv={hkv} d={d} {name:18s} {ms:8.3f} ms "
+                    f"{row[name]['GBps']:7.0f} GB/s ({row[name]['pct_copy']:.0f}% of copy) err {err:.1e}")
             except Exception as ex:  # noqa: BLE001
                 row[name] = {"error": repr(ex)[:200]}
                 log(f"decode {name} n/a: {ex!r}"[:300])
 
-        run("ours", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out))
+        # pre-heat: ~150 ms of bf16 GEMMs, then ~150 ms of this kernel, untimed. The first variant timed in
+        # a row was up to ~10 % slower than the same variant timed again at the row's end (runs 1-4), most
+        # at d = 64, the decode with the most instructions per byte; the row's setup leaves the GPU idle
+        # for a second or so before it.
+        tc = lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out, impl="tc")  # noqa: E731
+        ga = torch.randn((4096, 4096), device="cuda", dtype=torch.bfloat16)
+        for fn in (lambda: ga @ ga, tc):
+            t_end = time.time() + 0.15
+            while time.time() < t_end:
+                fn()
+                torch.cuda.synchronize()
+        del ga
+        run("ours_tc", tc)
+        row["tc_splits"] = ops._TC_SPLITS.get((q.device, 1, 1, d, ops.TC_DEFAULT_CFG["16bit"], S, hkv, ctx, 0))
+        row["tc_cfg"] = ops.TC_DEFAULT_CFG["16bit"]
+        if diag:
+            run("ours_tc_cfg5", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out,
+                                                         impl="tc", cfg=5))
+            rows.append(row)
+            del kc, vc, q, out
+            torch.cuda.empty_cache()
+            continue
+        if scan:
+            for cfg in (1, 3, 4, 5) if d == 64 else (1, 3, 5):
+                run(f"ours_tc_cfg{cfg}", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out,
+                                                                  impl="tc", cfg=cfg))
+            sp = row["tc_splits"] or 1
+            for splits in sorted({max(1, sp // 2), sp * 2, sp * 4} - {sp}):
+                run(f"ours_tc_splits{splits}", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx,
+                                                                        out=out, impl="tc", splits=splits))
+        run("ours_v2", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out, impl="v2"))
+        if d == 128:
+            k8, ks = R.quantize_fp8_per_head(kc)
+            v8, vs = R.quantize_fp8_per_head(vc)
+            ref8 = R.paged_decode_naive(q[:nchk], R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs),
+                                        tables[:nchk], lens[:nchk])
+            run("ours_tc_fp8", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx, out=out,
+                                                        k_scale=ks, v_scale=vs), nbytes=row["bytes_min_fp8"],
+                reference=ref8)
+            if scan:
+                for cfg in (2, 4, 6):
+                    run(f"ours_tc_fp8_cfg{cfg}", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx,
+                                                                          out=out, k_scale=ks, v_scale=vs, cfg=cfg),
+                        nbytes=row["bytes_min_fp8"], reference=ref8)
+            if "ms" in row.get("ours_tc_fp8", {}):
+                row["ours_tc_fp8"]["err_vs_bf16_cache"] = R.rel_error(out[:nchk], ref)
+        if fi is not None:
+            run("flashinfer", lambda: fi_decode(fi, q, kc, vc, tables, lens, out))
         # context: SDPA on an already-contiguous cache (no paging), q as [S, hq, 1, d]
         kk = kc[tables.long()].permute(0, 2, 1, 3, 4).reshape(S, hkv, ctx, d)
         vv = vc[tables.long()].permute(0, 2, 1, 3, 4).reshape(S, hkv, ctx, d)
@@ -253,13 +332,72 @@ def decode_table(quick: bool, copy_tbps: float) -> list[dict]:
         for name, be in (("sdpa_flash_contig", torch.nn.attention.SDPBackend.FLASH_ATTENTION),
                          ("sdpa_efficient_contig", torch.nn.attention.SDPBackend.EFFICIENT_ATTENTION),
                          ("sdpa_cudnn_contig", torch.nn.attention.SDPBackend.CUDNN_ATTENTION)):
+            if name == "sdpa_efficient_contig" and hq != hkv:
+                continue  # no GQA in that backend
             with torch.nn.attention.sdpa_kernel([be]):
                 run(name, lambda: out.view(S, hq, 1, d).copy_(
                     F.scaled_dot_product_attention(q4, kk, vv, enable_gqa=hq != hkv)))
+        if scan:
+            run("ours_tc_repeat", tc)  # the default again, last: the run-to-run spread of one row
+            if d == 128:
+                run("ours_tc_fp8_repeat", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx, out=out,
+                                                                   k_scale=ks, v_scale=vs),
+                    nbytes=row["bytes_min_fp8"], reference=ref8)
         rows.append(row)
         del kc, vc, kk, vv, q, out
+        k8 = v8 = None
         torch.cuda.empty_cache()
     return rows
+
+
+# ------------------------------------------------------------------ flashinfer (a peer, if importable)
+def load_flashinfer():
+    try:
+        import flashinfer  # noqa: PLC0415
+    except Exception as ex:  # noqa: BLE001
+        log(f"flashinfer not importable: {ex!r}"[:300])
+        return None
+    log(f"flashinfer {getattr(flashinfer, '__version__', '?')}")
+    return flashinfer
+
+
+_FI_CACHE: dict = {}
+
+
+def fi_decode(fi, q, kc, vc, tables, lens, out):
+    """flashinfer's paged decode on the same cache: HND layout, page size = block size."""
+    S, hq, d = q.shape
+    _, hkv, bs, _ = kc.shape
+    key = ("decode", S, hq, hkv, d, bs, tables.data_ptr())
+    w = _FI_CACHE.get(key)
+    if w is None:
+        ws = torch.empty(256 * 1024 * 1024, dtype=torch.uint8, device="cuda")
+        w = fi.BatchDecodeWithPagedKVCacheWrapper(ws, kv_layout="HND")
+        npages = tables.shape[1]
+        indptr = torch.arange(0, S + 1, dtype=torch.int32, device="cuda") * npages
+        last = (lens - 1) % bs + 1
+        w.plan(indptr, tables.reshape(-1).contiguous(), last.to(torch.int32), hq, hkv, d, bs,
+               q_data_type=q.dtype, kv_data_type=kc.dtype)
+        _FI_CACHE.clear()
+        _FI_CACHE[key] = w
+    w.run(q, (kc, vc), out=out)
+
+
+def fi_prefill_prepare(fi, q, k, v, causal):
+    """flashinfer's ragged-batch prefill (its FA3 path on sm_90) on NHD copies of the inputs made once,
+    outside the timing. Returns (timed call, call that copies its output into our layout)."""
+    B, H, N, d = q.shape
+    Hkv, M = k.shape[1], k.shape[2]
+    ws = torch.empty(256 * 1024 * 1024, dtype=torch.uint8, device="cuda")
+    w = fi.BatchPrefillWithRaggedKVCacheWrapper(ws, kv_layout="NHD")
+    qo = torch.arange(0, B + 1, dtype=torch.int32, device="cuda") * N
+    kv = torch.arange(0, B + 1, dtype=torch.int32, device="cuda") * M
+    w.plan(qo, kv, H, Hkv, d, causal=causal, q_data_type=q.dtype)
+    qq = q.transpose(1, 2).reshape(B * N, H, d).contiguous()
+    kk = k.transpose(1, 2).reshape(B * M, Hkv, d).contiguous()
+    vv = v.transpose(1, 2).reshape(B * M, Hkv, d).contiguous()
+    o = torch.empty_like(qq)
+    return (lambda: w.run(qq, kk, vv, out=o)), (lambda out: out.copy_(o.view(B, N, H, d).transpose(1, 2)))
 
 
 # ------------------------------------------------------------------ markdown
@@ -272,6 +410,7 @@ def fmt_ms(c):
 
 
 def print_tables(res: dict) -> None:
+    """The fp32 table (the fp16/bf16 and decode tables come from render_kernel_tables.render)."""
     c = res["ceilings"]
     print(f"\n### Ceilings ({res['device']})\ncopy {c['copy_TBps']:.2f} TB/s (read+write); GEMM 8192^3: "
           f"bf16 {c['bf16_gemm_TFLOPs']:.0f}, tf32 {c['tf32_gemm_TFLOPs']:.0f}, fp32 {c['fp32_gemm_TFLOPs']:.1f} TFLOP/s")
@@ -298,33 +437,6 @@ def print_tables(res: dict) -> None:
         for r in res["fp32"]:
             print(f"| {r['shape']} | " + " | ".join(
                 f"{r[k]['err']:.1e}" if r.get(k) and "err" in r[k] else "-" for k in cols) + " |")
-    if res.get("lowp"):
-        names = sorted({k for r in res["lowp"] for k in r if k.startswith(("ours", "sdpa"))},
-                       key=lambda s: (not s.startswith("ours"), s))
-        print("\n### fp16/bf16 forward, TFLOP/s (causal counts half the flops); rel. error of ours (fa3, else fa2 cfg0)\n")
-        print("| dtype | [B,H,N,N,d] | causal | " + " | ".join(names) + " | err ours |")
-        print("|---" * (len(names) + 4) + "|")
-        for r in res["lowp"]:
-            cells = []
-            for n in names:
-                x = r.get(n)
-                cells.append("-" if x is None else ("n/a" if "error" in x else f"{x['TFLOPs']:.0f}"))
-            e = (r.get("ours_fa3") or r.get("ours_fa2_cfg0") or {}).get("err")
-            err = f"{e:.1e}" if e is not None else "-"
-            print(f"| {r['dtype']} | {r['shape']} | {r['causal']} | " + " | ".join(cells) + f" | {err} |")
-    if res.get("decode"):
-        names = ["ours", "sdpa_flash_contig", "sdpa_efficient_contig", "sdpa_cudnn_contig"]
-        print("\n### paged decode, bf16, block 16: GB/s of K/V+q+out read/written (% of measured copy)\n")
-        print("| seqs | ctx | hq/hkv | d | KV MB | " + " | ".join(names) + " | ours ms | err |")
-        print("|---" * (len(names) + 7) + "|")
-        for r in res["decode"]:
-            cells = []
-            for n in names:
-                x = r.get(n)
-                cells.append("-" if x is None else ("n/a" if "error" in x else f"{x['GBps']:.0f} ({x['pct_copy']:.0f}%)"))
-            o = r.get("ours", {})
-            print(f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {r['bytes_min'] / 1e6:.0f} | " +
-                  " | ".join(cells) + f" | {o.get('ms', float('nan')):.3f} | {o.get('err')} |")
 
 
 ORIGIN_V3_MS = {(32, 8, 256, 256, 256): 3.70, (32, 8, 256, 256, 1024): 14.0, (32, 8, 1024, 1024, 256): 58.1,
@@ -333,6 +445,8 @@ ORIGIN_V3_MS = {(32, 8, 256, 256, 256): 3.70, (32, 8, 256, 256, 1024): 14.0, (32
 
 def print_floors(res: dict) -> None:
     """Each benchmark row's two floors from the measured ceilings, next to what was achieved."""
+    if not res.get("fp32"):
+        return
     c = res["ceilings"]
     bw, tc, f32 = c["copy_TBps"] * 1e12, c["bf16_gemm_TFLOPs"] * 1e12, c["fp32_gemm_TFLOPs"] * 1e12
     print("\n### Floors (ms) from the measured ceilings: compute = flops / rate of the unit used; "
@@ -345,22 +459,6 @@ def print_floors(res: dict) -> None:
             if x and "ms" in x:
                 comp = r["flops"] / rate * 1e3
                 print(f"| fp32 {k} | {r['shape']} | {comp:.3g} | {mem:.3g} | {x['ms']:.3g} | {x['ms'] / max(comp, mem):.1f}x |")
-    for r in res.get("lowp") or []:
-        B, H, N, _, d = r["shape"]
-        mem = 4 * B * H * N * d * 2 / bw * 1e3
-        comp = r["flops"] / tc * 1e3
-        for k in ("ours_fa3", "ours_fa2_cfg0"):
-            x = r.get(k)
-            if x and "ms" in x:
-                print(f"| {k} {r['dtype']} causal={r['causal']} | {r['shape']} | {comp:.3g} | {mem:.3g} | "
-                      f"{x['ms']:.3g} | {x['ms'] / max(comp, mem):.2f}x |")
-    for r in res.get("decode") or []:
-        x = r.get("ours")
-        if x and "ms" in x:
-            flops = 4.0 * r["seqs"] * r["hq"] * r["ctx"] * r["d"]
-            comp, mem = flops / f32 * 1e3, r["bytes_min"] / bw * 1e3
-            print(f"| paged decode | S={r['seqs']} ctx={r['ctx']} hq/hkv={r['hq']}/{r['hkv']} d={r['d']} | {comp:.3g} "
-                  f"(fp32 FMA) | {mem:.3g} | {x['ms']:.3g} | {x['ms'] / max(comp, mem):.2f}x |")
 
 
 def selfcheck() -> None:
@@ -369,12 +467,25 @@ def selfcheck() -> None:
     for dtype in (torch.float16, torch.bfloat16):
         for d in (64, 128):
             q, k, v = (torch.randn(1, 2, n, d, device="cuda").to(dtype) for n in (70, 133, 133))
-            for be, cfg in (("fa2", 0), ("fa3", 0), ("fa3", 1)):
+            for be, cfg in (("fa2", 0), ("fa3", 0), ("fa3", 1), ("fa3ws", 0), ("fa3ws", 1)):
                 out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
-                print(be, dtype, d, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
+                print(be, cfg, dtype, d, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
+        q, k, v = (torch.randn(1, 2, n, 256, device="cuda").to(dtype) for n in (70, 300, 300))
+        for be, cfg in (("fa2", 0), ("fa3ws", 0), ("fa3ws", 1)):
+            out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
+            print(be, cfg, dtype, 256, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
         kc, vc, tb, sl = R.make_paged_cache([5, 700, 1300], 2, 128, 16, dtype=dtype, device="cuda")
         q = torch.randn(3, 8, 128, device="cuda").to(dtype)
-        print("paged", dtype, R.rel_error(ops.paged_decode(q, kc, vc, tb, sl), R.paged_decode_naive(q, kc, vc, tb, sl)))
+        ref = R.paged_decode_naive(q, kc, vc, tb, sl)
+        print("paged v2", dtype, R.rel_error(ops.paged_decode(q, kc, vc, tb, sl, impl="v2"), ref))
+        for splits in (0, 1, 3):
+            print("paged tc", splits, dtype, R.rel_error(ops.paged_decode(q, kc, vc, tb, sl, impl="tc", splits=splits),
+                                                         ref))
+        k8, ks = R.quantize_fp8_per_head(kc)
+        v8, vs = R.quantize_fp8_per_head(vc)
+        ref8 = R.paged_decode_naive(q, R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs), tb, sl)
+        print("paged fp8", dtype, R.rel_error(ops.paged_decode(q, k8, v8, tb, sl, k_scale=ks, v_scale=vs, splits=3),
+                                              ref8))
     q, k, v = (torch.randn(1, 1, n, 72, device="cuda") for n in (70, 300, 300))
     for variant in ops.FP32_VARIANTS:
         print("fp32", variant, R.rel_error(ops.attention_fp32(q, k, v, variant=variant), R.naive_attention(q, k, v)))
@@ -386,12 +497,19 @@ def main() -> None:
     ap.add_argument("--out", default=os.environ.get("OUT", "bench/out"))
     ap.add_argument("--quick", action="store_true", help="one shape per table")
     ap.add_argument("--only", default="fp32,lowp,decode")
+    ap.add_argument("--name", default=None, help="file stem of the JSON / Markdown written (default from --only)")
+    ap.add_argument("--lean", action="store_true", help="forward: leave out fa2 cfg1/2, fa3 overlap, SDPA math")
+    ap.add_argument("--scan", action="store_true", help="decode: also time the ring depths and split counts")
+    ap.add_argument("--flashinfer", action="store_true", help="time flashinfer too, if it imports")
     ap.add_argument("--budget-s", type=float, default=420.0, help="skip slow teaching kernels after this")
     ap.add_argument("--selfcheck", action="store_true", help="run every kernel once on small shapes and exit")
     ns = ap.parse_args()
     if ns.selfcheck:
         selfcheck()
         return
+    import signal  # noqa: PLC0415
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a time-out still writes the JSON (finally below)
     parts = set(ns.only.split(","))
     out_dir = Path(ns.out)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -400,20 +518,39 @@ def main() -> None:
     props = torch.cuda.get_device_properties(0)
     res = {"device": f"{props.name}, {props.multi_processor_count} SMs", "torch": torch.__version__,
            "python": platform.python_version(), "argv": sys.argv}
+    fi = load_flashinfer() if ns.flashinfer else None
+    if fi is not None:
+        res["flashinfer"] = getattr(fi, "__version__", "?")
     res["ceilings"] = ceilings()
     log(f"ceilings {res['ceilings']}")
+    name = ns.name or ("attention_bench" + ("" if parts == {"fp32", "lowp", "decode"} else "_" + "_".join(sorted(parts))))
     try:
         if "decode" in parts:
-            res["decode"] = decode_table(ns.quick, res["ceilings"]["copy_TBps"])
+            res["decode"] = decode_table(ns.quick, res["ceilings"]["copy_TBps"], scan=ns.scan, fi=fi)
         if "lowp" in parts:
-            res["lowp"] = lowp_table(ns.quick)
+            res["lowp"] = lowp_table(ns.quick, lean=ns.lean, fi=fi, scan=ns.scan)
         if "fp32" in parts:
             res["fp32"] = fp32_table(ns.quick, ns.budget_s)
+        n = 1 << 30
+        a = torch.randint(0, 255, (n,), device="cuda", dtype=torch.uint8)
+        b = torch.empty_like(a)
+        ms, _ = time_cuda(lambda: b.copy_(a), target_ms=300)
+        res["ceilings"]["copy_TBps_end"] = 2 * n / (ms * 1e-3) / 1e12
+        del a, b
     finally:
-        tag = "" if parts == {"fp32", "lowp", "decode"} else "_" + "_".join(sorted(parts))
-        (out_dir / f"attention_bench{tag}.json").write_text(json.dumps(res, indent=1))
+        res["wall_s"] = time.time() - T0
+        (out_dir / f"{name}.json").write_text(json.dumps(res, indent=1))
         print_tables(res)
         print_floors(res)
+        try:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from render_kernel_tables import render  # noqa: PLC0415
+
+            md = render(res)
+            (out_dir / f"{name}.md").write_text(md)
+            print("\n" + md)
+        except Exception as ex:  # noqa: BLE001
+            log(f"render failed: {ex!r}")
 
 
 if __name__ == "__main__":

@@ -118,7 +118,12 @@ def load() -> ctypes.CDLL:
     """Build if needed and load the library once per process, with argument types declared."""
     global _LIB
     if _LIB is None:
-        lib = ctypes.CDLL(str(build()))
+        path = build()
+        try:
+            lib = ctypes.CDLL(str(path))
+        except OSError:  # built elsewhere and carried, but this machine's libraries differ: rebuild here
+            shutil.rmtree(path.parent, ignore_errors=True)
+            lib = ctypes.CDLL(str(build()))
         _declare(lib)
         _LIB = lib
     return _LIB
@@ -128,12 +133,16 @@ def _declare(lib: ctypes.CDLL) -> None:
     P, I, F, L = ctypes.c_void_p, ctypes.c_int, ctypes.c_float, ctypes.c_int64
     lib.infernav_fa2_fwd.argtypes = [I, I, I, P, P, P, P, ctypes.POINTER(L), P, P, I, I, I, I, I, F, I, P]
     lib.infernav_fa3_fwd.argtypes = lib.infernav_fa2_fwd.argtypes
+    lib.infernav_fa3ws_fwd.argtypes = [I, I, I, P, P, P, P, ctypes.POINTER(L), P, P, I, I, I, I, I, I, I, F, I, P]
     lib.infernav_paged_decode.argtypes = [I, I, P, P, P, P, P, P, P, P, P, I, I, I, I, I, I, F, P]
     lib.infernav_paged_partition_size.argtypes = []
+    lib.infernav_paged_decode_tc.argtypes = [I, I, I, I, P, P, P, P, P, P, P, P, P, P, P, I, I, I, I, I, I, I, F,
+                                             ctypes.POINTER(I), P]
     lib.infernav_fp32_progression.argtypes = [I, P, P, P, P, P, I, I, I, I, F, P]
     lib.infernav_fp32_wmma.argtypes = [P, P, P, P, I, I, I, I, F, P]
     lib.infernav_fp32_fast.argtypes = [P, P, P, P, I, I, I, I, F, P]
-    for name in ("infernav_fa2_fwd", "infernav_fa3_fwd", "infernav_paged_decode", "infernav_paged_partition_size",
+    for name in ("infernav_fa2_fwd", "infernav_fa3_fwd", "infernav_fa3ws_fwd", "infernav_paged_decode", "infernav_paged_partition_size",
+                 "infernav_paged_decode_tc",
                  "infernav_fp32_progression", "infernav_fp32_wmma", "infernav_fp32_fast"):
         getattr(lib, name).restype = I
 

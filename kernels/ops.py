@@ -5,8 +5,8 @@ Layouts:
   * flash_attn: q [B, Hq, N, D], k/v [B, Hkv, M, D] ("bhsd", as scaled_dot_product_attention) or,
     with layout="bshd", [B, N, H, D]; any strides with the last dim contiguous (16-byte aligned).
   * flash_attn_varlen: q [total_q, Hq, D], k/v [total_k, Hkv, D], cu_seqlens int32 [B + 1].
-  * paged_decode: q [S, Hq, D]; k_cache/v_cache [num_blocks, Hkv, block_size, D];
-    block_tables int32 [S, max_blocks]; seq_lens int32 [S].
+  * paged_decode: q [S, Hq, D]; k_cache/v_cache [num_blocks, Hkv, block_size, D] (q's dtype, or
+    float8_e4m3fn with float32 per-KV-head scales); block_tables int32 [S, max_blocks]; seq_lens int32 [S].
   * attention_fp32: q [B, H, N, d], k/v [B, H, M, d], float32, contiguous; non-causal.
 """
 from __future__ import annotations
@@ -46,23 +46,48 @@ def _check_16b(t: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: needs 16-byte aligned rows (pointer and strides multiples of 8 elements)")
 
 
-def _fwd_entry(backend: str, d: int, device: torch.device):
-    """'fa3' (wgmma, sm_90 only, D 64/128), 'fa2' (mma.sync, any sm_80+), or 'auto'."""
+BACKENDS = ("auto", "fa3ws", "fa3", "fa2")
+# fa3ws's default config per head dim, from the H200 runs (docs/dev/kernels.md): three consumer
+# warpgroups at D = 64 (cfg 4), two warpgroups with ping-pong and conditional rescaling otherwise (cfg 0)
+FA3WS_DEFAULT_CFG = {64: 4, 128: 0, 256: 0}
+
+
+def _pick_backend(backend: str, d: int, device: torch.device) -> str:
+    """'fa3ws' (TMA + warp specialization, sm_90, D 64/128/256), 'fa3' (wgmma, sm_90, D 64/128),
+    'fa2' (mma.sync, any sm_80+), or 'auto': fa3ws on sm_90, else fa2."""
+    hopper = torch.cuda.get_device_capability(device) == (9, 0)
     if backend == "auto":
-        backend = "fa3" if torch.cuda.get_device_capability(device) == (9, 0) and d in (64, 128) else "fa2"
-    if backend == "fa3":
-        if torch.cuda.get_device_capability(device) != (9, 0) or d not in (64, 128):
-            raise ValueError("backend 'fa3' needs an sm_90 GPU and D in {64, 128}")
-        return _lib().infernav_fa3_fwd
-    if backend != "fa2":
-        raise ValueError("backend must be 'auto', 'fa2' or 'fa3'")
-    return _lib().infernav_fa2_fwd
+        return "fa3ws" if hopper else "fa2"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}")
+    if backend == "fa3ws" and not hopper:
+        raise ValueError("backend 'fa3ws' needs an sm_90 GPU")
+    if backend == "fa3" and (not hopper or d not in (64, 128)):
+        raise ValueError("backend 'fa3' needs an sm_90 GPU and D in {64, 128}")
+    return backend
+
+
+def _launch_fwd(backend, dtype, D, cfg, q, k, v, out, strides, cu_q, cu_k, B, Hq, Hkv, N, M, total_q, total_k,
+                scale, causal, what):
+    lib = _lib()
+    if cfg is None:
+        cfg = FA3WS_DEFAULT_CFG.get(D, 0) if backend == "fa3ws" else 0
+    if backend == "fa3ws":
+        code = lib.infernav_fa3ws_fwd(dtype, D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides, _ptr(cu_q),
+                                      _ptr(cu_k), B, Hq, Hkv, N, M, total_q, total_k, scale, int(causal), _stream())
+    else:
+        fn = lib.infernav_fa3_fwd if backend == "fa3" else lib.infernav_fa2_fwd
+        code = fn(dtype, D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides, _ptr(cu_q), _ptr(cu_k), B, Hq, Hkv,
+                  N, M, scale, int(causal), _stream())
+    _check(code, what)
 
 
 def flash_attn(q, k, v, causal: bool = False, scale: float | None = None, layout: str = "bhsd",
-               out: torch.Tensor | None = None, cfg: int = 0, backend: str = "auto") -> torch.Tensor:
+               out: torch.Tensor | None = None, cfg: int | None = None, backend: str = "auto") -> torch.Tensor:
     """Forward attention (fp16/bf16, D in {64, 128, 256}); causal is bottom-right aligned.
-    backend 'fa3': wgmma kernel (sm_90); 'fa2': mma.sync kernel, tile config `cfg`; 'auto': fa3 where it applies."""
+    backend 'fa3ws': TMA + warp-specialized wgmma kernel (sm_90; cfg None picks FA3WS_DEFAULT_CFG[D], the
+    others are listed in fa3ws.cu's by_cfg); 'fa3': wgmma kernel (sm_90, D 64/128); 'fa2': mma.sync kernel, tile
+    config `cfg` (None: 0); 'auto': fa3ws on sm_90, else fa2."""
     if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
         raise TypeError("flash_attn: q, k, v must all be float16 or all bfloat16")
     if layout not in ("bhsd", "bshd"):
@@ -83,15 +108,15 @@ def flash_attn(q, k, v, causal: bool = False, scale: float | None = None, layout
         _check_16b(t, n)
     strides = (ctypes.c_int64 * 12)(*[t.stride(i) for t in (q, k, v, out) for i in (bi, hi, si)])
     scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
-    fn = _fwd_entry(backend, D, q.device)
-    _check(fn(_DTYPES[q.dtype], D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides,
-              None, None, B, Hq, Hkv, N, M, scale, int(causal), _stream()), "flash_attn")
+    be = _pick_backend(backend, D, q.device)
+    _launch_fwd(be, _DTYPES[q.dtype], D, cfg, q, k, v, out, strides, None, None, B, Hq, Hkv, N, M, 0, 0, scale,
+                causal, f"flash_attn[{be}]")
     return out
 
 
 def flash_attn_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q: int, max_seqlen_k: int,
                       causal: bool = False, scale: float | None = None, out: torch.Tensor | None = None,
-                      cfg: int = 0, backend: str = "auto") -> torch.Tensor:
+                      cfg: int | None = None, backend: str = "auto") -> torch.Tensor:
     """Packed variable-length batch: sequence b is rows cu_seqlens[b]:cu_seqlens[b+1]."""
     if q.dtype not in _DTYPES or k.dtype != q.dtype or v.dtype != q.dtype:
         raise TypeError("flash_attn_varlen: q, k, v must all be float16 or all bfloat16")
@@ -109,10 +134,10 @@ def flash_attn_varlen(q, k, v, cu_seqlens_q, cu_seqlens_k, max_seqlen_q: int, ma
         _check_16b(t, n)
     strides = (ctypes.c_int64 * 12)(*[x for t in (q, k, v, out) for x in (0, t.stride(1), t.stride(0))])
     scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
-    fn = _fwd_entry(backend, D, q.device)
-    _check(fn(_DTYPES[q.dtype], D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides,
-                                   _ptr(cu_seqlens_q), _ptr(cu_seqlens_k), B, Hq, Hkv, int(max_seqlen_q),
-                                   int(max_seqlen_k), scale, int(causal), _stream()), "flash_attn_varlen")
+    be = _pick_backend(backend, D, q.device)
+    _launch_fwd(be, _DTYPES[q.dtype], D, cfg, q, k, v, out, strides, cu_seqlens_q, cu_seqlens_k, B, Hq, Hkv,
+                int(max_seqlen_q), int(max_seqlen_k), q.shape[0], k.shape[0], scale, causal,
+                f"flash_attn_varlen[{be}]")
     return out
 
 
@@ -120,17 +145,44 @@ def paged_partition_size() -> int:
     return int(_lib().infernav_paged_partition_size())
 
 
+_TC_SPLITS: dict = {}
+# paged_decode_tc.cu ring config per cache dtype, from the H200 runs (docs/dev/kernels.md): 3 stages of
+# 8 KB per warp (cfg 2) for 16-bit caches, 2 stages (cfg 0) for fp8
+TC_DEFAULT_CFG = {"16bit": 2, "fp8": 0}
+_COUNTERS: dict = {}
+
+
+def _counters(device: torch.device, n: int) -> torch.Tensor:
+    """Zeroed int32 tickets for the split-KV combine (every launch leaves them zero again)."""
+    buf = _COUNTERS.get(device)
+    if buf is None or buf.numel() < n:
+        buf = torch.zeros(max(n, 1024), dtype=torch.int32, device=device)
+        _COUNTERS[device] = buf
+    return buf
+
+
 def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int | None = None,
                  scale: float | None = None, split: bool | None = None,
-                 out: torch.Tensor | None = None) -> torch.Tensor:
-    """One decode step over a paged KV cache. split=None picks v2 (split-K) when any sequence is
-    longer than one partition; max_seq_len defaults to max(seq_lens) (a host sync)."""
-    if q.dtype not in _DTYPES or k_cache.dtype != q.dtype or v_cache.dtype != q.dtype:
-        raise TypeError("paged_decode: q and caches must share a 16-bit dtype")
+                 out: torch.Tensor | None = None, impl: str = "auto", k_scale: torch.Tensor | None = None,
+                 v_scale: torch.Tensor | None = None, splits: int = 0, cfg: int | None = None) -> torch.Tensor:
+    """One decode step over a paged KV cache; max_seq_len defaults to max(seq_lens) (a host sync).
+
+    impl 'tc' (paged_decode_tc.cu: tensor cores, split-KV sized to the machine, fp16/bf16 or fp8 e4m3
+    caches with per-KV-head float32 scales k_scale/v_scale; `splits` > 0 forces the split count, `cfg`
+    the ring (None: TC_DEFAULT_CFG; the others are listed in paged_decode_tc.cu's by_dim)), 'v2' (paged_decode.cu; split=None picks split-K when any sequence is longer than
+    one partition), or 'auto': 'tc' where it applies (Hq/Hkv <= 8), else 'v2'."""
     S, Hq, D = q.shape
     _, Hkv, bs, D2 = k_cache.shape
-    if D not in (64, 128) or D2 != D or v_cache.shape != k_cache.shape or Hq % Hkv or Hq // Hkv not in (1, 2, 4, 8):
-        raise ValueError("paged_decode: D in {64,128}, Hq/Hkv in {1,2,4,8}")
+    fp8 = k_cache.dtype == torch.float8_e4m3fn
+    if q.dtype not in _DTYPES:
+        raise TypeError("paged_decode: q must be float16 or bfloat16")
+    if fp8:
+        if v_cache.dtype != k_cache.dtype:
+            raise TypeError("paged_decode: k_cache and v_cache must share a dtype")
+    elif k_cache.dtype != q.dtype or v_cache.dtype != q.dtype:
+        raise TypeError("paged_decode: q and caches must share a 16-bit dtype (or the caches be float8_e4m3fn)")
+    if D2 != D or v_cache.shape != k_cache.shape or Hq % Hkv:
+        raise ValueError("paged_decode: shapes")
     if bs & (bs - 1):
         raise ValueError("paged_decode: block_size must be a power of two")
     for t in (q, k_cache, v_cache, block_tables, seq_lens):
@@ -138,9 +190,56 @@ def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int |
             raise ValueError("paged_decode: all inputs must be contiguous")
     if block_tables.dtype != torch.int32 or seq_lens.dtype != torch.int32:
         raise TypeError("block_tables and seq_lens must be int32")
-    part = paged_partition_size()
+    G = Hq // Hkv
+    if impl == "auto":
+        impl = "tc" if G <= 8 and (D == 128 or (D == 64 and not fp8)) else "v2"
     if max_seq_len is None:
         max_seq_len = int(seq_lens.max().item()) if S else 0
+    if out is None:
+        out = torch.empty_like(q)
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    if impl == "tc":
+        if G > 8 or D not in (64, 128) or (fp8 and D != 128):
+            raise ValueError("paged_decode[tc]: Hq/Hkv <= 8, D in {64, 128} (fp8: D = 128)")
+        if fp8 and torch.cuda.get_device_capability(q.device) < (8, 9):
+            raise ValueError("paged_decode[tc]: fp8 caches need sm_89 or newer")
+        for sc in (k_scale, v_scale):
+            if sc is not None and (sc.dtype != torch.float32 or sc.numel() != Hkv or not sc.is_contiguous()):
+                raise ValueError("k_scale / v_scale: contiguous float32 [Hkv]")
+        if not fp8 and (k_scale is not None or v_scale is not None):
+            raise ValueError("k_scale / v_scale apply to fp8 caches only")
+        lib = _lib()
+        if cfg is None:
+            cfg = TC_DEFAULT_CFG["fp8" if fp8 else "16bit"]
+        qd, kd = _DTYPES[q.dtype], (2 if fp8 else _DTYPES[q.dtype])
+        key = (q.device, qd, kd, D, cfg, S, Hkv, int(max_seq_len), int(splits))
+        n = _TC_SPLITS.get(key)
+        if n is None:
+            used = ctypes.c_int(0)
+            _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, None, None, None, None, None, None, None, None,
+                                                None, None, None, S, Hq, Hkv, bs, block_tables.shape[1],
+                                                int(max_seq_len), int(splits), scale, ctypes.byref(used), None),
+                   "paged_decode[tc] plan")
+            n = _TC_SPLITS[key] = used.value
+        tmp_o = tmp_ml = cnt = None
+        if n > 1:
+            tmp_o = torch.empty((S, Hq, n, D), device=q.device, dtype=torch.float32)
+            tmp_ml = torch.empty((S, Hq, n, 2), device=q.device, dtype=torch.float32)
+            cnt = _counters(q.device, S * Hkv)
+        used = ctypes.c_int(0)
+        _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, _ptr(out), _ptr(q), _ptr(k_cache), _ptr(v_cache),
+                                            _ptr(k_scale), _ptr(v_scale), _ptr(block_tables), _ptr(seq_lens),
+                                            _ptr(tmp_o), _ptr(tmp_ml), _ptr(cnt), S, Hq, Hkv, bs,
+                                            block_tables.shape[1], int(max_seq_len), n, scale, ctypes.byref(used),
+                                            _stream()), "paged_decode[tc]")
+        return out
+    if impl != "v2":
+        raise ValueError("impl must be 'auto', 'tc' or 'v2'")
+    if fp8:
+        raise ValueError("paged_decode[v2]: fp8 caches need impl='tc'")
+    if D not in (64, 128) or G not in (1, 2, 4, 8):
+        raise ValueError("paged_decode[v2]: D in {64,128}, Hq/Hkv in {1,2,4,8}")
+    part = paged_partition_size()
     max_parts = max(1, -(-max_seq_len // part))
     if split is None:
         split = max_parts > 1
@@ -148,14 +247,11 @@ def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int |
         raise ValueError("split=False needs every sequence within one partition")
     if split and max_parts == 1:
         max_parts = 2  # force the two-kernel path (exercised by tests); the second partition is empty
-    if out is None:
-        out = torch.empty_like(q)
     tmp_out = tmp_m = tmp_l = None
     if split:
         tmp_out = torch.empty((S, Hq, max_parts, D), device=q.device, dtype=torch.float32)
         tmp_m = torch.empty((S, Hq, max_parts), device=q.device, dtype=torch.float32)
         tmp_l = torch.empty_like(tmp_m)
-    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
     _check(_lib().infernav_paged_decode(_DTYPES[q.dtype], D, _ptr(out), _ptr(q), _ptr(k_cache), _ptr(v_cache),
                                         _ptr(block_tables), _ptr(seq_lens), _ptr(tmp_out), _ptr(tmp_m), _ptr(tmp_l),
                                         S, Hq, Hkv, bs, block_tables.shape[1], max_parts if split else 1, scale,

@@ -216,6 +216,24 @@ def make_paged_cache(seq_lens: list[int], hkv: int, d: int, block_size: int, dty
     return k.to(device), v.to(device), tables.to(device), torch.tensor(seq_lens, dtype=torch.int32, device=device)
 
 
+FP8_E4M3_MAX = 448.0
+
+
+def quantize_fp8_per_head(cache: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Paged cache [num_blocks, Hkv, bs, D] -> (float8_e4m3fn cache, float32 scale [Hkv]) with
+    cache ~= q8 * scale[h]: one scale per KV head, amax / 448 over the finite values (NaN-poisoned
+    slots stay NaN in the fp8 cache, as they must: a kernel that reads one fails)."""
+    finite = torch.nan_to_num(cache.float(), nan=0.0, posinf=0.0, neginf=0.0)
+    amax = finite.abs().amax(dim=(0, 2, 3)).clamp_min(1e-12)
+    scale = (amax / FP8_E4M3_MAX).float()
+    q8 = (cache.float() / scale.view(1, -1, 1, 1)).to(torch.float8_e4m3fn)
+    return q8, scale
+
+
+def dequantize_fp8_per_head(q8: torch.Tensor, scale: torch.Tensor, dtype=torch.float64) -> torch.Tensor:
+    return q8.to(dtype) * scale.to(dtype).view(1, -1, 1, 1)
+
+
 def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     """||out - ref|| / ||ref|| in float64; inf if `out` has any NaN or inf (NaN never passes)."""
     out64, ref64 = out.double(), ref.double()

@@ -56,6 +56,9 @@ def _backends(d):
     out = [("fa2", c) for c in ((0, 1, 2) if d != 256 else (0, 1))]
     if HOPPER and d in (64, 128):
         out += [("fa3", 1), ("fa3", 0)]
+    if HOPPER:  # no ping-pong; rescale every tile; neither; 3 consumer warpgroups; 176-key tiles; default
+        out += [("fa3ws", c) for c in (1, 2, 3)] + ([("fa3ws", 4)] if d == 64 else []) + \
+            ([("fa3ws", 5), ("fa3ws", 6)] if d == 128 else []) + [("fa3ws", 0), ("fa3ws", None)]
     return out
 
 
@@ -65,6 +68,7 @@ FA_SHAPES = [  # B, Hq, Hkv, N, M
     (1, 3, 1, 130, 65),   # N > M: with causal, leading rows see nothing -> 0
     (3, 2, 1, 1, 300),    # decode-like single query
     (1, 1, 1, 256, 128),  # exact tile multiples
+    (1, 4, 2, 300, 1100),  # enough key tiles for every ring to wrap more than once
 ]
 
 
@@ -89,14 +93,14 @@ def test_flash_attn_bshd_strided(dtype):
     qkv = _rand((B, N, 3, H, d), dtype)
     q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
     ref = R.naive_attention(q, k, v, causal=True, layout="bshd", scale=0.07)
-    for backend, _ in _backends(d)[-1:] + [("fa2", 0)]:
+    for backend, cfg in _backends(d):
         out = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=True, layout="bshd", scale=0.07, out=o,
-                                                  backend=backend), q.contiguous())
-        assert R.rel_error(out, ref) <= TOL[dtype], backend
+                                                  backend=backend, cfg=cfg), q.contiguous())
+        assert R.rel_error(out, ref) <= TOL[dtype], (backend, cfg)
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
-@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("d", [64, 128, 256])
 @pytest.mark.parametrize("causal", [False, True])
 def test_flash_attn_varlen(dtype, d, causal):
     lq, lk = [5, 130, 64, 257, 1, 9], [5, 200, 64, 300, 77, 0]
@@ -126,9 +130,59 @@ def test_paged_decode(dtype, d, hq, hkv, block_size, lens):
     ref = R.paged_decode_naive(q, kc, vc, tables, sl)
     splits = (False, True) if lens == "short" else (True,)
     for split in splits:
-        out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, split=split, out=o), q)
+        out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, split=split, out=o, impl="v2"), q)
         err = R.rel_error(out, ref)
         assert err <= TOL[dtype], f"split={split}: rel error {err:.2e}"
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("d", [64, 128])
+@pytest.mark.parametrize("hq,hkv", [(8, 8), (8, 4), (16, 4), (32, 4), (12, 4), (6, 6)])
+@pytest.mark.parametrize("block_size", [8, 16, 32])
+@pytest.mark.parametrize("lens", ["short", "long"])
+def test_paged_decode_tc(dtype, d, hq, hkv, block_size, lens):
+    """The tensor-core split-KV kernel: machine-sized splits, one split, and forced splits (the
+    ticket combine, with empty splits for the short sequences); every ring depth on one shape."""
+    seq_lens = [1, 17, 200, 511, 512, 33] if lens == "short" else [1, 513, 1500, 3000, 0, 4097]
+    g = torch.Generator()
+    g.manual_seed(next(_seed))
+    kc, vc, tables, sl = R.make_paged_cache(seq_lens, hkv, d, block_size, dtype=dtype, device="cuda", generator=g)
+    q = _rand((len(seq_lens), hq, d), dtype)
+    ref = R.paged_decode_naive(q, kc, vc, tables, sl)
+    cfgs = (None, 0, 1, 2, 3, 4, 5) if (block_size, lens) == (16, "long") else (None,)
+    for cfg in cfgs:
+        for splits in (0, 1, 3, 7):
+            out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, out=o, impl="tc", splits=splits,
+                                                        cfg=cfg), q)
+            err = R.rel_error(out, ref)
+            assert err <= TOL[dtype], f"cfg={cfg} splits={splits}: rel error {err:.2e}"
+    assert int(ops._COUNTERS[q.device][: len(seq_lens) * hkv].abs().sum()) == 0  # tickets left zero
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("hq,hkv", [(8, 8), (32, 4), (16, 2)])
+@pytest.mark.parametrize("block_size", [16, 32])
+def test_paged_decode_fp8(dtype, hq, hkv, block_size):
+    """fp8 e4m3 caches with per-KV-head scales, against the float64 definition on the dequantized
+    cache (the quantization error itself is the bench's to report, not the kernel's)."""
+    if torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("fp8 needs sm_89+")
+    seq_lens = [1, 300, 1500, 0, 4097, 64]
+    g = torch.Generator()
+    g.manual_seed(next(_seed))
+    kc, vc, tables, sl = R.make_paged_cache(seq_lens, hkv, 128, block_size, dtype=torch.float32, device="cuda",
+                                            generator=g)
+    kc[:, 0] *= 4.0  # heads on different scales
+    k8, ks = R.quantize_fp8_per_head(kc)
+    v8, vs = R.quantize_fp8_per_head(vc)
+    q = _rand((len(seq_lens), hq, 128), dtype)
+    ref = R.paged_decode_naive(q, R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs), tables, sl)
+    for cfg in (None, 0, 2, 4, 6) if block_size == 16 else (None,):
+        for splits in (0, 1, 5):
+            out = _run_twice(lambda o: ops.paged_decode(q, k8, v8, tables, sl, out=o, k_scale=ks, v_scale=vs,
+                                                        splits=splits, cfg=cfg), q)
+            err = R.rel_error(out, ref)
+            assert err <= TOL[dtype], f"cfg={cfg} splits={splits}: rel error {err:.2e}"
 
 
 # ------------------------------------------------------------------ fp32 progression

@@ -115,3 +115,18 @@ def test_rel_error_rejects_nan():
     assert R.rel_error(torch.tensor([1.0, float("nan"), 1.0, 1.0]), ref) == float("inf")
     assert R.rel_error(torch.tensor([1.0, float("inf"), 1.0, 1.0]), ref) == float("inf")
     assert R.rel_error(torch.ones(4), ref) == 0.0
+
+
+def test_fp8_per_head_quantization_roundtrip():
+    g = _gen(77)
+    kc, _, tables, lens = R.make_paged_cache([5, 40], 3, 16, 8, dtype=torch.float32, generator=g)
+    kc[:, 1] *= 30.0  # heads on very different scales: per-head scales keep both accurate
+    q8, sc = R.quantize_fp8_per_head(kc)
+    assert q8.dtype == torch.float8_e4m3fn and sc.shape == (3,)
+    back = R.dequantize_fp8_per_head(q8, sc)
+    finite = torch.isfinite(kc)
+    assert torch.equal(finite, torch.isfinite(back))  # NaN-poisoned slots stay NaN
+    err = (back[finite] - kc[finite].double()).abs() / kc[finite].double().abs().clamp_min(1e-3)
+    assert err.median() < 0.04  # e4m3 keeps 3 mantissa bits: <= 6.25 % relative rounding
+    for h in range(3):
+        assert back[:, h][finite[:, h]].abs().max() <= 448.0 * sc[h] * (1 + 1e-6)
