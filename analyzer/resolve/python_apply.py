@@ -261,6 +261,7 @@ class Apply:
                 self._record(call, op, "flow", "torch-op")
                 return
         if dotted in ("functools.partial", "partial"):
+            self._external_target(call, "functools.partial")
             self._make_partial(call)
             return
         self._external_target(call, dotted)
