@@ -108,12 +108,19 @@ def _parse_one(args: tuple) -> tuple:
     if len(data) > MAX_FILE_BYTES:
         return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None,
                 f"skipped: {len(data) // 1024} KiB is over the {MAX_FILE_BYTES // 1024} KiB limit")
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()           # extraction builds many tuples and frees none: collecting is wasted time
     try:
         from .parse import extract_file
 
         facts = extract_file(lang, data, rel, context)
     except Exception as exc:  # an extractor bug must cost one file, not the index
         return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None, f"extractor failed: {exc!r}")
+    finally:
+        if paused:
+            gc.enable()
     return (rel, lang, digest, st.st_size, st.st_mtime_ns, facts["errors"], marshal.dumps(facts), "")
 
 
@@ -262,7 +269,22 @@ def _up_to_date(path: Path, conn, touched: list, report: IndexReport, t0: float)
 
 
 def _collect_facts(parsed: list, conn, unchanged: list[str], report: IndexReport) -> tuple[list, list]:
-    """File rows to store, and the facts of every file: the new ones and the unchanged stored ones."""
+    """File rows to store, and the facts of every file: the new ones and the unchanged stored ones.
+
+    Unmarshalling vLLM's facts makes millions of tuples; the cyclic collector's passes over them
+    would cost five times the unmarshalling, and there is nothing to collect: it waits."""
+    import gc
+
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _unmarshal_facts(parsed, conn, unchanged, report)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _unmarshal_facts(parsed: list, conn, unchanged: list[str], report: IndexReport) -> tuple[list, list]:
     facts, rows = [], []
     for rel, lang, digest, size, mtime, errors, blob, why in parsed:
         rows.append((rel, lang, digest, size, mtime, errors, blob))

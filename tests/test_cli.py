@@ -111,3 +111,49 @@ def test_missing_source_says_how_to_get_it(tmp_path, monkeypatch):
     r = run("fetch", "mini")  # git source that cannot be reached: one clear line
     assert r.exit_code == 1
     assert "infernav fetch mini --path DIR" in r.output and "Traceback" not in r.output
+
+
+def test_guesses_only_with_the_flag_and_strict_is_a_no_op(mini_index):
+    user = "app.core.impl.rare_method_user"
+    r = run("callees", user, "-f", "mini", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["results"] == []
+    r = run("callees", user, "-f", "mini", "--json", "--strict")
+    assert r.exit_code == 1 and json.loads(r.stdout)["results"] == []
+    r = run("callees", user, "-f", "mini", "--json", "--guesses")
+    assert [(h["name"], h["resolution"]) for h in json.loads(r.stdout)["results"]] == [
+        ("app.core.impl.Rare.very_rare_name", "guess")]
+    r = run("callees", user, "-f", "mini", "--guesses")
+    assert "guess" in r.output and "--strict" not in run("callees", "--help").output
+
+
+def test_callees_list_unresolved_sites_and_callers_count_them(mini_index):
+    r = run("callees", "app.core.impl.rare_method_user", "-f", "mini", "--json")
+    un = json.loads(r.stdout)["unresolved"]
+    assert [(u["call_line"], u["text"], u["reason"]) for u in un] == [
+        (28, "thing.very_rare_name", "unknown"), (29, "thing.append", "unknown")]
+    r = run("callees", "app.core.impl.rare_method_user", "-f", "mini")
+    assert "unresolved call sites (2):" in r.output and "thing.very_rare_name" in r.output
+    # Nothing in the index is known to call Rare.very_rare_name, but one unresolved site might.
+    r = run("callers", "app.core.impl.Rare.very_rare_name", "-f", "mini", "--json")
+    assert r.exit_code == 1 and json.loads(r.stdout)["unresolved_same_name"] == 1
+    r = run("callers", "app.core.impl.Rare.very_rare_name", "-f", "mini")
+    assert "1 unresolved call sites elsewhere" in r.output
+
+
+def test_path_labels_every_hop(mini_index):
+    r = run("path", "app.ops.add_norm", "demo::add_norm_kernel", "-f", "mini", "--json")
+    data = json.loads(r.stdout)
+    assert data["paths"] == [["app.ops.add_norm", "torch.ops._C.add_norm", "add_norm", "demo::add_norm_kernel"]]
+    assert [(h["from"], h["to"], h["resolution"], h["via"]) for h in data["hops"][0]] == [
+        ("app.ops.add_norm", "torch.ops._C.add_norm", "exact", "torch-op"),
+        ("torch.ops._C.add_norm", "add_norm", "exact", "registration"),
+        ("add_norm", "demo::add_norm_kernel", "exact", "launch")]
+    r = run("path", "app.ops.add_norm", "demo::add_norm_kernel", "-f", "mini")
+    assert "exact/torch-op" in r.output and "exact/launch" in r.output
+
+
+def test_stats_resolution_by_folder(mini_index):
+    data = json.loads(run("stats", "-f", "mini", "--json").stdout)
+    rows = {r["folder"]: r for r in data["resolution_by_folder"]}
+    assert rows["app/core"]["resolved"] > 0 and rows["app/core"]["unresolved"].get("unknown", 0) >= 2
+    assert "resolved call sites by folder" in run("stats", "-f", "mini").output

@@ -152,3 +152,71 @@ def test_op_registered_from_python(vllm_index):
                              ids(vllm_index, "vllm.attention.layer.unified_attention"))[0]
     assert [s.name for s in chain] == ["vllm.attention.layer.Attention.forward",
                                       "torch.ops.vllm.unified_attention", "vllm.attention.layer.unified_attention"]
+
+
+# ---------------------------------------------------------------- value flow (issue 11)
+def test_step_fn_bound_method_in_an_attribute(vllm_index):
+    """core.py:206-208 stores `self.step_fn = self.step if ... else self.step_with_batch_queue`; the
+    busy loop's _process_engine_step calls `self.step_fn()` (core.py:989) and InprocClient.get_output
+    calls `self.engine_core.step_fn()` (core_client.py:272) on the EngineCore it built (:267)."""
+    want = {"vllm.v1.engine.core.EngineCoreProc._process_engine_step": {"flow"},
+            "vllm.v1.engine.core_client.InprocClient.get_output": {"flow"}}
+    assert callers(vllm_index, E + "step") == want
+    assert callers(vllm_index, E + "step_with_batch_queue") == want
+
+
+def test_op_handle_stored_in_an_attribute_reaches_the_kernel(vllm_index):
+    """activation.py:81 `self.op = torch.ops._C.silu_and_mul` in SiluAndMul.__init__; forward_cuda
+    calls `self.op(out, x)` (:99); the op is registered at csrc/torch_bindings.cpp:105-106."""
+    got = callees(vllm_index, "vllm.model_executor.layers.activation.SiluAndMul.forward_cuda")
+    assert got["torch.ops._C.silu_and_mul"] == {"flow"}
+    chain = vllm_index.paths(ids(vllm_index, "vllm.model_executor.layers.activation.SiluAndMul.forward_cuda"),
+                             ids(vllm_index, "vllm::act_and_mul_kernel"))[0]
+    assert [s.name for s in chain] == ["vllm.model_executor.layers.activation.SiluAndMul.forward_cuda",
+                                      "torch.ops._C.silu_and_mul", "silu_and_mul", "vllm::act_and_mul_kernel"]
+    assert [(h["resolution"], h["via"]) for h in vllm_index.hops([s.id for s in chain])] == [
+        ("flow", "torch-op"), ("exact", "registration"), ("exact", "launch")]
+
+
+def test_step_reaches_block_pool_without_guesses(vllm_index):
+    """The README's flagship path: kv_cache_coordinator.py:159-165 calls
+    `manager.allocate_new_blocks(...)` for each manager of `self.single_type_managers` (a tuple of
+    managers built at :59-65 from get_manager_for_kv_cache_spec): the element flows to the call."""
+    chains = vllm_index.paths(ids(vllm_index, E + "step"), ids(vllm_index, BP + "get_new_blocks"), k=3)
+    assert chains, "no chain without guesses"
+    names = [[s.name for s in c] for c in chains]
+    assert [E + "step", S + "schedule", KM + "allocate_slots", C + "KVCacheCoordinator.allocate_new_blocks",
+            ST + "SingleTypeKVCacheManager.allocate_new_blocks", BP + "get_new_blocks"] in names
+    hops = vllm_index.hops([s.id for s in chains[names.index([E + "step", S + "schedule", KM + "allocate_slots",
+                                                               C + "KVCacheCoordinator.allocate_new_blocks",
+                                                               ST + "SingleTypeKVCacheManager.allocate_new_blocks",
+                                                               BP + "get_new_blocks"])]])
+    assert [h["resolution"] for h in hops] == ["dispatch", "type", "type", "flow", "type"]
+    assert all(h["resolution"] != "guess" for c in chains for h in vllm_index.hops([s.id for s in c]))
+
+
+def test_wrapping_decorator_sits_between_caller_and_function(vllm_index):
+    """layer.py:766 decorates unified_attention with @maybe_transfer_kv_layer, whose `wrapper`
+    (kv_transfer_utils.py:35) calls `func(*args, **kwargs)` (:39); the op registration at
+    layer.py:788 still names the function itself."""
+    got = callers(vllm_index, "vllm.attention.layer.unified_attention")
+    assert got == {"vllm.attention.utils.kv_transfer_utils.maybe_transfer_kv_layer.wrapper": {"flow"},
+                   "torch.ops.vllm.unified_attention": {"exact"}}
+
+
+def test_module_level_instance_registry(vllm_index):
+    """multimodal/__init__.py:16 `MULTIMODAL_REGISTRY = MultiModalRegistry()`; model modules apply
+    `@MULTIMODAL_REGISTRY.register_processor(...)` at module level (e.g. models/aria.py:497)."""
+    got = callers(vllm_index, "vllm.multimodal.registry.MultiModalRegistry.register_processor")
+    assert got["vllm.model_executor.models.aria"] == {"flow"}
+    assert len(got) > 50
+
+
+def test_lambda_table_is_too_many_not_a_silent_zero(vllm_index):
+    """envs.py:464 `environment_variables` maps ~300 names to lambdas; __getattr__ (:1619) calls
+    `environment_variables[name]()` (:1627): far more targets than an answer can list, so the
+    site is kept as unresolved 'too-many' rather than shown as 40 arbitrary lambdas."""
+    sites = vllm_index.unresolved_sites(ids(vllm_index, "vllm.envs.__getattr__"))
+    assert [(u.line, u.reason) for u in sites if u.line == 1627] == [(1627, "too-many")]
+    (lam,) = vllm_index.lookup("vllm.envs.<lambda1>")
+    assert lam.kind == "lambda" and lam.path == "vllm/envs.py"

@@ -33,8 +33,9 @@ class UnresolvedSite:
 
 
 def _folder(path: str) -> str:
-    parts = path.split("/")
-    return "/".join(parts[:2]) if len(parts) > 2 else (parts[0] if len(parts) > 1 else "(top)")
+    """The file's folder, at most three levels deep (`vllm/v1/core`, `src/ksana_llm/cache_manager`)."""
+    parts = path.split("/")[:-1][:3]
+    return "/".join(parts) or "(top)"
 
 
 class Sites:
@@ -62,7 +63,7 @@ class Sites:
         return int(row[0])
 
     def resolution_by_folder(self) -> list[dict[str, Any]]:
-        """Per folder (top two path components of the calling def): call sites resolved to indexed
+        """Per folder (of the calling def's file, three levels at most): call sites resolved to indexed
         symbols (not by guesses) and unresolved ones by reason, and the resolution rate."""
         paths = dict(self.conn.execute("SELECT id, path FROM symbols"))
         resolved: dict[str, set] = {}

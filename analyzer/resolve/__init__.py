@@ -21,6 +21,20 @@ def resolve(files: list[dict[str, Any]], settings: dict[str, Any]) -> Graph:
     """Resolve a framework's facts (one dict per file) into a Graph.
 
     settings: the engine's settings (FrameworkRef.settings): op namespaces, extension names."""
+    import gc
+
+    # Resolution allocates millions of small objects and frees almost none until it ends: the
+    # cyclic collector's full passes over them cost seconds on vLLM and find nothing.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _resolve(files, settings)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _resolve(files: list[dict[str, Any]], settings: dict[str, Any]) -> Graph:
     from . import cross_language
     from .cpp import CppResolver
     from .python import PyResolver

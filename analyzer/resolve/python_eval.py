@@ -280,11 +280,21 @@ class Eval:
             self.external(call, ext)
             return r
         fn = self.ev(callee, cx)
-        pos = [("*", self.ev(a[1], cx)) if a is not None and a[0] == "*" else self.ev(a, cx) for a in pos_e]
-        kw = [(name, self.ev(a, cx)) for name, a in kw_e]
-        if fn is not None:
-            self.calls(fn, Call(("site", fi, k), self.py.local_sym[fi][owner], line, pos, kw, r, "call", cx,
-                                list(pos_e)))
+        if fn is None:
+            return r
+        made: list[Call] = []
+        caller = self.py.local_sym[fi][owner]
+
+        def on(vals: set[int]) -> None:
+            # Arguments are evaluated once the callee is known to be something: most calls in
+            # tensor code are on receivers the analysis never learns, and their arguments cost
+            # nothing then. (Nested calls are sites of their own, built regardless.)
+            if not made:
+                pos = [("*", self.ev(a[1], cx)) if a is not None and a[0] == "*" else self.ev(a, cx) for a in pos_e]
+                kw = [(name, self.ev(a, cx)) for name, a in kw_e]
+                made.append(Call(("site", fi, k), caller, line, pos, kw, r, "call", cx, list(pos_e)))
+            self._apply_all(made[0], vals)
+        self.s.hook(fn, on)
         return r
 
 

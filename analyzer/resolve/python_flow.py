@@ -188,6 +188,8 @@ class Flow(Ops, Eval, Names, Values, Apply):
                 b = py.ns.get(module, {}).get(head)
                 if b is not None and b[0] == "import":
                     out.append(f"{b[1]}.{rest}" if rest else b[1])
+                elif b is None and not rest and self.builtin(head) is not None:
+                    out.append(f"<builtin>.{head}")        # Exception, dict, object
             if out:
                 self.ext_bases[cid] = out
 
