@@ -73,7 +73,10 @@ def test_step_reaches_block_pool(vllm_index):
     names = [[s.name for s in c] for c in chains]
     assert [E + "step", S + "schedule", KM + "allocate_slots", C + "KVCacheCoordinator.allocate_new_blocks",
             ST + "SingleTypeKVCacheManager.allocate_new_blocks", BP + "get_new_blocks"] in names
-    assert all(len(c) == 6 for c in names[:2])
+    # The shortest chain is that one; the next goes through MambaManager.allocate_new_blocks, which
+    # calls the base's (single_type_kv_cache_manager.py:826): one hop longer. (Before guesses left the
+    # default output, a name-only edge made a second 6-node chain.)
+    assert len(names[0]) == 6 and all(len(c) >= 6 for c in names)
 
 
 def test_overrides(vllm_index):
