@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .fingerprint import fingerprint
-from .model import Anchor, NoteError, lock_path
+from .model import Anchor, NoteError, confined_path, lock_path
 
 
 # ------------------------------------------------------------------------------------ lock
@@ -59,6 +59,8 @@ def locate_anchor(idx, ref_key: str, anchor: Anchor) -> Evidence | None:
     root = idx.meta.get("root") or ""
     if anchor.is_file:
         p = Path(root) / anchor.target
+        if not confined_path(anchor.target) or (p.exists() and not p.resolve().is_relative_to(Path(root).resolve())):
+            raise NoteError(f"'{anchor.raw}': a file anchor outside the framework root")
         if not p.is_file():
             return None
         text = p.read_bytes().decode("utf-8", "replace")
@@ -69,6 +71,12 @@ def locate_anchor(idx, ref_key: str, anchor: Anchor) -> Evidence | None:
     if not rows:
         return None
     return evidence(idx, ref_key, rows)
+
+
+def source_present(idx) -> bool:
+    """The source the index was built from is still where the index says."""
+    root = idx.meta.get("root")
+    return bool(root) and Path(root).is_dir()
 
 
 def evidence(idx, ref_key: str, rows: list) -> Evidence:
