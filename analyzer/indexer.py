@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import store
-from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
+from .parse import EXTRACTOR_VERSION, language_of
 from .parse.languages import needs_module_name
 from .sources import FrameworkRef, home
 
@@ -94,42 +94,14 @@ def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
     return out
 
 
-def _parse_one(args: tuple) -> tuple:
-    """Worker: read, hash and extract one file. Never raises: failures become a recorded reason."""
-    root, rel, lang, context = args
-    full = os.path.join(root, rel)
-    try:
-        with open(full, "rb") as f:
-            data = f.read()
-        st = os.stat(full)
-    except OSError as exc:
-        return (rel, lang, "", 0, 0, 0, None, f"unreadable: {exc.strerror}")
-    digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if len(data) > MAX_FILE_BYTES:
-        return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None,
-                f"skipped: {len(data) // 1024} KiB is over the {MAX_FILE_BYTES // 1024} KiB limit")
-    import gc
-
-    paused = gc.isenabled()
-    gc.disable()           # extraction builds many tuples and frees none: collecting is wasted time
-    try:
-        from .parse import extract_file
-
-        facts = extract_file(lang, data, rel, context)
-    except Exception as exc:  # an extractor bug must cost one file, not the index
-        return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None, f"extractor failed: {exc!r}")
-    finally:
-        if paused:
-            gc.enable()
-    return (rel, lang, digest, st.st_size, st.st_mtime_ns, facts["errors"], marshal.dumps(facts), "")
-
-
 def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None) -> list[tuple]:
+    from .parse.worker import infernav_env, init_worker, parse_one
+
     args = [(str(root), *t) for t in todo]
     if len(args) < _PARALLEL_MIN_FILES or jobs <= 1:
         out = []
         for i, a in enumerate(args):
-            out.append(_parse_one(a))
+            out.append(parse_one(a))
             if progress and i % 100 == 0:
                 progress("parse", i, len(args))
         return out
@@ -139,9 +111,13 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
     sizes = {t[0]: os.path.getsize(os.path.join(root, t[0])) for t in todo}
     args.sort(key=lambda a: -sizes.get(a[1], 0))
     out = []
-    ctx = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-        for i, r in enumerate(pool.map(_parse_one, args, chunksize=8)):
+    # Workers come from a fork server that imported only the parse worker: forked from this
+    # process they would each carry (and be counted with) everything it holds.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload([f"{__package__}.parse.worker"])
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=init_worker,
+                             initargs=(infernav_env(),)) as pool:
+        for i, r in enumerate(pool.map(parse_one, args, chunksize=8)):
             out.append(r)
             if progress and i % 100 == 0:
                 progress("parse", i, len(args))
@@ -233,26 +209,35 @@ def _open_previous(path: Path, root: Path, fingerprint: str, force: bool, report
 
 
 def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list, list, list]:
-    """What to parse: new files, and files whose size/mtime moved and whose hash changed."""
+    """What to parse: new files, files whose content hash changed, and files whose module name
+    changed (an `__init__.py` added or removed above them: package structure).
+
+    Every stored file is hashed, not only those whose size or mtime moved: an edit of the same
+    size with its mtime restored (`touch -r`, archive extraction, some editors) must not be missed,
+    and hashing vLLM's 18 MiB costs ~0.15 s. Files whose hash is unchanged but whose size or mtime
+    moved are `touched` (the stored stamps are refreshed)."""
     modules = _module_names([p for p, *_ in scanned])
+    before = _module_names(list(stored)) if stored else {}
     todo, touched, unchanged = [], [], []
     for rel, lang, size, mtime in scanned:
         old = stored.get(rel)
         ctx = dict(context, lang=lang)
         if needs_module_name(lang):
             ctx["module"], ctx["is_package"] = modules.get(rel, ("", False))
-        if old is None or old[0] != lang:
+        if old is None or old[0] != lang or before.get(rel) != modules.get(rel):
             todo.append((rel, lang, ctx))
-        elif old[2] == size and old[3] == mtime:
-            unchanged.append(rel)
-        else:
+            continue
+        try:
             with open(root / rel, "rb") as f:
                 digest = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
-            if digest == old[1]:
-                touched.append((size, mtime, rel))
-                unchanged.append(rel)
-            else:
-                todo.append((rel, lang, ctx))
+        except OSError:
+            digest = ""       # unreadable now: parsed again, which records why
+        if digest != old[1]:
+            todo.append((rel, lang, ctx))
+            continue
+        unchanged.append(rel)
+        if old[2] != size or old[3] != mtime:
+            touched.append((size, mtime, rel))
     return todo, touched, unchanged
 
 
