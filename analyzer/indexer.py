@@ -6,11 +6,9 @@ exactly what a cold index would produce.
 """
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -106,6 +104,7 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
                 progress("parse", i, len(args))
         return out
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor   # here: a query that opens an index never pays for it
 
     # Biggest files first so no worker is left with a long tail.
     sizes = {t[0]: os.path.getsize(os.path.join(root, t[0])) for t in todo}
@@ -181,6 +180,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
 def _context_fingerprint(ref: FrameworkRef) -> str:
     """Extractor version plus the engine settings extraction depends on: stored facts made under
     other values are re-parsed."""
+    import hashlib
     import json
 
     text = json.dumps([EXTRACTOR_VERSION, ref.parse_context()], sort_keys=True)
@@ -219,6 +219,8 @@ def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list,
     size with its mtime restored (`touch -r`, archive extraction, some editors) must not be missed,
     and hashing vLLM's 18 MiB costs ~0.15 s. Files whose hash is unchanged but whose size or mtime
     moved are `touched` (the stored stamps are refreshed)."""
+    import hashlib
+
     modules = _module_names([p for p, *_ in scanned])
     before = _module_names(list(stored)) if stored else {}
     todo, touched, unchanged = [], [], []
