@@ -37,6 +37,7 @@ TREE = {
         "class Engine(Base):\n    def step(self):\n        return other(2)\n\n\n"
         "def make():\n    e = Engine()\n    return e.run()\n"),
     "app/util.py": (
+        "# helpers\n"
         "def helper(x):\n    return x + 1\n\n\n"
         "def other(x):\n    return helper(x)\n\n\n"
         "def unused():\n    return undefined_thing()\n"),
@@ -203,3 +204,18 @@ def test_no_change_is_up_to_date_and_unchanged(incr):
     assert build(ref, src, jobs=1).mode == "up-to-date"
     assert dump(index_path(ref))["symbols"] == before["symbols"]
     assert dump(index_path(ref))["edges"] == before["edges"]
+
+
+def test_edit_that_leaves_the_facts_as_they_were_skips_resolution(incr):
+    """A comment reworded (same length: the flow facts keep byte positions): new hash, same facts;
+    the derived tables are kept (resolution is a pure function of the facts) and the file row gets
+    the new hash."""
+    ref, src = incr
+    f = src / "app" / "util.py"
+    f.write_text(f.read_text().replace("# helpers", "# HELPERS"))
+    report = build(ref, src, jobs=1)
+    assert report.mode == "incremental" and report.parsed == 1 and "resolve" not in report.seconds
+    inc = dump(index_path(ref))
+    build(ref, src, force=True, jobs=1)
+    assert inc == dump(index_path(ref))
+    assert build(ref, src, jobs=1).mode == "up-to-date"
