@@ -152,7 +152,7 @@ def test_unreadable_file_is_a_skip_that_does_not_poison_later_runs():
         assert cli("fetch", "mini", "--path", str(base / "src"), env=env, user=NOBODY).returncode == 0
         first = cli("index", "mini", env=env, user=NOBODY)
         assert first.returncode == 0, first.stderr
-        assert "app/core/secret.py: unreadable" in first.stdout
+        assert "app/core/secret.py: skipped: unreadable" in first.stdout
         helpers = base / "src" / "app" / "core" / "helpers.py"
         helpers.write_text(helpers.read_text() + "\n\ndef added_later():\n    return 1\n")
         second = cli("index", "mini", env=env, user=NOBODY)

@@ -16,6 +16,8 @@ import sys
 
 import click
 
+from .. import store
+from ..sources import SourceError
 from .build import fetch, index
 from .diff import diff_cmd
 from .mcp import mcp
@@ -57,6 +59,13 @@ def run(argv: list[str] | None = None) -> None:
     except (click.exceptions.Abort, KeyboardInterrupt):
         click.echo("error: interrupted", err=True)
         sys.exit(130)
+    except (SourceError, store.IndexProblem) as exc:   # a source or an index that cannot be had: one line
+        click.echo(f"error: {exc}" + ("; rebuild it: infernav index" if isinstance(exc, store.CorruptIndex) else ""),
+                   err=True)
+        sys.exit(int(ExitStatus.EMPTY))
+    except store.DatabaseError as exc:
+        click.echo(f"error: the index is damaged ({exc}); rebuild it: infernav index", err=True)
+        sys.exit(int(ExitStatus.EMPTY))
     except OSError as exc:
         if exc.errno != errno.EPIPE:
             _unexpected(exc)
