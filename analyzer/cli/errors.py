@@ -45,7 +45,7 @@ def handle(exc: BaseException, as_json: bool) -> NoReturn:
     """One line (and the JSON document) for an exception that escaped a command."""
     from ..notes.model import NoteError
     from ..sources import SourceError
-    from ..store import IndexProblem
+    from ..store import CorruptIndex, DatabaseError, IndexProblem
 
     if isinstance(exc, click.UsageError):
         fail(usage_message(exc), ExitStatus.ERROR, as_json, kind="usage")
@@ -57,7 +57,11 @@ def handle(exc: BaseException, as_json: bool) -> NoReturn:
     if isinstance(exc, SourceError):
         fail(str(exc), ExitStatus.EMPTY, as_json, kind="source")
     if isinstance(exc, IndexProblem):
-        fail(str(exc), ExitStatus.EMPTY, as_json, kind="no index")
+        hint = "; rebuild it: infernav index" if isinstance(exc, CorruptIndex) else ""
+        fail(f"{exc}{hint}", ExitStatus.EMPTY, as_json, kind="damaged index" if hint else "no index")
+    if isinstance(exc, DatabaseError):
+        fail(f"the index is damaged ({exc}); rebuild it: infernav index", ExitStatus.EMPTY, as_json,
+             kind="damaged index")
     if isinstance(exc, LookupError) and not isinstance(exc, (KeyError, IndexError)):
         fail(str(exc), ExitStatus.EMPTY, as_json, kind="no index")
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:
