@@ -128,25 +128,29 @@ def overrides(symbol: str, framework: str | None, as_json: bool) -> None:
 @click.argument("symbol")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid", show_default=True)
 @click.option("-d", "--depth", default=1, show_default=True, type=positive)
-@click.option("--limit", default=60, show_default=True, type=positive, help="Most nodes to draw.")
+@click.option("--limit", default=60, show_default=True, type=positive, help="Most nodes to draw (a fan-out is one).")
+@click.option("--tests", is_flag=True, help="Keep callers and callees in test code (left out by default).")
 @framework_opt
 @json_opt
 @guesses_opt
 @strict_opt
-def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, as_json: bool, guesses: bool,
-          strict: bool) -> None:
-    """Call graph around SYMBOL (callers and callees) as Mermaid, Graphviz dot or JSON."""
+def graph(symbol: str, fmt: str, depth: int, limit: int, tests: bool, framework: str | None, as_json: bool,
+          guesses: bool, strict: bool) -> None:
+    """Call graph around SYMBOL (callers and callees) as Mermaid, Graphviz dot or JSON: exact, flow
+    and type edges first, then dispatch and guesses; N overrides reached from one call are one node."""
     from ..render import to_dot, to_json, to_mermaid
 
     fmt = "json" if as_json else fmt
-    idx = open_index(ref_of(framework, as_json), as_json)
+    ref = ref_of(framework, as_json)
+    idx = open_index(ref, as_json)
     rows = lookup(idx, symbol, fmt == "json")
-    nodes, edges = idx.neighbourhood([r.id for r in rows], depth, resolutions(guesses), limit)
     focus = {r.id for r in rows}
+    g = idx.ranked_neighbourhood([r.id for r in rows], depth, resolutions(guesses), limit,
+                                 is_test=ref.is_test_path, tests=tests)
     if fmt == "json":
-        dump(to_json(nodes, edges, focus))
+        dump(to_json(g, focus))
     else:
-        echo({"mermaid": to_mermaid, "dot": to_dot}[fmt](nodes, edges, focus))
+        echo({"mermaid": to_mermaid, "dot": to_dot}[fmt](g, focus))
 
 
 @click.command()

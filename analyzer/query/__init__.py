@@ -12,20 +12,21 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import store
+from .ranking import GRAPH_RANK, FanOut, Ranked, RankedGraph, Ranking, rank_hits
 from .rows import AmbiguousSymbol, Hit, SymbolNotFound, SymbolRow
 from .summary import Summary
 from .unresolved import Sites, UnresolvedSite
 from .walks import ALL_RESOLUTIONS, DEFAULT_RESOLUTIONS, RESOLUTION_ORDER, Walks
 
-__all__ = ["ALL_RESOLUTIONS", "DEFAULT_RESOLUTIONS", "RESOLUTION_ORDER", "AmbiguousSymbol", "Hit", "Index",
-           "SymbolNotFound", "SymbolRow", "UnresolvedSite"]
+__all__ = ["ALL_RESOLUTIONS", "DEFAULT_RESOLUTIONS", "GRAPH_RANK", "RESOLUTION_ORDER", "AmbiguousSymbol", "FanOut", "Hit",
+           "Index", "Ranked", "RankedGraph", "SymbolNotFound", "SymbolRow", "UnresolvedSite", "rank_hits"]
 
 _COLUMNS = "id, name, short, kind, lang, path, line, end_line, sig, doc, flags, parent, decl_path, decl_line"
 # `vllm/v1/core/block_pool.py:299` (a source path and a line), never `ns::f` or `mod.f`.
 _PATH_LINE = re.compile(r"^(.+\.(?:py|pyi|cu|cuh|cc|cpp|cxx|c|h|hh|hpp|inl)):(\d+)$")
 
 
-class Index(Walks, Summary, Sites):
+class Index(Walks, Ranking, Summary, Sites):
     """A read-only view of one framework@version index."""
 
     def __init__(self, path: Path):

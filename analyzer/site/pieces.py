@@ -60,8 +60,9 @@ class Pieces:
         ids = [r.id for n in names for r in f.index.exact(n)]
         if not ids:
             return ""
-        nodes, edges = f.index.neighbourhood(ids, 1, {"exact", "type", "dispatch"}, GRAPH_NODES)
-        return "```mermaid\n" + to_mermaid(nodes, edges, set(ids)) + "\n```\n"
+        g = f.index.ranked_neighbourhood(ids, 1, {"exact", "flow", "type", "dispatch"}, GRAPH_NODES,
+                                         is_test=f.ref.is_test_path)
+        return "```mermaid\n" + to_mermaid(g, set(ids)) + "\n```\n"
 
     def render_note_body(self, note: Note, page: str, drop_title: bool = False) -> str:
         """The note's Markdown with [[refs]] as links (the page supplies the title heading)."""
