@@ -203,3 +203,45 @@ def test_no_color_is_honoured_on_a_terminal(twin_index):
     assert b"PrefixCache" in plain and b"\x1b[" not in plain, plain[:300]   # ... and NO_COLOR turns it off
     forced = _in_pty(["--color", "always", "find", "Prefix", "-f", "mini"], {**env, "NO_COLOR": "1"})
     assert b"\x1b[" in forced
+
+
+# ------------------------------------------------- errors raised deep inside (sources, store, bugs)
+def _run_in_process(capsys, *args: str) -> tuple[int, str, str]:
+    from infernav.analyzer.cli import main
+    from infernav.analyzer.cli.errors import run_main
+
+    with pytest.raises(SystemExit) as exit_:
+        run_main(main, list(args))
+    out, err = capsys.readouterr()
+    return exit_.value.code, out, err
+
+
+@pytest.mark.parametrize("raised,status,kind", [("source", 1, "source"), ("store", 1, "no index"),
+                                                 ("bug", 2, "bug")])
+def test_errors_from_below_are_one_line_and_json(twin_index, monkeypatch, capsys, raised, status, kind):
+    from infernav.analyzer import indexer, store, workspace
+    from infernav.analyzer.sources import SourceError
+
+    exc = {"source": SourceError("mini@1: the cache is read-only"),
+           "store": store.CorruptIndex(indexer.index_path(twin_index[0]), "damaged index (malformed)"),
+           "bug": RuntimeError("boom\nsecond line")}[raised]
+
+    def boom(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(workspace, "open_index", boom)
+    monkeypatch.setattr(indexer, "build", boom)
+    for args in (["find", "Prefix", "-f", "mini"], ["index", "mini"]):
+        code, out, err = _run_in_process(capsys, *args)
+        lines = err.strip().splitlines()
+        assert code == status and len(lines) == 1 and lines[0].startswith("error: "), (args, code, err)
+        code, out, err = _run_in_process(capsys, *args, "--json")
+        doc = json.loads(out)
+        assert code == status and doc["error"] == kind and doc["message"] == lines[0][len("error: "):], (args, out)
+
+
+def test_fetch_and_index_of_a_missing_version_under_json(twin_index):
+    doc = json_error(cli("index", "mini@7", "--json"), 1)
+    assert "not fetched" in doc["message"] and doc["framework"] == "mini@7"
+    doc = json_error(cli("fetch", "mini@7", "--json"), 1)     # its git URL cannot be reached
+    assert doc["framework"] == "mini@7"
