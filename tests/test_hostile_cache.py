@@ -220,3 +220,15 @@ def test_sigkilled_download_leaves_a_part_file_the_next_fetch_removes(tiny):
     assert r.returncode == 0, r.stderr
     assert list(sources.glob("*.part")) == [] and list(sources.glob(".*.part")) == []
     assert [p.name for p in sources.iterdir() if p.name.startswith(".")] == []
+
+
+def test_full_disk_while_extracting_is_one_line(tiny):
+    need("read-only")   # a private mount namespace, here with a 64 KiB tmpfs as the cache
+    base, env, _, _ = tiny
+    home = Path(env["INFERNAV_HOME"])
+    home.mkdir()
+    script = 'mount -t tmpfs -o size=64k tmpfs "$0" && exec "$1" fetch tiny'
+    r = subprocess.run(["unshare", "-m", "sh", "-c", script, str(home), INFERNAV], capture_output=True,
+                       text=True, env={**os.environ, **env}, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "disk full" in error_line(r)

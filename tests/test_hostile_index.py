@@ -228,3 +228,19 @@ def test_sigkilled_build_leaves_a_temp_file_the_next_run_removes(cache):
     assert cli("index", "mini", "-q", "--force", env=env).returncode == 0
     assert sorted(p.name for p in path.parent.glob(".*.tmp")) == [alive.name]
 
+
+
+# ------------------------------------------------------------------ item 2: `notes check` on the real cache
+@pytest.mark.parametrize("how", ["another-user", "read-only"])
+def test_notes_check_reads_a_shared_or_read_only_cache(vllm_index, ksana_index, how):
+    from infernav.analyzer import sources
+
+    need("user" if how == "another-user" else "read-only")
+    home = sources.home()
+    env = {"INFERNAV_HOME": str(home)}
+    as_owner = cli("notes", "check", env=env)
+    assert as_owner.returncode == 0, as_owner.stderr
+    kw = {"user": NOBODY} if how == "another-user" else {"read_only": home}
+    r = cli("notes", "check", env=env, **kw)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert r.stdout == as_owner.stdout
