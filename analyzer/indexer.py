@@ -52,7 +52,7 @@ _module_names = walk.module_names
 
 
 def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None) -> list[tuple]:
-    from .parse.worker import infernav_env, init_worker, parse_one
+    from .parse.worker import parse_in_workers, parse_one
 
     args = [(str(root), *t) for t in todo]
     if len(args) < _PARALLEL_MIN_FILES or jobs <= 1:
@@ -62,23 +62,8 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
             if progress and i % 100 == 0:
                 progress("parse", i, len(args))
         return out
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor   # here: a query that opens an index never pays for it
-
-    # Biggest files first so no worker is left with a long tail.
     sizes = {t[0]: walk.size_of(root, t[0]) for t in todo}
-    args.sort(key=lambda a: -sizes.get(a[1], 0))
-    out = []
-    # Workers come from a fork server that imported only the parse worker: forked from this
-    # process they would each carry (and be counted with) everything it holds.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([f"{__package__}.parse.worker"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=init_worker,
-                             initargs=(infernav_env(),)) as pool:
-        for i, r in enumerate(pool.map(parse_one, args, chunksize=8)):
-            out.append(r)
-            if progress and i % 100 == 0:
-                progress("parse", i, len(args))
+    out = parse_in_workers(args, sizes, jobs, progress)
     out.sort(key=lambda r: r[0])
     return out
 

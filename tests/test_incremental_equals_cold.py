@@ -219,3 +219,25 @@ def test_edit_that_leaves_the_facts_as_they_were_skips_resolution(incr):
     build(ref, src, force=True, jobs=1)
     assert inc == dump(index_path(ref))
     assert build(ref, src, jobs=1).mode == "up-to-date"
+
+
+def test_parallel_parse_from_a_script_without_a_main_guard(incr, tmp_path):
+    """Parse workers are fresh interpreters fed over pipes: a script that calls build() at top
+    level works (multiprocessing's spawn and forkserver re-run such a script in every worker and
+    fail), and the index equals a serial cold build's."""
+    import subprocess
+    import sys
+
+    ref, src = incr
+    serial = dump(index_path(ref))
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from infernav.analyzer import indexer, sources\n"
+        "indexer._PARALLEL_MIN_FILES = 1\n"
+        "ref = sources.parse_ref('incr')\n"
+        "r = indexer.build(ref, sources.locate(ref), force=True, jobs=2)\n"
+        "print(r.mode, r.parsed)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=os.environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cold", str(len(TREE))]
+    assert dump(index_path(ref)) == serial
