@@ -1,6 +1,7 @@
 """The Start-here tours (annotations/tours/<framework>.yaml, format in annotations/README.md):
-each file parses, every stop names an existing note of its framework, stops are unique, and every
-anchor is a canonical name of the framework's index.
+each file parses, every stop names an existing note of its framework whose anchors or [[references]]
+include the stop's anchor, stops are unique, and every anchor is a canonical name of the framework's
+index.
 
 The anchor check opens an index that is already built and never builds one; where it is absent
 the test skips, saying why (`infernav fetch` and `infernav index` provide it)."""
@@ -67,6 +68,9 @@ def test_every_stop_note_exists_in_its_framework(path: Path):
         assert note is not None, f"{path.name}: stop '{stop['title']}' names a missing note {stop['note']}"
         assert note.framework == tour["framework"], \
             f"{path.name}: stop '{stop['title']}' names a {note.framework} note"
+        named = {a.target for a in note.anchors + note.refs if a.framework == tour["framework"]}
+        assert stop["anchor"] in named, \
+            f"{path.name}: stop '{stop['title']}' shows {stop['anchor']}, which {stop['note']} neither anchors nor references"
 
 
 @pytest.mark.parametrize("path", TOURS, ids=lambda p: p.name)
