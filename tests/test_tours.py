@@ -7,6 +7,7 @@ The anchor check opens an index that is already built and never builds one; wher
 the test skips, saying why (`infernav fetch` and `infernav index` provide it)."""
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,44 @@ def test_every_stop_anchor_resolves(path: Path):
     finally:
         idx.close()
     assert missing == [], f"{path.name}: anchors that are not canonical names in {ref.key}: {missing}"
+
+
+# ---------------------------------------------------------------------------- figures in the notes
+# The tour's data-structure figures live in the notes (annotations/README.md, "Body"): Mermaid,
+# never ASCII art, and small enough to read.
+MAX_FIGURE_NODES = 12
+_FENCE = re.compile(r"^```([^\n`]*)\n(.*?)^```", re.S | re.M)
+_KEYWORDS = {"flowchart", "graph", "subgraph", "end", "direction", "TD", "TB", "LR", "RL", "BT"}
+
+
+def figure_nodes(src: str) -> set[str]:
+    """Node ids of a Mermaid flowchart: every id that is defined or joined by an edge, without
+    labels, subgraph names and keywords."""
+    nodes: set[str] = set()
+    for line in src.splitlines():
+        line = re.sub(r'"[^"]*"', "", line)            # quoted labels
+        line = re.sub(r"\|[^|]*\|", " ", line)         # edge labels
+        line = re.sub(r"[\[\(\{][^\]\)\}]*[\]\)\}]+", "", line)   # shapes
+        words = line.split()
+        if not words or words[0] in ("subgraph", "direction", "flowchart", "graph", "%%"):
+            continue
+        nodes |= {w for w in re.split(r"[-.=<>ox]*[-=.]{2,}[>x o]?|&|\s+", line)
+                  if w and re.fullmatch(r"[A-Za-z_][\w]*", w) and w not in _KEYWORDS}
+    return nodes
+
+
+def test_figures_are_small_mermaid_diagrams():
+    notes, errors = load_notes()
+    assert errors == []
+    figures = 0
+    for note in notes:
+        for lang, src in _FENCE.findall(note.body):
+            lang = lang.strip()
+            if lang == "mermaid":
+                figures += 1
+                n = figure_nodes(src)
+                assert 0 < len(n) <= MAX_FIGURE_NODES, f"{note.rel}: a figure with {len(n)} nodes ({sorted(n)})"
+            elif not lang:
+                art = re.search(r"[─│┌┐└┘├┤┬┴┼]|->|<-|\+--|--\+", src)
+                assert not art, f"{note.rel}: ASCII art in a plain fence; draw it as a Mermaid figure"
+    assert figures >= 5, "the block table, free queue, hash chain, prefix tree and swap queues are figures"
