@@ -10,13 +10,16 @@ from pathlib import Path
 from typing import Any
 
 MECHANISMS = ("prefix-cache", "swap", "scheduler", "block-allocator", "paged-attention",
-              "attention-kernel", "custom-ops", "engine-loop")
+              "attention-kernel", "custom-ops", "engine-loop", "frontend", "model-runner",
+              "attention-backend", "sampler", "model")
 # How pages and tools name each mechanism.
 MECHANISM_TITLES = {
     "prefix-cache": "Prefix caching", "swap": "Swap (KV offload)", "scheduler": "Scheduling",
     "block-allocator": "Block allocation", "paged-attention": "Paged attention",
     "attention-kernel": "Attention kernels", "custom-ops": "Python ops to CUDA kernels",
-    "engine-loop": "The engine step loop",
+    "engine-loop": "The engine step loop", "frontend": "Front end and serving entry",
+    "model-runner": "The model runner", "attention-backend": "Attention backends",
+    "sampler": "Sampling and output", "model": "Model forward",
 }
 
 
