@@ -58,10 +58,10 @@ def handle(exc: BaseException, as_json: bool) -> NoReturn:
         fail(str(exc), ExitStatus.EMPTY, as_json, kind="source")
     if isinstance(exc, IndexProblem):
         hint = "; rebuild it: infernav index" if isinstance(exc, CorruptIndex) else ""
-        fail(f"{exc}{hint}", ExitStatus.EMPTY, as_json, kind="damaged index" if hint else "no index")
+        fail(f"{exc}{hint}", ExitStatus.EMPTY, as_json, kind="no index")
     if isinstance(exc, DatabaseError):
         fail(f"the index is damaged ({exc}); rebuild it: infernav index", ExitStatus.EMPTY, as_json,
-             kind="damaged index")
+             kind="no index")
     if isinstance(exc, LookupError) and not isinstance(exc, (KeyError, IndexError)):
         fail(str(exc), ExitStatus.EMPTY, as_json, kind="no index")
     if isinstance(exc, OSError) and exc.errno == errno.EPIPE:

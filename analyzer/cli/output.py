@@ -63,8 +63,14 @@ def style(text: str, **kw: Any) -> str:
 
 
 def dump(obj: Any) -> None:
-    """A JSON document on stdout (stable shapes: the README documents them)."""
-    echo(json.dumps(obj, indent=2, ensure_ascii=False))
+    """A JSON document on stdout (stable shapes: the README documents them): indented on a
+    terminal, one line when piped or redirected, where scripts read it (Python's indenting encoder
+    is pure Python, 3x slower than the compact one: 1 s on a whole-engine release diff)."""
+    try:
+        pretty = sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        pretty = False
+    echo(json.dumps(obj, indent=2 if pretty else None, ensure_ascii=False))
 
 
 def fail(message: str, status: ExitStatus = ExitStatus.EMPTY, as_json: bool = False,
