@@ -293,3 +293,18 @@ def test_the_issue_payloads_render_inert(tmp_path):
        texts=st.lists(_text, min_size=3, max_size=3))
 def test_hostile_names_and_docstrings_render_inert(tmp_path_factory, names, texts):
     _check_site(tmp_path_factory.mktemp("hsite"), names, texts)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(text=st.text() | _text)
+def test_the_boundary_leaves_no_markup_character(text):
+    """esc(): no character HTML, Markdown, attr_list or Jinja reads survives raw, no line break
+    starts a Markdown line, and the text decodes back (controls aside) to what it was."""
+    import html
+
+    from infernav.analyzer.site.html import esc
+
+    out = esc(text)
+    bare = re.sub(r"&(#\d+|amp|lt|gt|quot);", "", out)       # what is left besides references
+    assert not set(bare) & set("<>\"'`*_{}[]()!|~#&\\\n\r\x02\x03")
+    assert html.unescape(out) == re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "\ufffd", text)
