@@ -245,3 +245,12 @@ def test_fetch_and_index_of_a_missing_version_under_json(twin_index):
     assert "not fetched" in doc["message"] and doc["framework"] == "mini@7"
     doc = json_error(cli("fetch", "mini@7", "--json"), 1)     # its git URL cannot be reached
     assert doc["framework"] == "mini@7"
+
+
+def test_json_errors_do_not_leak_into_later_in_process_runs(twin_index, capsys):
+    from infernav.analyzer.cli import output
+
+    _run_in_process(capsys, "find", "", "-f", "mini", "--json")
+    assert output.JSON_ERRORS is False
+    code, out, err = _run_in_process(capsys, "find", "", "-f", "mini")
+    assert code == 2 and out == "" and err.startswith("error: ")

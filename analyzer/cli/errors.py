@@ -80,6 +80,13 @@ def run_main(main: click.Group, argv: list[str] | None) -> NoReturn:
 
     argv = sys.argv[1:] if argv is None else argv
     as_json = output.JSON_ERRORS = json_requested(argv)
+    try:
+        _run(main, argv, as_json)
+    finally:
+        output.JSON_ERRORS = False      # in-process callers (tests, tools) get a clean state back
+
+
+def _run(main: click.Group, argv: list[str], as_json: bool) -> NoReturn:
     bad = undecodable(argv)
     if bad is not None:
         Style.configure("never")

@@ -70,7 +70,7 @@ def simulate(strategies, trace, num_requests, rate, seed, num_blocks, block_size
     names = strategies or sim.STRATEGIES
     unknown = [s for s in names if s not in sim.STRATEGIES]
     if unknown:
-        fail(f"--strategy {unknown[0]}: not one of {', '.join(sim.STRATEGIES)}", ExitStatus.ERROR, as_json,
+        fail(f"--strategy {unknown[0]}: unknown strategy (one of {', '.join(sim.STRATEGIES)})", ExitStatus.ERROR, as_json,
              kind="usage")
     try:
         reqs = sim.make_trace(n=num_requests, rate=rate, seed=seed) if trace == "synthetic" else sim.load_trace(trace)

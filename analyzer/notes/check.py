@@ -111,7 +111,7 @@ def freshness(statuses: Iterable[str]) -> str:
 def _absent(idx, entry: dict[str, Any] | None) -> str:
     where = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
     return (f"source absent: the {where} index was built from {idx.meta.get('root')}, which is gone; "
-            + ("checked against the lock only" if entry else "not in the lock") + f" (infernav fetch {where})")
+            + ("its lock entry stands, unchecked" if entry else "not in the lock") + f" (infernav fetch {where})")
 
 
 def not_found(idx, anchor: Anchor) -> str:

@@ -3,7 +3,6 @@ comments, source lines) reaches a page through these helpers, and URLs between p
 from vetted parts only."""
 from __future__ import annotations
 
-import html
 import re
 from typing import Any
 
