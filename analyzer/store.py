@@ -266,6 +266,16 @@ def load_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[dict]:
         yield decode_facts(blob, rel)
 
 
+def file_facts_of(conn: sqlite3.Connection, paths: list[str]) -> dict[str, bytes]:
+    """{path: stored facts blob} of these files (those that have facts)."""
+    out = {}
+    for rel in paths:
+        row = conn.execute("SELECT facts FROM files WHERE path=?", (rel,)).fetchone()
+        if row is not None and row[0] is not None:
+            out[rel] = row[0]
+    return out
+
+
 def _symbol_rows(symbols: Iterable[Any]):
     for s in symbols:
         yield (s.id, s.name, s.short, s.kind, s.lang, s.path, s.line, s.end, s.sig, s.doc,

@@ -9,7 +9,7 @@ import click
 from .. import sources
 from ..sources import SourceError
 from .options import json_opt, ref_of
-from .output import ExitStatus, dump, echo
+from .output import ExitStatus, dump, echo, fail
 
 
 def _refs(frameworks: tuple[str, ...], all_pins: bool, as_json: bool):
@@ -49,7 +49,10 @@ def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_u
         except SourceError as exc:
             failed += 1
             results.append({"framework": ref.key, "error": str(exc)})
-            echo(f"skip: {exc}" if lenient else f"error: {exc}", err=True)
+            if lenient or not as_json or len(refs) > 1:
+                echo(f"skip: {exc}" if lenient else f"error: {exc}", err=True)
+    if as_json and failed and not lenient and len(refs) == 1:
+        fail(results[0]["error"], ExitStatus.EMPTY, True, kind="source", framework=refs[0].key)
     if as_json:
         dump({"results": results})
     if failed and not lenient:
@@ -121,12 +124,15 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
 
     from ..indexer import build
 
-    missing, reports = 0, []
+    missing, reports, named = 0, [], bool(frameworks) and not all_pins
     for ref in _refs(frameworks, all_pins, as_json):
         root = sources.locate(ref)
         if root is None:
             missing += 1
-            echo(f"skip: {ref.key} is not fetched (run: infernav fetch {ref.key})", err=True)
+            why = f"{ref.key} is not fetched (run: infernav fetch {ref.key})"
+            if named and len(frameworks) == 1:
+                fail(why, ExitStatus.EMPTY, as_json, kind="no source", framework=ref.key)
+            echo(f"skip: {why}", err=True)
             continue
         progress = None if quiet or as_json else _index_progress(ref.key)
         report = build(ref, root, force=force, jobs=jobs, progress=progress)

@@ -7,7 +7,7 @@ from ..query.payloads import find_payload, overrides_payload, show_payload
 from .calls import callees, callers, label as _label, path_cmd
 from .options import (framework_opt, guesses_opt, json_opt, lookup, open_index, positive, ref_of, resolutions,
                       strict_opt)
-from .output import answer, dump, echo, finish, style
+from .output import ExitStatus, answer, dump, echo, fail, finish, style
 
 __all__ = ["callees", "callers", "find", "graph", "overrides", "path_cmd", "show", "stats"]
 
@@ -19,12 +19,18 @@ __all__ = ["callees", "callers", "find", "graph", "overrides", "path_cmd", "show
 @framework_opt
 @json_opt
 def find(pattern: str, kind: str | None, limit: int, framework: str | None, as_json: bool) -> None:
-    """Find symbols by name: a substring, or a glob like '*Scheduler.sched*'."""
+    """Find symbols by name: a substring, or a glob like '*Scheduler.sched*' (`%` and `_` are
+    plain characters)."""
+    if not pattern.strip():
+        fail("find needs a non-empty PATTERN (a substring, or a glob like '*Scheduler*')", ExitStatus.ERROR,
+             as_json, kind="usage")
     rows = open_index(ref_of(framework, as_json), as_json).find(pattern, kind=kind, limit=limit)
 
     def human() -> None:
         for r in rows:
             echo(f"{style(r.name, bold=True)}  {r.kind}  {r.path}:{r.line}")
+        if not rows:
+            echo(f"error: no symbol matches '{pattern}'" + (f" (kind {kind})" if kind else ""), err=True)
 
     answer(as_json, find_payload(pattern, rows), human, bool(rows))
 
@@ -122,25 +128,29 @@ def overrides(symbol: str, framework: str | None, as_json: bool) -> None:
 @click.argument("symbol")
 @click.option("--format", "fmt", type=click.Choice(["mermaid", "dot", "json"]), default="mermaid", show_default=True)
 @click.option("-d", "--depth", default=1, show_default=True, type=positive)
-@click.option("--limit", default=60, show_default=True, type=positive, help="Most nodes to draw.")
+@click.option("--limit", default=60, show_default=True, type=positive, help="Most nodes to draw (a fan-out is one).")
+@click.option("--tests", is_flag=True, help="Keep callers and callees in test code (left out by default).")
 @framework_opt
 @json_opt
 @guesses_opt
 @strict_opt
-def graph(symbol: str, fmt: str, depth: int, limit: int, framework: str | None, as_json: bool, guesses: bool,
-          strict: bool) -> None:
-    """Call graph around SYMBOL (callers and callees) as Mermaid, Graphviz dot or JSON."""
+def graph(symbol: str, fmt: str, depth: int, limit: int, tests: bool, framework: str | None, as_json: bool,
+          guesses: bool, strict: bool) -> None:
+    """Call graph around SYMBOL (callers and callees) as Mermaid, Graphviz dot or JSON: exact, flow
+    and type edges first, then dispatch and guesses; N overrides reached from one call are one node."""
     from ..render import to_dot, to_json, to_mermaid
 
     fmt = "json" if as_json else fmt
-    idx = open_index(ref_of(framework, as_json), as_json)
+    ref = ref_of(framework, as_json)
+    idx = open_index(ref, as_json)
     rows = lookup(idx, symbol, fmt == "json")
-    nodes, edges = idx.neighbourhood([r.id for r in rows], depth, resolutions(guesses), limit)
     focus = {r.id for r in rows}
+    g = idx.ranked_neighbourhood([r.id for r in rows], depth, resolutions(guesses), limit,
+                                 is_test=ref.is_test_path, tests=tests)
     if fmt == "json":
-        dump(to_json(nodes, edges, focus))
+        dump(to_json(g, focus))
     else:
-        echo({"mermaid": to_mermaid, "dot": to_dot}[fmt](nodes, edges, focus))
+        echo({"mermaid": to_mermaid, "dot": to_dot}[fmt](g, focus))
 
 
 @click.command()

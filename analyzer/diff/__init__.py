@@ -16,6 +16,7 @@ from typing import Any
 from .bodies import Side
 from .edges import diff_edges
 from .match import classify, pair_by_name
+from .parallel import classify_beside
 from .renames import find_moves
 from .mechanisms import summarize
 from .model import TOTAL_KEYS, EdgeChange, MechanismSummary, ReleaseDiff, SymbolChange
@@ -38,11 +39,10 @@ def release_diff(a: Any, b: Any, under: str | None = None, mechanism: str | None
     clock("load")
     totals = dict.fromkeys(TOTAL_KEYS, 0)
     pairs, gone, new = pair_by_name(sa, sb)
-    changes = [c for c in (classify(sa, sb, old, nw, totals) for old, nw in pairs) if c is not None]
-    clock("pair")
-    moved, gone, new = find_moves(sa, sb, gone, new)
+    changes, (moved, gone, new) = classify_beside(sa, sb, pairs, totals, classify,
+                                                  lambda: find_moves(sa, sb, gone, new))
+    clock("pair+moves")
     changes += moved + [SymbolChange("removed", r, None) for r in gone] + [SymbolChange("added", None, r) for r in new]
-    clock("moves")
     rename = {c.old.name: c.new.name for c in moved if c.old.name != c.new.name}
     kept_b = {nw.name for _, nw in pairs} | {c.new.name for c in moved}
     centrality = _centrality(sa, sb, changes, rename)

@@ -3,6 +3,7 @@ the index pages (notes, mechanisms, frameworks)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url
@@ -12,26 +13,37 @@ class ExplorerPages:
     """Mixin of SiteBuilder."""
 
     def _explorer_data(self, f) -> None:
-        """A compact JSON export of the whole graph for the client-side explorer."""
+        """A compact JSON export of the whole graph for the client-side explorer: nodes (with a
+        test-code flag), edges, each resolution's rank and the fan-outs (query/ranking.py)."""
         if f.index is None:
             return
-        ids = {}
-        nodes = []
+        from ..query.ranking import GRAPH_RANK, fanout_groups
+
+        ids, nodes, shorts, tests = {}, [], {}, {}
         files: dict[str, int] = {}
+        is_test = f.ref.is_test_path
         for sid, name, kind, path, line, end in f.index.all_symbols():
             if kind == "module":
                 continue
             ids[sid] = len(nodes)
+            shorts[sid] = re.split(r"::|\.", name)[-1]
+            if path not in tests:
+                tests[path] = int(is_test(path))
             fidx = files.setdefault(path, len(files))
             page = f.pages.get(sid)
-            nodes.append([name, kind, fidx, line, end, page[:-3] + "/" if page else 0])
+            nodes.append([name, kind, fidx, line, end, page[:-3] + "/" if page else 0, tests[path]])
         res_code = {"exact": 0, "type": 1, "flow": 2, "dispatch": 3, "guess": 4}
-        edges = sorted({(ids[s], ids[d], res_code[r]) for s, d, _line, r, _via in f.index.all_edges()
-                        if s in ids and d in ids})
+        raw = [(s, d, line, r) for s, d, line, r, _via in f.index.all_edges() if s in ids and d in ids]
+        edges = sorted({(ids[s], ids[d], res_code[r]) for s, d, _line, r in raw})
+        fanouts = []
+        for src, groups in fanout_groups(raw, shorts).items():
+            for short, _line, dsts in groups:
+                fanouts.append([ids[src], short, [ids[d] for d in dsts]])
         data = {"framework": f.ref.key, "permalink": f.ref.spec.get("permalink", ""),
                 "version": f.ref.version, "commit": f.ref.pin.get("commit", f.ref.version),
-                "resolutions": list(res_code), "files": list(files), "nodes": nodes,
-                "edges": [x for e in edges for x in e]}
+                "resolutions": list(res_code), "rank": [GRAPH_RANK[r] for r in res_code],
+                "files": list(files), "nodes": nodes,
+                "edges": [x for e in edges for x in e], "fanouts": fanouts}
         self.pages[f"explorer/data/{f.ref.name}.json"] = json.dumps(data, separators=(",", ":"))
         # Source text per file for excerpts, loaded on demand (upstream text: never committed).
         root = f.index.meta.get("root")
@@ -48,11 +60,15 @@ class ExplorerPages:
         missing = [f"{f.ref.key}: {f.reason}" for f in self.fw.values() if f.index is None]
         parts = ["---", 'title: "Call-graph explorer"', "hide:", "  - toc", "  - navigation", "---", "",
                  "# Call-graph explorer", "",
-                 "Search any symbol of the index, then click a node to expand its callers and callees. "
-                 "Edge colours give how each call was resolved; the panel shows the source excerpt.", "",
+                 "Search any symbol of the index, then click a node to expand its callers and callees "
+                 "(at most 40 each way: exact, flow and type calls first; an orange box stands for the "
+                 "overrides one call can dispatch to, click it to open them). Edge colours give how "
+                 "each call was resolved; the panel shows the source excerpt. The address bar keeps "
+                 "the symbol, so a link to this page opens it.", "",
                  f'<div id="inav-explorer" data-frameworks="{esc(",".join(have))}">',
                  '<div class="inav-ex-bar"><select id="inav-fw"></select>'
                  '<input id="inav-q" type="search" placeholder="symbol name, e.g. Scheduler.schedule" autocomplete="off">'
+                 '<label class="inav-tests"><input id="inav-tests" type="checkbox"> tests</label>'
                  '<ul id="inav-hits"></ul></div>',
                  '<div class="inav-ex-main"><div id="inav-graph"></div><div id="inav-panel"></div></div>',
                  '<div class="inav-legend"><span class="r0">exact</span><span class="r1">type</span>'

@@ -1,10 +1,9 @@
 """One page per note, per mechanism, per framework and per chosen symbol."""
 from __future__ import annotations
 
-import json
 
 from ..notes import Note
-from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url, summary_html
+from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url, summary_html, title as page_title
 
 
 class Pages:
@@ -15,7 +14,7 @@ class Pages:
         statuses = self.note_status.get(note.rel, {})
         fresh = freshness(statuses)
         parts = [
-            "---", f"title: {json.dumps(note.title)}", "---", "",
+            "---", f"title: {page_title(note.title)}", "---", "",
             f"# {md(note.title)}", "",
             f'<div class="inav-meta">{badge(fresh, big=True)} '
             f'<span>{esc(note.framework)} {esc(note.meta.get("version"))}</span> · '
@@ -35,7 +34,7 @@ class Pages:
         page = f"mechanisms/{mech}.md"
         title = MECHANISM_TITLES.get(mech, mech)
         notes = [n for n in self.notes if n.mechanism == mech]
-        parts = ["---", f"title: {json.dumps(title)}", "---", "", f"# {md(title)}", ""]
+        parts = ["---", f"title: {page_title(title)}", "---", "", f"# {md(title)}", ""]
         if not notes:
             parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
         engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
@@ -76,7 +75,7 @@ class Pages:
 
     def _framework_page(self, f) -> None:
         page = f"frameworks/{f.ref.name}.md"
-        parts = ["---", f"title: {json.dumps(f.ref.key)}", "---", "", f"# {md(f.ref.key)}", ""]
+        parts = ["---", f"title: {page_title(f.ref.key)}", "---", "", f"# {md(f.ref.key)}", ""]
         if f.index is None:
             parts += [f'<p class="inav-missing">Not indexed where this site was built: {esc(f.reason)}</p>', ""]
             notes = [n for n in self.notes if any(a.framework == f.ref.name for a in n.anchors)]
@@ -114,7 +113,7 @@ class Pages:
     def _symbol_page(self, f, sid: int, page: str) -> None:
         idx = f.index
         row = idx.symbol(sid)
-        parts = ["---", f"title: {json.dumps(row.short)}", "---", "", f"# {md(row.name)}", "",
+        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {md(row.name)}", "",
                  f'<div class="inav-meta"><span class="inav-kind">{esc(row.kind)}</span> '
                  f'{esc(f.ref.key)} · <code>{esc(row.path)}:{row.line}</code>'
                  + (f' · flags: {esc(row.flags)}' if row.flags else "") + "</div>", ""]
@@ -123,22 +122,47 @@ class Pages:
         if row.doc:
             parts.append(f'<pre class="inav-doc">{esc(row.doc)}</pre>')
         parts.append(self.excerpt(f, row, 60))
-        for title, direction in (("Callers", "callers"), ("Callees", "callees")):
-            hits = idx.walk([sid], direction, 1)
-            parts += ["", f"## {title} ({len(hits)})", ""]
-            if hits:
-                parts += ["| symbol | resolution | at |", "|---|---|---|"]
-                for h in hits[:60]:
-                    at = f"{h.symbol.path}:{h.line}" if direction == "callers" else f"{h.symbol.path}:{h.symbol.line}"
-                    label = h.resolution + ("/" + h.via if h.via != "call" else "")
-                    parts.append(f"| {self.link_symbol(f.ref.name, h.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
-                if len(hits) > 60:
-                    parts.append(f"\n… and {len(hits) - 60} more: <code>infernav {direction} {esc(row.name)}</code>")
+        for title, direction in (("Callees", "callees"), ("Callers", "callers")):
+            parts += self._neighbour_rows(f, row, direction, title, page)
         notes = [n for n in self.notes if any(a.framework == f.ref.name and a.target == row.name
                                              for a in n.anchors + n.refs)]
         if notes:
             parts += ["", "## Notes", ""] + [f"- [{md(n.title)}]({rel_url(page, note_page(n))})" for n in notes]
         self.pages[page] = "\n".join(parts) + "\n"
+
+
+SYMBOL_ROWS = 60               # neighbour rows per direction on a symbol page (a fan-out is one)
+
+
+class NeighbourRows:
+    """Mixin of SiteBuilder: a symbol page's callers/callees table in the query layer's rank."""
+
+    def _neighbour_rows(self, f, row, direction: str, title: str, page: str) -> list[str]:
+        from ..query import FanOut
+
+        r = f.index.ranked([row.id], direction, is_test=f.ref.is_test_path)
+        tests = f" ({r.tests_hidden} in test code left out)" if r.tests_hidden else ""
+        parts = ["", f"## {title} ({r.symbols()}){tests}", ""]
+        if not r.entries:
+            return parts
+        parts += ["| symbol | resolution | at |", "|---|---|---|"]
+        for e in r.entries[:SYMBOL_ROWS]:
+            if isinstance(e, FanOut):
+                links = ", ".join(self.link_symbol(f.ref.name, h.symbol.name, page, _short2(h.symbol.name))
+                                  for h in e.members)
+                parts.append(f'| <details class="inav-fan"><summary>{esc(e.label)}</summary>{links}</details> '
+                             f"| {esc(e.resolution)} | <code>line {e.members[0].line}</code> |")
+                continue
+            at = f"{e.symbol.path}:{e.line}" if direction == "callers" else f"{e.symbol.path}:{e.symbol.line}"
+            label = e.resolution + ("/" + e.via if e.via != "call" else "")
+            parts.append(f"| {self.link_symbol(f.ref.name, e.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
+        if len(r.entries) > SYMBOL_ROWS:
+            parts.append(f"\n… and {len(r.entries) - SYMBOL_ROWS} more: <code>infernav {direction} {esc(row.name)}</code>")
+        return parts
+
+
+def _short2(name: str) -> str:
+    return ".".join(name.replace("::", ".").split(".")[-2:])
 
 
 def _entry_points(idx, n: int):

@@ -2,11 +2,10 @@
 their [[references]] linked, links to this repository's own files."""
 from __future__ import annotations
 
-import json
 import re
 
 from ..notes import Note, parse_target, project_path, read_lock
-from .html import REF, badge, esc, md, rel_url
+from .html import REF, badge, esc, md, rel_url, title as page_title
 
 GRAPH_NODES = 28               # most nodes in a mechanism page's Mermaid graph
 
@@ -23,7 +22,7 @@ class Pieces:
         if not lines:
             return head + ('<p class="inav-missing">The source of this framework is not present where '
                            'this site was built; follow the upstream link.</p>')
-        body = "".join(f'<span class="ln">{n}</span>{esc(t)}\n' for n, t in lines)
+        body = "".join(f'<span class="ln">{n}</span>{esc(t)}&#10;' for n, t in lines)
         more = ""
         if lines[-1][0] < row.end_line:
             more = f'<div class="inav-more">… {row.end_line - lines[-1][0]} more lines upstream</div>'
@@ -61,8 +60,9 @@ class Pieces:
         ids = [r.id for n in names for r in f.index.exact(n)]
         if not ids:
             return ""
-        nodes, edges = f.index.neighbourhood(ids, 1, {"exact", "type", "dispatch"}, GRAPH_NODES)
-        return "```mermaid\n" + to_mermaid(nodes, edges, set(ids)) + "\n```\n"
+        g = f.index.ranked_neighbourhood(ids, 1, {"exact", "flow", "type", "dispatch"}, GRAPH_NODES,
+                                         is_test=f.ref.is_test_path)
+        return "```mermaid\n" + to_mermaid(g, set(ids)) + "\n```\n"
 
     def render_note_body(self, note: Note, page: str, drop_title: bool = False) -> str:
         """The note's Markdown with [[refs]] as links (the page supplies the title heading)."""
@@ -98,7 +98,7 @@ class Pieces:
         if page not in self.pages:
             text = (self.repo / rel).read_text(encoding="utf-8", errors="replace")
             lang = "python" if rel.endswith(".py") else ""
-            self.pages[page] = (f"---\ntitle: {json.dumps(rel)}\n---\n\n# {md(rel)}\n\n"
+            self.pages[page] = (f"---\ntitle: {page_title(rel)}\n---\n\n# {md(rel)}\n\n"
                                 f"~~~~~~{lang} linenums=\"1\"\n{text}\n~~~~~~\n")
         return page
 

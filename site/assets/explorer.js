@@ -1,11 +1,24 @@
 /* infernav call-graph explorer: a client-side view over explorer/data/<framework>.json.
  *
- * Data: nodes[i] = [name, kind, fileIndex, line, endLine, symbolPageUrl|0];
- * edges = flat [src, dst, resolution, src, dst, resolution, ...]; resolutions[code] = label.
+ * Data: nodes[i] = [name, kind, fileIndex, line, endLine, symbolPageUrl|0, inTestCode];
+ * edges = flat [src, dst, resolution, src, dst, resolution, ...]; resolutions[code] = label;
+ * rank[code] = display order (exact, flow, type, dispatch, guess: analyzer/query/ranking.py);
+ * fanouts = [[src, shortName, [dst, ...]], ...]: one call reaching many overrides, one node.
+ * URL: ?fw=<engine>&sym=<canonical name> (not ?q=, which Material's search reads; an old ?q=
+ * link is rewritten before Material loads).
  * Upstream text (names, source) is only ever put into the page with textContent.
  */
 (function () {
   "use strict";
+  (function () {  // old ?q= links: rename before Material's search reads q and opens its overlay
+    var u = new URL(window.location.href);
+    if (u.searchParams.has("q") && document.getElementById("inav-explorer")) {
+      u.searchParams.set("sym", u.searchParams.get("q"));
+      u.searchParams.delete("q");
+      window.history.replaceState(null, "", u.toString());
+    }
+  })();
+  var CAP = 40;
   var root = document.getElementById("inav-explorer");
   if (!root || typeof cytoscape === "undefined") { return; }
   var frameworks = (root.getAttribute("data-frameworks") || "").split(",").filter(Boolean);
@@ -13,19 +26,25 @@
   var input = document.getElementById("inav-q");
   var hitsList = document.getElementById("inav-hits");
   var panel = document.getElementById("inav-panel");
+  var testsBox = document.getElementById("inav-tests");
   var COLORS = ["#2e7d32", "#0277bd", "#6a1b9a", "#ef6c00", "#c62828"];
-  var data = null, outAdj = null, inAdj = null, lowerNames = null, fwName = null;
+  var dark = function () { return document.body.getAttribute("data-md-color-scheme") === "slate"; };
+  var data = null, outAdj = null, inAdj = null, lowerNames = null, fwName = null, fanOf = null;
   var cy = cytoscape({
     container: document.getElementById("inav-graph"),
     wheelSensitivity: 0.3,
     style: [
-      { selector: "node", style: { "label": "data(label)", "font-size": 10, "text-valign": "bottom",
-        "background-color": "#5c6bc0", "width": 14, "height": 14, "color": "#333" } },
+      { selector: "node", style: { "label": "data(label)", "font-size": 11, "text-valign": "bottom",
+        "background-color": "#5c6bc0", "width": 14, "height": 14, "color": dark() ? "#e0e0e0" : "#222",
+        "text-background-color": dark() ? "#1e2129" : "#fff", "text-background-opacity": 0.75,
+        "text-background-padding": 1 } },
+      { selector: "node.fanout", style: { "shape": "round-rectangle", "background-color": "#ef6c00",
+        "width": 22, "height": 12 } },
       { selector: "node.focus", style: { "background-color": "#d81b60", "width": 20, "height": 20 } },
       { selector: "node.expanded", style: { "border-width": 2, "border-color": "#222" } },
       { selector: "edge", style: { "width": 1.5, "curve-style": "bezier", "target-arrow-shape": "triangle",
         "line-color": "data(color)", "target-arrow-color": "data(color)", "label": "data(res)",
-        "font-size": 8, "text-rotation": "autorotate", "color": "#666" } }
+        "font-size": 8, "text-rotation": "autorotate", "color": dark() ? "#aaa" : "#666" } }
     ]
   });
 
@@ -49,6 +68,12 @@
         outAdj[d.edges[i]].push([d.edges[i + 1], d.edges[i + 2]]);
         inAdj[d.edges[i + 1]].push([d.edges[i], d.edges[i + 2]]);
       }
+      var rank = d.rank || [0, 2, 1, 3, 4];
+      var byRank = function (a, b) { return rank[a[1]] - rank[b[1]] || (d.nodes[a[0]][0] < d.nodes[b[0]][0] ? -1 : 1); };
+      outAdj.forEach(function (l) { l.sort(byRank); });
+      inAdj.forEach(function (l) { l.sort(byRank); });
+      fanOf = {};
+      (d.fanouts || []).forEach(function (f) { (fanOf[f[0]] = fanOf[f[0]] || []).push(f); });
       lowerNames = d.nodes.map(function (n) { return n[0].toLowerCase(); });
       panel.textContent = d.framework + ": " + d.nodes.length + " symbols, " + (d.edges.length / 3) +
         " call edges. Search a symbol to start.";
@@ -92,16 +117,68 @@
     }
   }
 
+  function shown(e) { return testsBox && testsBox.checked || !data.nodes[e[0]][6]; }
+
+  function entries(i) {
+    // Callees ranked, each fan-out one entry in place of its first member; tests out unless asked.
+    var fans = fanOf[i] || [], member = {}, out = [];
+    fans.forEach(function (f, k) { f[2].forEach(function (d) { member[d] = k; }); });
+    var placed = {};
+    outAdj[i].filter(shown).forEach(function (e) {
+      var k = member[e[0]];
+      if (k === undefined || data.rank[e[1]] < 3) { out.push({ node: e[0], res: e[1] }); }
+      else if (!placed[k]) { placed[k] = 1; out.push({ fan: fans[k], res: e[1], k: k }); }
+    });
+    return out;
+  }
+
+  function fanLabel(i, f) {
+    var base = outAdj[i].filter(function (e) {
+      return data.rank[e[1]] < 3 && data.nodes[e[0]][0].split(/::|\./).pop() === f[1];
+    })[0];
+    return f[2].length + " overrides of " + (base ? shortLabel(data.nodes[base[0]][0]) : f[1]);
+  }
+
+  function addFan(i, f, k, res) {
+    var id = "f" + i + "_" + k;
+    if (cy.getElementById(id).length === 0) {
+      cy.add({ group: "nodes", classes: "fanout", data: { id: id, fanSrc: i, fanK: k, label: fanLabel(i, f) } });
+      cy.add({ group: "edges", data: { id: "e" + i + "_" + id, source: "n" + i, target: id,
+        res: data.resolutions[res], color: COLORS[res] } });
+    }
+  }
+
+  function layout() {
+    cy.layout({ name: "concentric", animate: false, minNodeSpacing: 18, avoidOverlap: true,
+      concentric: function (n) { return n.hasClass("focus") ? 3 : n.hasClass("expanded") ? 2 : 1; },
+      levelWidth: function () { return 1; } }).run();
+  }
+
   function expand(i) {
     var node = addNode(i);
     if (node.hasClass("expanded")) { return; }
     node.addClass("expanded");
-    outAdj[i].slice(0, 40).forEach(function (e) { addNode(e[0]); addEdge(i, e[0], e[1]); });
-    inAdj[i].slice(0, 40).forEach(function (e) { addNode(e[0]); addEdge(e[0], i, e[1]); });
-    // The focused node in the middle, its neighbourhood in rings around it.
-    cy.layout({ name: "concentric", animate: false, minNodeSpacing: 18, avoidOverlap: true,
-      concentric: function (n) { return n.hasClass("focus") ? 3 : n.hasClass("expanded") ? 2 : 1; },
-      levelWidth: function () { return 1; } }).run();
+    entries(i).slice(0, CAP).forEach(function (e) {
+      if (e.fan) { addFan(i, e.fan, e.k, e.res); } else { addNode(e.node); addEdge(i, e.node, e.res); }
+    });
+    inAdj[i].filter(shown).slice(0, CAP).forEach(function (e) { addNode(e[0]); addEdge(e[0], i, e[1]); });
+    layout();
+  }
+
+  function openFan(n) {
+    var i = n.data("fanSrc"), f = fanOf[i][n.data("fanK")];
+    var res = outAdj[i].filter(function (e) { return f[2].indexOf(e[0]) >= 0; });
+    n.remove();
+    res.forEach(function (e) { addNode(e[0]); addEdge(i, e[0], e[1]); });
+    layout();
+    root.setAttribute("data-nodes", String(cy.nodes().length));
+  }
+
+  function remember(i) {
+    var u = new URL(window.location.href);
+    u.searchParams.set("fw", fwName);
+    u.searchParams.set("sym", data.nodes[i][0]);
+    window.history.replaceState(null, "", u.toString());
   }
 
   function focus(i) {
@@ -109,6 +186,7 @@
     addNode(i).addClass("focus");
     expand(i);
     show(i);
+    remember(i);
     root.setAttribute("data-nodes", String(cy.nodes().length));
   }
 
@@ -133,7 +211,7 @@
     }
     var up = document.createElement("a");
     up.href = data.permalink.replace("{version}", data.version).replace("{commit}", data.commit)
-      .replace("{path}", path).replace("{line}", String(n[3]));
+      .replace("{path}", encodeURI(path).replace(/[?#]/g, encodeURIComponent)).replace("{line}", String(n[3]));
     up.textContent = "upstream";
     links.appendChild(up);
     panel.appendChild(links);
@@ -152,13 +230,21 @@
   }
 
   cy.on("tap", "node", function (evt) {
+    if (evt.target.hasClass("fanout")) { openFan(evt.target); return; }
     var i = evt.target.data("idx");
     cy.nodes().removeClass("focus");
     evt.target.addClass("focus");
     expand(i);
     show(i);
+    remember(i);
     root.setAttribute("data-nodes", String(cy.nodes().length));
   });
+  if (testsBox) {
+    testsBox.addEventListener("change", function () {
+      var f = cy.nodes(".focus")[0];
+      if (f) { var i = f.data("idx"); cy.elements().remove(); focus(i); }
+    });
+  }
   input.addEventListener("input", function () { search(input.value.trim()); });
   input.addEventListener("keydown", function (e) {
     if (e.key === "Enter" && hitsList.firstChild) {
@@ -177,9 +263,14 @@
   if (!startFw) { panel.textContent = "No framework was indexed when this site was built."; return; }
   fwSelect.value = startFw;
   load(startFw).then(function () {
-    var q = params.get("q");
+    var q = params.get("sym");
     if (q && data) {
       var i = data.nodes.findIndex(function (n) { return n[0] === q; });
+      if (i < 0) {  // a suffix (Scheduler.schedule) names one symbol when it matches one
+        var m = [];
+        data.nodes.forEach(function (n, k) { if (n[0].endsWith("." + q) || n[0].endsWith("::" + q)) { m.push(k); } });
+        if (m.length === 1) { i = m[0]; }
+      }
       if (i >= 0) { focus(i); } else { input.value = q; search(q); }
     }
   });
