@@ -73,10 +73,10 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
     """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
     progress(stage, done, total), if given, hears about the parse and resolve stages. The source
-    is verified against its pin first (sources.verify), and the index's folder checked writable
-    before anything is parsed; damage found in the previous index on the way rebuilds it cold."""
+    is verified against its pin first (sources.verify), and the index checked writable before
+    anything is parsed (an up-to-date index in a read-only cache is fine); damage found in the
+    previous index on the way rebuilds it cold."""
     sources.verify(ref, root)
-    store.check_writable(index_path(ref))
     try:
         return _build(ref, root, force=force, jobs=jobs, progress=progress)
     except store.CorruptIndex as exc:
@@ -105,6 +105,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
         return _up_to_date(path, conn, touched, report, t0)
 
     t1 = time.perf_counter()
+    store.check_writable(path)   # a read-only or shared cache says so before anything is parsed
     parsed = _parse_many(root, todo, jobs, progress)
     report.parsed = len(parsed)
     report.seconds["parse"] = time.perf_counter() - t1
@@ -220,7 +221,7 @@ def _up_to_date(path: Path, conn, touched: list, report: IndexReport, t0: float,
     """Nothing to resolve: no file changed (`touched`: stamps moved, content did not), or the
     changed files' facts are what they were (`rows`: their new hashes and stamps)."""
     conn.close()
-    if touched or rows:
+    if rows or (touched and store.writable(path)):   # stamps alone are remembered only where the index can be written
         store.write_incremental(path, {}, list(rows), [], touched, None)
     report.mode = "incremental" if rows else "up-to-date"
     meta = store.read_meta(store.connect(path))

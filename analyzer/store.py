@@ -214,6 +214,14 @@ def decode_facts(blob: bytes, path: str = "?") -> dict:
     return facts
 
 
+def writable(path: Path) -> bool:
+    try:
+        check_writable(path)
+    except IndexUnwritable:
+        return False
+    return True
+
+
 def check_writable(path: Path) -> None:
     """Raise IndexUnwritable now, before any parsing, when `path` cannot be written."""
     try:

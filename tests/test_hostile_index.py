@@ -244,3 +244,12 @@ def test_notes_check_reads_a_shared_or_read_only_cache(vllm_index, ksana_index, 
     r = cli("notes", "check", env=env, **kw)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert r.stdout == as_owner.stdout
+
+
+def test_up_to_date_index_in_a_read_only_cache_is_fine(cache):
+    need("read-only")
+    base, env, _ = cache
+    helpers = base / "src" / "app" / "core" / "helpers.py"
+    helpers.write_bytes(helpers.read_bytes())   # a new mtime, the same content: nothing to write
+    r = cli("index", "mini", env=env, read_only=base / "home")
+    assert r.returncode == 0 and "up-to-date" in r.stdout, r.stderr
