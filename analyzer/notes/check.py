@@ -5,7 +5,7 @@ import difflib
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from .lock import Evidence, locate_anchor, read_lock, write_lock
+from .lock import Evidence, locate_anchor, read_lock, source_present, write_lock
 from .model import Anchor, Note, NoteError, validate
 
 
@@ -14,7 +14,7 @@ from .model import Anchor, Note, NoteError, validate
 class AnchorResult:
     note: str
     anchor: str
-    status: str               # ok | broken | drifted | unlocked | unchecked
+    status: str               # ok | broken | drifted | unlocked | unchecked | absent
     detail: str = ""
     diff: str = ""
 
@@ -56,9 +56,18 @@ def check(notes: list[Note], open_index: Callable[[str], Any], skipped: Callable
                 results.append(AnchorResult(note.rel, anchor.raw, status, detail))
                 continue
             key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
-            ev = locate_anchor(idx, key, anchor)
-            if ev is None:
+            try:
+                ev = locate_anchor(idx, key, anchor)
+            except NoteError as exc:
+                results.append(AnchorResult(note.rel, anchor.raw, "broken", str(exc)))
+                continue
+            if (ev is None and anchor.is_file or ev is not None and ev.text is None) and not source_present(idx):
+                # The index is here but not the source it was read from: nothing to compare.
+                results.append(AnchorResult(note.rel, anchor.raw, "absent", _absent(idx, entry)))
+            elif ev is None:
                 results.append(AnchorResult(note.rel, anchor.raw, "broken", not_found(idx, anchor)))
+            elif ev.text is None:
+                results.append(AnchorResult(note.rel, anchor.raw, "absent", _absent(idx, entry)))
             elif entry is None:
                 results.append(AnchorResult(note.rel, anchor.raw, "unlocked",
                                             f"not in the lock; review, then: infernav notes relock {note.rel}"))
@@ -78,7 +87,11 @@ def check(notes: list[Note], open_index: Callable[[str], Any], skipped: Callable
             if idx is None:
                 continue
             key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
-            if locate_anchor(idx, key, ref) is None:
+            try:
+                found = locate_anchor(idx, key, ref) is not None or ref.is_file and not source_present(idx)
+            except NoteError:
+                found = False
+            if not found:
                 results.append(AnchorResult(note.rel, f"[[{ref.raw}]]", "broken", not_found(idx, ref)))
     return results
 
@@ -90,9 +103,15 @@ def freshness(statuses: Iterable[str]) -> str:
     for worst in ("broken", "unlocked", "drifted"):
         if worst in vals:
             return worst
-    if vals and vals <= {"unchecked"}:
+    if vals and vals <= {"unchecked", "absent"}:
         return "unchecked"
     return "fresh"
+
+
+def _absent(idx, entry: dict[str, Any] | None) -> str:
+    where = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+    return (f"source absent: the {where} index was built from {idx.meta.get('root')}, which is gone; "
+            + ("checked against the lock only" if entry else "not in the lock") + f" (infernav fetch {where})")
 
 
 def not_found(idx, anchor: Anchor) -> str:
@@ -142,10 +161,25 @@ def relock(notes: list[Note], open_index: Callable[[str], Any]) -> dict[str, int
         for anchor in note.anchors:
             idx = open_index(anchor.framework)
             key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
-            ev = locate_anchor(idx, key, anchor)
+            try:
+                ev = locate_anchor(idx, key, anchor)
+            except NoteError as exc:
+                raise NoteError(f"{note.rel}: cannot lock {exc}") from None
             if ev is None:
                 raise NoteError(f"{note.rel}: cannot lock '{anchor.raw}': {not_found(idx, anchor)}")
+            if ev.text is None or not ev.fingerprint:
+                raise NoteError(f"{note.rel}: cannot fingerprint '{anchor.raw}': {_absent(idx, None)}")
             entries[anchor.key] = ev.lock_entry()
+        for ref in note.refs:
+            idx = open_index(ref.framework)
+            key = f"{idx.meta.get('framework')}@{idx.meta.get('version')}"
+            try:
+                ok = locate_anchor(idx, key, ref) is not None
+            except NoteError:
+                ok = False
+            if not ok:
+                raise NoteError(f"{note.rel}: broken reference [[{ref.raw}]]: {not_found(idx, ref)}; "
+                                "fix it before relocking")
         data["notes"][note.rel] = {"version": str(note.meta.get("version")), "anchors": entries}
         counts[note.rel] = len(entries)
     write_lock(data)

@@ -46,8 +46,15 @@ def fingerprint(text: str, lang: str) -> str:
 
 
 def similarity(a: str, b: str, lang: str, name_a: str = "", name_b: str = "") -> float:
-    """How alike two bodies are (0..1), ignoring layout, comments and the symbols' own names."""
-    import difflib
+    """How alike two bodies are (0..1), ignoring layout, comments and the symbols' own names.
+
+    difflib's ratio (Ratcliff/Obershelp) through cydifflib, its C port with identical results
+    (15x faster: the release diff scores hundreds of rename candidates); difflib where the wheel
+    is missing."""
+    try:
+        import cydifflib as difflib
+    except ImportError:  # pragma: no cover - same answers, only slower
+        import difflib
 
     na, nb = normalize(a, lang), normalize(b, lang)
     if name_a:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .fingerprint import fingerprint
-from .model import Anchor, NoteError, lock_path
+from .model import Anchor, NoteError, confined_path, lock_path
 
 
 # ------------------------------------------------------------------------------------ lock
@@ -23,9 +23,22 @@ def read_lock() -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise NoteError(f"{path.name}: unreadable lock ({exc}); restore it from git or relock every note") from None
-    if not isinstance(data, dict) or not isinstance(data.get("notes"), dict):
-        raise NoteError(f"{path.name}: not an infernav notes lock")
+    if not isinstance(data, dict) or not isinstance(data.get("notes"), dict) or not all(
+            _entry_ok(e) for e in data["notes"].values()):
+        raise NoteError(f"{path.name}: not an infernav notes lock (restore it from git or relock every note)")
     return data
+
+
+_ANCHOR_KEYS = {"framework": str, "kind": str, "path": str, "lines": list, "fingerprint": str}
+
+
+def _entry_ok(entry: Any) -> bool:
+    """One note's entry: {"version", "anchors": {key: {framework, kind, path, lines, fingerprint}}}."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("anchors"), dict):
+        return False
+    return all(isinstance(a, dict) and all(isinstance(a.get(k), t) for k, t in _ANCHOR_KEYS.items())
+               and len(a["lines"]) == 2 and all(isinstance(x, int) for x in a["lines"])
+               for a in entry["anchors"].values())
 
 
 def write_lock(data: dict[str, Any]) -> None:
@@ -59,6 +72,8 @@ def locate_anchor(idx, ref_key: str, anchor: Anchor) -> Evidence | None:
     root = idx.meta.get("root") or ""
     if anchor.is_file:
         p = Path(root) / anchor.target
+        if not confined_path(anchor.target) or (p.exists() and not p.resolve().is_relative_to(Path(root).resolve())):
+            raise NoteError(f"'{anchor.raw}': a file anchor outside the framework root")
         if not p.is_file():
             return None
         text = p.read_bytes().decode("utf-8", "replace")
@@ -69,6 +84,12 @@ def locate_anchor(idx, ref_key: str, anchor: Anchor) -> Evidence | None:
     if not rows:
         return None
     return evidence(idx, ref_key, rows)
+
+
+def source_present(idx) -> bool:
+    """The source the index was built from is still where the index says."""
+    root = idx.meta.get("root")
+    return bool(root) and Path(root).is_dir()
 
 
 def evidence(idx, ref_key: str, rows: list) -> Evidence:

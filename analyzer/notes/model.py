@@ -119,7 +119,7 @@ def load_note(path: Path, root: Path | None = None) -> Note:
     root = root or notes_root()
     rel = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.name
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8").removeprefix("\ufeff")   # a BOM is no content
     except UnicodeDecodeError as exc:
         raise NoteError(f"{rel}: not UTF-8 ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
@@ -182,10 +182,16 @@ def validate(note: Note) -> list[str]:
     elif isinstance(anchors, list):
         if any(not isinstance(a, str) for a in anchors):
             problems.append("every anchor must be a string")
-        if len(anchors) < MIN_ANCHORS:
-            problems.append(f"{len(anchors)} anchors; a note needs at least {MIN_ANCHORS}")
-        if len(set(map(str, anchors))) != len(anchors):
+        # `X`, `vllm:X` and ` X ` are one anchor: count them by framework and target.
+        distinct = len({a.key for a in note.anchors})
+        if distinct < MIN_ANCHORS:
+            problems.append(f"{distinct} distinct anchors; a note needs at least {MIN_ANCHORS}")
+        if distinct != len(anchors):
             problems.append("duplicate anchors")
+        for a in note.anchors + note.refs:
+            if a.is_file and not confined_path(a.target):
+                problems.append(f"'{a.raw}': a file anchor outside the framework root (give a path "
+                                "relative to it, without '..')")
         for a in note.anchors + note.refs:
             if a.framework not in known:
                 problems.append(f"'{a.raw}': cross-engine notes must prefix every anchor and reference "
@@ -204,6 +210,15 @@ def validate(note: Note) -> list[str]:
             if path is not None and not path.exists():
                 problems.append(f"{key} '{v}' does not exist in this repository")
     return problems
+
+
+def confined_path(target: str) -> bool:
+    """A file anchor's text names a file under the framework root: relative, no '..', no '\\'."""
+    from pathlib import PurePosixPath
+
+    p = PurePosixPath(target)
+    return bool(target) and not p.is_absolute() and ".." not in p.parts and "\\" not in target \
+        and "\x00" not in target
 
 
 def project_path(name: str) -> Path | None:

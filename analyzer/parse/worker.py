@@ -82,20 +82,14 @@ def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progr
 def parse_one(args: tuple) -> tuple:
     """(rel, lang, hash, size, mtime_ns, errors, marshalled facts | None, why-not | '').
     Never raises: failures become a recorded reason."""
+    from ..sources import walk
     from . import MAX_FILE_BYTES
 
     root, rel, lang, context = args
-    full = os.path.join(root, rel)
-    try:
-        with open(full, "rb") as f:
-            data = f.read()
-        st = os.stat(full)
-    except OSError as exc:
-        return (rel, lang, "", 0, 0, 0, None, f"unreadable: {exc.strerror}")
+    data, st, why = walk.read_source(root, rel, MAX_FILE_BYTES)   # regular files only, bounded reads
+    if data is None:   # kept with no hash (and no stat if unreadable): the next run looks again
+        return (rel, lang, "", st.st_size if st else 0, st.st_mtime_ns if st else 0, 0, None, why)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if len(data) > MAX_FILE_BYTES:
-        return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None,
-                f"skipped: {len(data) // 1024} KiB is over the {MAX_FILE_BYTES // 1024} KiB limit")
     import gc
 
     paused = gc.isenabled()
@@ -103,7 +97,7 @@ def parse_one(args: tuple) -> tuple:
     try:
         from . import extract_file
 
-        facts = extract_file(lang, data, rel, context)
+        facts = extract_file(lang, walk.as_utf8(data, lang), rel, context)
     except Exception as exc:  # an extractor bug must cost one file, not the index
         return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None, f"extractor failed: {exc!r}")
     finally:

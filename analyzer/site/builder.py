@@ -14,7 +14,7 @@ from typing import Any
 from .. import sources
 from ..notes import MECHANISMS, Note, check, load_notes
 from .explorer import ExplorerPages
-from .html import esc, rel_url, slug
+from .html import esc, permalink, rel_url, slug, url_part
 from .pages import Pages
 from .pieces import Pieces
 
@@ -139,10 +139,9 @@ class SiteBuilder(Pieces, Pages, ExplorerPages):
             if r.id in f.pages:
                 return f'<a href="{esc(rel_url(from_page, f.pages[r.id]))}">{text}</a>'
         if rows:
-            return f'<a href="{esc(rel_url(from_page, "explorer/index.md"))}?fw={esc(fw)}&amp;q={esc(name)}">{text}</a>'
+            return f'<a href="{esc(rel_url(from_page, "explorer/index.md"))}?fw={url_part(fw)}&amp;q={url_part(name)}">{text}</a>'
         return text
 
     def _permalink(self, fw: str, path: str, line: int) -> str:
-        f = self.fw[fw]
-        return f.ref.permalink(path, line)
+        return permalink(self.fw[fw].ref, path, line)
 

@@ -7,12 +7,11 @@ html.py's escaping helpers.
 """
 from __future__ import annotations
 
-import json
 import re
 from itertools import combinations
 from typing import Any, Callable
 
-from .html import MECHANISM_TITLES, esc, md, rel_url
+from .html import MECHANISM_TITLES, esc, md, permalink, rel_url, title as page_title
 
 FOLDER_SECTIONS = 60      # folders with their own section; the rest are one table row each
 ROWS_PER_SECTION = 25     # symbol rows and edge rows per folder section
@@ -101,7 +100,7 @@ def _release_page(name: str, d: Any, page: str, link: Link) -> str:
     refs = (sources.parse_ref(d.a), sources.parse_ref(d.b))
     title = f"{name} {refs[0].version} → {refs[1].version}"
     t = d.totals
-    parts = ["---", f"title: {json.dumps(title)}", "---", "", f"# {md(title)}", "",
+    parts = ["---", f"title: {page_title(title)}", "---", "", f"# {md(title)}", "",
              f"{t['changed']} symbols changed ({t['signature_changed']} signatures), {t['renamed']} renamed, "
              f"{t['moved']} moved, {t['added']} added, {t['removed']} removed; call edges between symbols of "
              f"both versions +{t['edges_added']} −{t['edges_removed']}. Comments, whitespace and reformatting "
@@ -151,7 +150,7 @@ def _section(name: str, group: str, changes: list, edges: list, refs: tuple, pag
         out += ["", "| call edge | caller | callee | resolved | at |", "|---|---|---|---|---|"]
         for e in edges[:ROWS_PER_SECTION]:
             ref = refs[1] if e.status == "added" else refs[0]
-            at = f'<a href="{cell(ref.permalink(e.path, e.line))}"><code>{cell(e.path)}:{e.line}</code></a>'
+            at = f'<a href="{cell(permalink(ref, e.path, e.line))}"><code>{cell(e.path)}:{e.line}</code></a>'
             caller, callee = (inert(link(name, n, page)) for n in (e.caller, e.callee))
             out.append(f"| {'+' if e.status == 'added' else '−'} | {caller} | {callee} | {cell(e.resolution)} | {at} |")
     hidden = max(0, len(changes) - ROWS_PER_SECTION) + max(0, len(edges) - ROWS_PER_SECTION)
@@ -161,7 +160,7 @@ def _section(name: str, group: str, changes: list, edges: list, refs: tuple, pag
 
 
 def _at(ref: Any, row: Any) -> str:
-    return f'<a href="{cell(ref.permalink(row.path, row.line))}"><code>{cell(row.path)}:{row.line}</code></a>'
+    return f'<a href="{cell(permalink(ref, row.path, row.line))}"><code>{cell(row.path)}:{row.line}</code></a>'
 
 
 def _short(name: str) -> str:

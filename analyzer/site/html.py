@@ -10,7 +10,17 @@ from typing import Any
 from ..notes.check import freshness as _freshness
 from ..notes.model import MECHANISM_TITLES
 
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
+# Every character HTML or Markdown (and its extensions: attr_list `{: }`, tables `|`, Jinja `{{ }}`,
+# links and images `[]()!`, emphasis, code spans, escapes) could read as markup becomes a character
+# reference; line breaks too, so upstream text can never start a Markdown line (a heading, a list,
+# an indented code block) or end a raw HTML block. Control characters (Python-Markdown's own
+# placeholders use STX/ETX) become U+FFFD.
+_INERT = {c: f"&#{ord(c)};" for c in "\\`*_{}[]()!|~#$^=+:"}
+_INERT.update({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;", "\n": "&#10;", "\r": "&#13;"})
+_INERT.update({chr(c): "\ufffd" for c in (*range(0, 9), 11, 12, *range(14, 32), 127)})
+_TABLE = str.maketrans(_INERT)
+_TITLE_UNSAFE = re.compile(r"[<>&\"'`\x00-\x1f\x7f]+")
+_URL_SAFE = re.compile(r"^https?://[^\s\"'<>`]+$")
 REF = re.compile(r"\[\[([^\]\n]+)\]\]")
 
 
@@ -20,12 +30,43 @@ def note_page(note) -> str:
 
 
 def esc(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+    """The escaping boundary: text (upstream-derived or not) as inert HTML that Markdown, its
+    extensions and Jinja leave alone, wherever it lands (a raw HTML block, a table cell, a heading,
+    a link text, an attribute value)."""
+    return str(text).translate(_TABLE)
 
 
 def md(text: Any) -> str:
-    """Escape text for a Markdown line (headings, table cells): no markup, no HTML."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+    """Text for a Markdown line (headings, link texts, table cells): the same boundary as esc()."""
+    return esc(text)
+
+
+def title(text: Any) -> str:
+    """A page title for the front matter: themes print titles unescaped (mkdocs' Jinja does not
+    autoescape; `striptags` even decodes references), so a title loses the characters HTML reads
+    (`<>&"'` and backticks, controls) to '?'. The page's heading shows the exact text."""
+    import json
+
+    return json.dumps(_TITLE_UNSAFE.sub("?", str(text)).strip() or "?")
+
+
+def url(link: str) -> str:
+    """An upstream link for an href: http(s) only, else empty (esc() it into the attribute)."""
+    return link if _URL_SAFE.match(link or "") else ""
+
+
+def permalink(ref: Any, path: str, line: int) -> str:
+    """The upstream link of path:line: the path percent-encoded into the pinned template."""
+    from urllib.parse import quote
+
+    return url(ref.permalink(quote(str(path), safe="/"), int(line)))
+
+
+def url_part(text: Any) -> str:
+    """A query-string value (percent-encoded, then escaped for the attribute)."""
+    from urllib.parse import quote
+
+    return esc(quote(str(text), safe=""))
 
 
 def slug(text: str) -> str:

@@ -1,10 +1,9 @@
 """One page per note, per mechanism, per framework and per chosen symbol."""
 from __future__ import annotations
 
-import json
 
 from ..notes import Note
-from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url, summary_html
+from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url, summary_html, title as page_title
 
 
 class Pages:
@@ -15,7 +14,7 @@ class Pages:
         statuses = self.note_status.get(note.rel, {})
         fresh = freshness(statuses)
         parts = [
-            "---", f"title: {json.dumps(note.title)}", "---", "",
+            "---", f"title: {page_title(note.title)}", "---", "",
             f"# {md(note.title)}", "",
             f'<div class="inav-meta">{badge(fresh, big=True)} '
             f'<span>{esc(note.framework)} {esc(note.meta.get("version"))}</span> · '
@@ -35,7 +34,7 @@ class Pages:
         page = f"mechanisms/{mech}.md"
         title = MECHANISM_TITLES.get(mech, mech)
         notes = [n for n in self.notes if n.mechanism == mech]
-        parts = ["---", f"title: {json.dumps(title)}", "---", "", f"# {md(title)}", ""]
+        parts = ["---", f"title: {page_title(title)}", "---", "", f"# {md(title)}", ""]
         if not notes:
             parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
         engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
@@ -76,7 +75,7 @@ class Pages:
 
     def _framework_page(self, f) -> None:
         page = f"frameworks/{f.ref.name}.md"
-        parts = ["---", f"title: {json.dumps(f.ref.key)}", "---", "", f"# {md(f.ref.key)}", ""]
+        parts = ["---", f"title: {page_title(f.ref.key)}", "---", "", f"# {md(f.ref.key)}", ""]
         if f.index is None:
             parts += [f'<p class="inav-missing">Not indexed where this site was built: {esc(f.reason)}</p>', ""]
             notes = [n for n in self.notes if any(a.framework == f.ref.name for a in n.anchors)]
@@ -114,7 +113,7 @@ class Pages:
     def _symbol_page(self, f, sid: int, page: str) -> None:
         idx = f.index
         row = idx.symbol(sid)
-        parts = ["---", f"title: {json.dumps(row.short)}", "---", "", f"# {md(row.name)}", "",
+        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {md(row.name)}", "",
                  f'<div class="inav-meta"><span class="inav-kind">{esc(row.kind)}</span> '
                  f'{esc(f.ref.key)} · <code>{esc(row.path)}:{row.line}</code>'
                  + (f' · flags: {esc(row.flags)}' if row.flags else "") + "</div>", ""]

@@ -2,11 +2,10 @@
 their [[references]] linked, links to this repository's own files."""
 from __future__ import annotations
 
-import json
 import re
 
 from ..notes import Note, parse_target, project_path, read_lock
-from .html import REF, badge, esc, md, rel_url
+from .html import REF, badge, esc, md, rel_url, title as page_title
 
 GRAPH_NODES = 28               # most nodes in a mechanism page's Mermaid graph
 
@@ -23,7 +22,7 @@ class Pieces:
         if not lines:
             return head + ('<p class="inav-missing">The source of this framework is not present where '
                            'this site was built; follow the upstream link.</p>')
-        body = "".join(f'<span class="ln">{n}</span>{esc(t)}\n' for n, t in lines)
+        body = "".join(f'<span class="ln">{n}</span>{esc(t)}&#10;' for n, t in lines)
         more = ""
         if lines[-1][0] < row.end_line:
             more = f'<div class="inav-more">… {row.end_line - lines[-1][0]} more lines upstream</div>'
@@ -98,7 +97,7 @@ class Pieces:
         if page not in self.pages:
             text = (self.repo / rel).read_text(encoding="utf-8", errors="replace")
             lang = "python" if rel.endswith(".py") else ""
-            self.pages[page] = (f"---\ntitle: {json.dumps(rel)}\n---\n\n# {md(rel)}\n\n"
+            self.pages[page] = (f"---\ntitle: {page_title(rel)}\n---\n\n# {md(rel)}\n\n"
                                 f"~~~~~~{lang} linenums=\"1\"\n{text}\n~~~~~~\n")
         return page
 

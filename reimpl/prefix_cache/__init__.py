@@ -9,13 +9,15 @@ docs/dev/prefix_cache.md says how the two behave, where the engines' code and th
 asked for this disagree, and what was measured.
 """
 from .adapters import HashChainCache, TreeCache
+from .events import AllBlocksCleared, BlockRemoved, BlockStored, PrefixCacheStats
 from .block_pool import BlockPool, FreeBlockQueue, KVCacheBlock, hash_block_tokens
 from .interface import CacheStats, Match, OutOfBlocksError, PrefixCache, UnknownRequestError
 from .kv_cache_manager import KVCacheManager, Request
 from .tree import CachedBlock, CachedRequest, PrefixCacheManager, RequestState
 
 __all__ = [
-    "BlockPool", "CacheStats", "CachedBlock", "CachedRequest", "FreeBlockQueue", "HashChainCache",
+    "AllBlocksCleared", "BlockPool", "BlockRemoved", "BlockStored", "CacheStats", "CachedBlock", "CachedRequest",
+    "FreeBlockQueue", "HashChainCache",
     "KVCacheBlock", "KVCacheManager", "Match", "OutOfBlocksError", "PrefixCache", "PrefixCacheManager",
-    "Request", "RequestState", "TreeCache", "UnknownRequestError", "hash_block_tokens",
+    "PrefixCacheStats", "Request", "RequestState", "TreeCache", "UnknownRequestError", "hash_block_tokens",
 ]

@@ -1,7 +1,7 @@
 """vLLM v1's block pool: physical KV blocks, their free queue and the hash -> block map.
 
 Mirrors, for one KV-cache group of full attention (the common case; no sliding window, no
-hybrid groups, no KV events or connector):
+hybrid groups, no connector; KV cache events as in events.py):
 
 - `vllm.v1.core.kv_cache_utils.KVCacheBlock`            -> `KVCacheBlock`
 - `vllm.v1.core.kv_cache_utils.FreeKVCacheBlockQueue`   -> `FreeBlockQueue`
@@ -29,6 +29,8 @@ import struct
 from collections import OrderedDict
 from functools import lru_cache
 from typing import Callable, Iterable, Sequence
+
+from .events import AllBlocksCleared, BlockRemoved, BlockStored, EventQueue, external_hash
 
 BlockHash = bytes
 HashFn = Callable[[BlockHash, Sequence[int]], BlockHash]
@@ -110,11 +112,14 @@ class FreeBlockQueue:
 
 
 class BlockPool:
-    """Allocates, frees and caches blocks; `enable_caching=False` turns prefix caching off."""
+    """Allocates, frees and caches blocks; `enable_caching=False` turns prefix caching off;
+    `enable_kv_cache_events=True` queues KV cache events (events.py) for `take_events`."""
 
-    def __init__(self, num_blocks: int, enable_caching: bool = True):
-        if num_blocks < 2:
-            raise ValueError("a pool needs the null block and at least one usable block")
+    def __init__(self, num_blocks: int, enable_caching: bool = True, enable_kv_cache_events: bool = False):
+        # block_pool.py:155 asserts only num_gpu_blocks > 0: a pool of the null block alone is
+        # accepted (every allocation is then refused).
+        if not isinstance(num_blocks, int) or num_blocks < 1:
+            raise ValueError(f"num_blocks must be a positive int, got {num_blocks!r}")
         self.num_blocks = num_blocks
         self.enable_caching = enable_caching
         self.blocks = [KVCacheBlock(i) for i in range(num_blocks)]
@@ -124,6 +129,7 @@ class BlockPool:
         self._cached: dict[BlockHash, KVCacheBlock | dict[int, KVCacheBlock]] = {}
         self.null_block = self.free_block_queue.popleft()
         self.null_block.is_null = True
+        self.kv_event_queue = EventQueue(enable_kv_cache_events)
 
     # ----------------------------------------------------------------- lookup and caching
     def get_cached_block(self, block_hash: BlockHash) -> KVCacheBlock | None:
@@ -134,10 +140,16 @@ class BlockPool:
         return next(iter(hit.values()))
 
     def cache_full_blocks(self, blocks: Sequence[KVCacheBlock], block_hashes: Sequence[BlockHash],
-                          num_cached_blocks: int, num_full_blocks: int) -> None:
-        """Give blocks[num_cached_blocks:num_full_blocks] their hashes and make them findable."""
+                          num_cached_blocks: int, num_full_blocks: int, token_ids: Sequence[int] = (),
+                          block_size: int = 0) -> None:
+        """Give blocks[num_cached_blocks:num_full_blocks] their hashes and make them findable;
+        with events on, one `BlockStored` for the lot (block_pool.py:235-297; `token_ids` are the
+        request's tokens, of which the stored blocks' go into the event)."""
+        if num_cached_blocks >= num_full_blocks:
+            return
         cached = self._cached
-        for i in range(num_cached_blocks, num_full_blocks):
+        stored: list[int] = []
+        for i in range(num_cached_blocks, min(num_full_blocks, len(blocks))):
             blk = blocks[i]
             if blk.is_null:
                 continue
@@ -151,6 +163,12 @@ class BlockPool:
                 cached[h] = {prev.block_id: prev, blk.block_id: blk}
             else:
                 prev[blk.block_id] = blk
+            stored.append(external_hash(h))
+        if self.kv_event_queue.enabled:
+            parent = external_hash(block_hashes[num_cached_blocks - 1]) if num_cached_blocks else None
+            self.kv_event_queue.append(BlockStored(
+                tuple(stored), parent, tuple(token_ids[num_cached_blocks * block_size:num_full_blocks * block_size]),
+                block_size))
 
     def _maybe_evict_cached_block(self, block: KVCacheBlock) -> bool:
         """Drop the block's hash from the map (it is about to hold other tokens)."""
@@ -171,6 +189,7 @@ class BlockPool:
             if found is None:
                 return False
         block.block_hash = None
+        self.kv_event_queue.append(BlockRemoved((external_hash(h),)))  # block_pool.py:358-368
         return True
 
     # ----------------------------------------------------------------- allocation
@@ -215,7 +234,12 @@ class BlockPool:
         self._cached = {}
         for block in self.blocks:
             block.block_hash = None
+        self.kv_event_queue.append(AllBlocksCleared())  # block_pool.py:453-454
         return True
+
+    def take_events(self) -> list:
+        """The queued KV cache events, emptying the queue (block_pool.py:479-489)."""
+        return self.kv_event_queue.take()
 
     # ----------------------------------------------------------------- inspection
     def get_num_free_blocks(self) -> int:
@@ -223,6 +247,8 @@ class BlockPool:
 
     def get_usage(self) -> float:
         total = self.num_blocks - 1
+        if not total:  # block_pool.py:474-476
+            return 0
         return 1.0 - len(self.free_block_queue) / total
 
     def cached_block_ids(self, block_hash: BlockHash) -> list[int]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .block_pool import BlockHash, BlockPool, HashFn, KVCacheBlock, hash_block_tokens, hash_new_full_blocks
-from .interface import CacheStats
+from .events import PrefixCacheStats
 
 
 def cdiv(a: int, b: int) -> int:
@@ -63,17 +63,28 @@ class KVCacheManager:
     """Prefix lookup, slot allocation, schedule-time caching and freeing for requests."""
 
     def __init__(self, num_blocks: int, block_size: int, max_model_len: int,
-                 enable_caching: bool = True, log_stats: bool = True):
+                 enable_caching: bool = True, log_stats: bool = True, enable_kv_cache_events: bool = False):
         self.block_size = block_size
         self.max_model_len = max_model_len
         self.enable_caching = enable_caching
-        self.block_pool = BlockPool(num_blocks, enable_caching)
+        self.block_pool = BlockPool(num_blocks, enable_caching, enable_kv_cache_events)
         self.req_to_blocks: dict[str, list[KVCacheBlock]] = {}
         self.num_cached_block: dict[str, int] = {}
         self.log_stats = log_stats
-        # vLLM's PrefixCacheStats keeps preempted requests' lookups apart; so do we.
-        self.prefix_cache_stats = CacheStats() if log_stats else None
-        self.preempted_stats = CacheStats() if log_stats else None
+        # vLLM's PrefixCacheStats (kv_cache_manager.py:117): since the last make_prefix_cache_stats,
+        # preempted requests' lookups apart. `lifetime_stats` never resets (for the simulator).
+        self.prefix_cache_stats = PrefixCacheStats() if log_stats else None
+        self.lifetime_stats = PrefixCacheStats() if log_stats else None
+
+    def make_prefix_cache_stats(self) -> PrefixCacheStats | None:
+        """The stats since the last call, and start anew (kv_cache_manager.py:152-162)."""
+        if not self.log_stats:
+            return None
+        stats, self.prefix_cache_stats = self.prefix_cache_stats, PrefixCacheStats()
+        return stats
+
+    def take_events(self) -> list:
+        return self.block_pool.take_events()
 
     # ----------------------------------------------------------------- lookup
     def get_computed_blocks(self, request: Request) -> tuple[list[KVCacheBlock], int]:
@@ -89,9 +100,9 @@ class KVCacheManager:
                 break
             hits.append(block)
         num_hits = len(hits) * self.block_size
-        if self.log_stats:
-            stats = self.preempted_stats if request.num_preemptions > 0 else self.prefix_cache_stats
-            stats.record(request.num_tokens, num_hits)
+        if self.log_stats:  # kv_cache_manager.py:196-202
+            self.prefix_cache_stats.record(request.num_tokens, num_hits, request.num_preemptions > 0)
+            self.lifetime_stats.record(request.num_tokens, num_hits, request.num_preemptions > 0)
         return hits, num_hits
 
     # ----------------------------------------------------------------- allocation
@@ -139,7 +150,8 @@ class KVCacheManager:
         num_full_blocks = min(total_computed + num_new_tokens, request.num_tokens) // self.block_size
         num_cached = self.num_cached_block.get(rid, 0)
         if num_cached < num_full_blocks:
-            pool.cache_full_blocks(req_blocks, request.block_hashes, num_cached, num_full_blocks)
+            pool.cache_full_blocks(req_blocks, request.block_hashes, num_cached, num_full_blocks,
+                                   request.all_token_ids, self.block_size)
             self.num_cached_block[rid] = num_full_blocks
         return new_blocks
 
@@ -155,7 +167,12 @@ class KVCacheManager:
         self.block_pool.evict_blocks(block_ids)
 
     def reset_prefix_cache(self) -> bool:
-        return self.block_pool.reset_prefix_cache()
+        """kv_cache_manager.py:404-418: a successful reset is flagged in the stats."""
+        if not self.block_pool.reset_prefix_cache():
+            return False
+        if self.log_stats:
+            self.prefix_cache_stats.reset = True
+        return True
 
     # ----------------------------------------------------------------- inspection
     def get_block_ids(self, request_id: str) -> list[int]:

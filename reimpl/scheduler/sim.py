@@ -202,7 +202,7 @@ def simulate(strategy: Strategy, trace: list[TraceRequest], cost: CostModel | No
     hit = 0.0
     stats = getattr(getattr(strategy, "cache", None), "stats", None)
     if stats is None and hasattr(strategy, "s"):
-        stats = strategy.s.kv_cache_manager.prefix_cache_stats
+        stats = strategy.s.kv_cache_manager.lifetime_stats
     if stats is not None:
         hit = stats.hit_rate
     block_bytes = strategy.block_size * cost.kv_bytes_per_token

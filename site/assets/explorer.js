@@ -133,7 +133,7 @@
     }
     var up = document.createElement("a");
     up.href = data.permalink.replace("{version}", data.version).replace("{commit}", data.commit)
-      .replace("{path}", path).replace("{line}", String(n[3]));
+      .replace("{path}", encodeURI(path).replace(/[?#]/g, encodeURIComponent)).replace("{line}", String(n[3]));
     up.textContent = "upstream";
     links.appendChild(up);
     panel.appendChild(links);

@@ -1,6 +1,6 @@
 """Differential oracle: our vLLM-style cache against the real vLLM 0.14.1, decision by decision.
 
-    .oracle-venv/bin/python tests/oracle/differential.py --vllm-root DIR --seeds 0:1000 [--mutate NAME]
+    .oracle-venv/bin/python tests/oracle/differential.py --vllm-root DIR --seeds 0:1000 [--family F] [--mutate NAME]
 
 Each seed is one random trace, played on both sides in lockstep by a small scheduler that does
 what vLLM's does to the KV-cache manager: requests arrive with shared prefixes (from a few
@@ -15,9 +15,16 @@ After every call, the return values (block ids, computed-token counts, success) 
 state are compared: free-queue order, every reference count, each request's blocks and cached
 count, hit counters, and the hash -> blocks map (the two sides' hashes differ in value, so they
 must correspond one to one over the whole trace, with the same blocks under each, in order).
+Both sides emit KV cache events (`BlockStored`, `BlockRemoved`, `AllBlocksCleared`), taken and
+compared after every call (kind, token ids, block size, medium, lora fields; hashes and parent
+hashes through a second one-to-one pairing), and a `make_stats` move takes each side's
+per-interval `PrefixCacheStats` (reset flag included) and compares them.
 The first difference ends the trace and is reported. Prints one JSON object.
 
-`--mutate` plants a known bug in our side, to show that the comparison catches it.
+Families (`--family`): `base` (templates of up to 6 blocks plus up to 3 blocks: prompts of at
+most ~9 blocks) and `long-prompts` (templates of 10 to 24 blocks, pools of 12 to 80 blocks).
+`--mutate` plants a known bug in our side (prefix_mutations.py), to show that the comparison
+catches it.
 """
 from __future__ import annotations
 
@@ -60,6 +67,18 @@ class Pairing:
                 raise Disagreement(f"hash map entry: vllm={ids} ours={our_map.get(o)}")
 
 
+def compare_events(real: list, ours: list, pairing: "Pairing") -> None:
+    """Event tuples (sides.event_tuple): equal but for the hashes, which must pair one to one."""
+    if len(real) != len(ours):
+        raise Disagreement(f"KV events: vllm={[e[0] for e in real]} ours={[e[0] for e in ours]}")
+    for r, o in zip(real, ours):
+        if r[0] != o[0] or r[3:] != o[3:] or len(r[1]) != len(o[1]) or (r[2] is None) != (o[2] is None):
+            raise Disagreement(f"KV event: vllm={r} ours={o}")
+        for a, b in zip(r[1] + ([r[2]] if r[2] is not None else []), o[1] + ([o[2]] if o[2] is not None else [])):
+            if pairing.fwd.setdefault(a, b) != b or pairing.back.setdefault(b, a) != a:
+                raise Disagreement(f"KV event hashes do not correspond one to one: vllm={r} ours={o}")
+
+
 def compare(real: dict, ours: dict, pairing: Pairing) -> None:
     for key in ("free_queue", "ref_cnt", "req_to_blocks", "num_cached_block", "stats"):
         if real[key] != ours[key]:
@@ -69,13 +88,15 @@ def compare(real: dict, ours: dict, pairing: Pairing) -> None:
 
 
 COVERAGE = ["lookups_with_hits", "hits_on_free_blocks", "allocation_refused", "cached_blocks_evicted_by_allocation",
-            "preemptions", "resets", "states_with_duplicate_hashes"]
+            "preemptions", "resets", "states_with_duplicate_hashes", "events_stored", "events_removed",
+            "events_cleared", "stats_taken"]
+FAMILIES = ["base", "long-prompts"]
 
 
 class Trace:
     """One seeded random trace, driving both sides in lockstep."""
 
-    def __init__(self, seed: int, sides):
+    def __init__(self, seed: int, sides, family: str = "base"):
         self.rng = rng = random.Random(seed)
         self.block_size = B = rng.choice([1, 2, 3, 4, 4, 8, 16])
         self.num_blocks = rng.randint(3, 40)
@@ -83,11 +104,20 @@ class Trace:
         self.templates = [[rng.randrange(self.vocab) for _ in range(rng.randint(0, 6 * B))]
                           for _ in range(rng.randint(1, 4))]
         self.num_ops = rng.randint(30, 150)
+        if family == "long-prompts":  # > 9 blocks: templates of 10-24 blocks, pools large enough to hold some
+            self.block_size = B = rng.choice([1, 2, 4, 4, 8, 16])
+            self.num_blocks = rng.randint(12, 80)
+            self.templates = [[rng.randrange(self.vocab) for _ in range(rng.randint(10 * B, 24 * B))]
+                              for _ in range(rng.randint(1, 3))]
+        elif family != "base":
+            raise ValueError(f"unknown family {family!r}")
+        self.long_tail = family == "long-prompts"
         # A third of the traces have a short max_model_len: requests stop there, and slots for
         # lookahead tokens are capped by it.
         self.max_model_len = rng.randint(4 * B, 10 * B) if rng.random() < 0.33 else 1 << 20
         self.sides = [cls(self.num_blocks, B, self.max_model_len) for cls in sides]
         self.pairing = Pairing()
+        self.event_pairing = Pairing()
         self.waiting: list[str] = []
         self.running: list[str] = []
         self.tokens: dict[str, list[int]] = {}
@@ -104,8 +134,13 @@ class Trace:
         if len(results) == 2 and results[0] != results[1]:
             raise Disagreement(f"{what}{args} returned vllm={results[0]} ours={results[1]}")
         snap = self.sides[0].snapshot()
+        events = [side.take_events() for side in self.sides]
         if len(self.sides) == 2:
             compare(snap, self.sides[1].snapshot(), self.pairing)
+            compare_events(events[0], events[1], self.event_pairing)
+        for e in events[0]:
+            key = {"BlockStored": "events_stored", "BlockRemoved": "events_removed"}.get(e[0], "events_cleared")
+            self.coverage[key] += 1
         self.count(what, results[0], snap)
         self.prev = snap
         return results[0]
@@ -126,6 +161,8 @@ class Trace:
             c["preemptions"] += 1
         elif what == "reset" and result:
             c["resets"] += 1
+        elif what == "make_stats":
+            c["stats_taken"] += 1
         c["states_with_duplicate_hashes"] += any(len(ids) > 1 for ids in snap["hash_map"].values())
 
     # ---------------------------------------------------------------- scheduler moves
@@ -133,7 +170,8 @@ class Trace:
         rng, B = self.rng, self.block_size
         template = rng.choice(self.templates)
         cut = rng.choice([len(template), len(template) // B * B, rng.randint(0, len(template))])
-        tokens = template[:cut] + [rng.randrange(self.vocab) for _ in range(rng.choice([0, 1, B, rng.randint(0, 3 * B)]))]
+        extra = rng.choice([0, 1, B, rng.randint(0, 3 * B)] + ([rng.randint(0, 12 * B)] if self.long_tail else []))
+        tokens = template[:cut] + [rng.randrange(self.vocab) for _ in range(extra)]
         tokens = tokens[:self.max_model_len - 1] or [rng.randrange(self.vocab)]
         rid = f"r{self.next_id}"
         self.next_id += 1
@@ -200,10 +238,13 @@ class Trace:
     def reset(self) -> None:
         self.call("reset")
 
+    def make_stats(self) -> None:
+        self.call("make_stats")
+
     def run(self) -> int:
         moves = [(self.arrive, 20, None), (self.admit, 25, "waiting"), (self.step, 40, "running"),
                  (self.finish, 8, "running"), (self.abort_waiting, 2, "waiting"), (self.evict, 4, None),
-                 (self.reset, 1, None)]
+                 (self.reset, 1, None), (self.make_stats, 3, None)]
         for _ in range(self.num_ops):
             ready = [(m, w) for m, w, need in moves if need is None or getattr(self, need)]
             move = self.rng.choices([m for m, _ in ready], [w for _, w in ready])[0]
@@ -211,63 +252,20 @@ class Trace:
         return len(self.log)
 
 
-# ------------------------------------------------------------------------- planted bugs
-def mutate(name: str):
-    """Plant a known bug in our implementation (a monkeypatch); returns the function undoing it."""
-    from infernav.reimpl.prefix_cache import block_pool, kv_cache_manager
-
-    saved = [(cls, attr, cls.__dict__[attr]) for cls, attr in (
-        (kv_cache_manager.KVCacheManager, "free"), (kv_cache_manager.KVCacheManager, "get_computed_blocks"),
-        (block_pool.BlockPool, "get_cached_block"), (block_pool.BlockPool, "touch"))]
-
-    def undo():
-        for cls, attr, fn in saved:
-            setattr(cls, attr, fn)
-
-    if name == "free-forward":  # free a request's blocks head first instead of tail first
-        def free(self, request):
-            blocks = self.req_to_blocks.pop(request.request_id, None)
-            if blocks:
-                self.block_pool.free_blocks(blocks)
-            self.num_cached_block.pop(request.request_id, None)
-        kv_cache_manager.KVCacheManager.free = free
-    elif name == "no-cap":  # look up the whole prompt, not num_tokens - 1
-        def get_computed_blocks(self, request):
-            hits = []
-            for block_hash in request.block_hashes[:request.num_tokens // self.block_size]:
-                block = self.block_pool.get_cached_block(block_hash)
-                if block is None:
-                    break
-                hits.append(block)
-            stats = self.preempted_stats if request.num_preemptions > 0 else self.prefix_cache_stats
-            stats.record(request.num_tokens, len(hits) * self.block_size)
-            return hits, len(hits) * self.block_size
-        kv_cache_manager.KVCacheManager.get_computed_blocks = get_computed_blocks
-    elif name == "latest-duplicate":  # a lookup returns the newest of duplicate blocks
-        def get_cached_block(self, block_hash):
-            hit = self._cached.get(block_hash)
-            if hit is None or isinstance(hit, block_pool.KVCacheBlock):
-                return hit
-            return list(hit.values())[-1]
-        block_pool.BlockPool.get_cached_block = get_cached_block
-    elif name == "lru-on-hit":  # a hit on a free block leaves it in the free queue
-        def touch(self, blocks):
-            for block in blocks:
-                block.ref_cnt += 1
-        block_pool.BlockPool.touch = touch
-    else:
-        raise SystemExit(f"unknown mutation {name}")
-    return undo
-
-
-MUTATIONS = ["free-forward", "no-cap", "latest-duplicate", "lru-on-hit"]
+# ------------------------------------------------------------------------- running
+def parse_seeds(text: str) -> list[int]:
+    if ":" in text:
+        start, stop = map(int, text.split(":"))
+        return list(range(start, stop))
+    return [int(s) for s in text.split(",") if s]
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vllm-root", required=True)
     ap.add_argument("--seeds", default="0:1000", help="START:STOP, or a comma-separated list")
-    ap.add_argument("--mutate", choices=MUTATIONS + ["all"])
+    ap.add_argument("--family", choices=FAMILIES, default="base")
+    ap.add_argument("--mutate", help="a planted bug of prefix_mutations.MUTATIONS, or 'all'")
     ap.add_argument("--show", type=int, default=3, help="disagreements to report in full")
     args = ap.parse_args(argv)
 
@@ -275,51 +273,51 @@ def main(argv: list[str] | None = None) -> int:
 
     bootstrap.setup(args.vllm_root)
     t0 = time.perf_counter()
+    import prefix_mutations
     from sides import OurSide, RealSide
 
     RealSide(2, 1, 8)  # imports vLLM's modules, so that the timings below are of the traces alone
     import_seconds = round(time.perf_counter() - t0, 2)
-
-    if ":" in args.seeds:
-        start, stop = map(int, args.seeds.split(":"))
-        seeds = list(range(start, stop))
-    else:
-        seeds = [int(s) for s in args.seeds.split(",") if s]
+    seeds = parse_seeds(args.seeds)
     if args.mutate == "all":
         report = {}
-        for name in MUTATIONS:
-            undo = mutate(name)
-            report[name] = run(seeds, [RealSide, OurSide], args.show)
+        for name, (family, _) in prefix_mutations.MUTATIONS.items():
+            undo = prefix_mutations.plant(name)
+            report[name] = run(seeds, [RealSide, OurSide], args.show, family, stop_at_first=True)
             undo()
         print(json.dumps({"mutations": report, "vllm_import_seconds": import_seconds}))
         return 0
     if args.mutate:
-        mutate(args.mutate)
-    result = run(seeds, [RealSide, OurSide], args.show)
-    result.update(mutation=args.mutate, vllm_import_seconds=import_seconds)
+        prefix_mutations.plant(args.mutate)
+    result = run(seeds, [RealSide, OurSide], args.show, args.family)
+    result.update(mutation=args.mutate, family=args.family, vllm_import_seconds=import_seconds)
     print(json.dumps(result))
     return 0
 
 
-def run(seeds: list[int], sides, show: int) -> dict:
+def run(seeds: list[int], sides, show: int, family: str = "base", stop_at_first: bool = False) -> dict:
+    """Play the seeds; with `stop_at_first` (planted bugs), stop at the first disagreement."""
     t0 = time.perf_counter()
-    disagreements, calls, failures = 0, 0, []
+    disagreements, calls, failures, played = 0, 0, [], 0
     coverage = dict.fromkeys(COVERAGE, 0)
     for seed in seeds:
-        trace = Trace(seed, sides)
+        trace = Trace(seed, sides, family)
+        played += 1
         try:
             calls += trace.run()
         except Disagreement as exc:
             disagreements += 1
             calls += len(trace.log)
-            if len(failures) < show:
-                failures.append({"seed": seed, "call": len(trace.log), "what": str(exc),
+            if len(failures) < max(show, 1 if stop_at_first else 0):
+                failures.append({"seed": seed, "call": len(trace.log), "what": str(exc)[:600],
                                  "last_calls": trace.log[-5:]})
+            if stop_at_first:
+                break
         for k, v in trace.coverage.items():
             coverage[k] += v
-    return {"traces": len(seeds), "disagreements": disagreements, "calls_compared": calls,
-            "seconds": round(time.perf_counter() - t0, 2),
-            "seeds": f"{seeds[0]}..{seeds[-1]}" if seeds else "", "coverage": coverage, "first": failures}
+    return {"traces": played, "disagreements": disagreements, "calls_compared": calls, "family": family,
+            "seconds": round(time.perf_counter() - t0, 2), "seed_list": seeds[:played],
+            "seeds": f"{seeds[0]}..{seeds[played - 1]}" if seeds else "", "coverage": coverage, "first": failures}
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """The two sides the oracle compares, behind one small API of plain values.
 
 `RealSide` drives vLLM 0.14.1's own `vllm.v1.core.kv_cache_manager.KVCacheManager` (one
-full-attention group, sha256 block hashes, stats on); `OurSide` drives
+full-attention group, sha256 block hashes, stats and KV cache events on); `OurSide` drives
 `infernav.reimpl.prefix_cache.KVCacheManager`. Both are given the same calls with the same
 arguments; `snapshot()` reads each one's internal state (free queue order, reference counts,
-per-request blocks, the hash -> blocks map, hit counters) for comparison. Runs in the oracle venv
+per-request blocks, the hash -> blocks map, hit counters) for comparison; `take_events()` and
+`make_stats()` hand over the KV cache events and the per-interval `PrefixCacheStats` as plain
+tuples (event hashes are compared through a one-to-one pairing, like block hashes). Runs in the oracle venv
 after `bootstrap.setup`.
 """
 from __future__ import annotations
@@ -73,6 +75,12 @@ class Side:
     def reset(self) -> bool:
         return self.manager.reset_prefix_cache()
 
+    def make_stats(self) -> tuple:
+        return stats_tuple(self.manager.make_prefix_cache_stats())
+
+    def take_events(self) -> list[tuple]:
+        return [event_tuple(e) for e in self.manager.take_events()]
+
     def snapshot(self) -> dict[str, Any]:
         blocks = self.pool.blocks
         return {
@@ -86,11 +94,26 @@ class Side:
         }
 
 
+def stats_tuple(s) -> tuple:
+    return (s.reset, s.requests, s.queries, s.hits, s.preempted_requests, s.preempted_queries, s.preempted_hits)
+
+
+def event_tuple(e) -> tuple:
+    """(kind, hashes, parent, token ids, block size, lora id, medium, lora name), by class name."""
+    kind = type(e).__name__
+    if kind == "BlockStored":
+        return (kind, list(e.block_hashes), e.parent_block_hash, list(e.token_ids), e.block_size, e.lora_id,
+                e.medium, e.lora_name)
+    if kind == "BlockRemoved":
+        return (kind, list(e.block_hashes), None, None, None, None, e.medium, None)
+    return (kind, [], None, None, None, None, None, None)
+
+
 class OurSide(Side):
     name = "ours"
 
     def _make_manager(self, num_blocks, block_size, max_model_len):
-        return KVCacheManager(num_blocks, block_size, max_model_len)
+        return KVCacheManager(num_blocks, block_size, max_model_len, enable_kv_cache_events=True)
 
     def _make_request(self, rid, tokens):
         return Request(rid, tokens, self.block_size)
@@ -108,8 +131,7 @@ class OurSide(Side):
         return self.manager.num_cached_block
 
     def _stats(self):
-        s, p = self.manager.prefix_cache_stats, self.manager.preempted_stats
-        return (s.requests, s.queries, s.hits, p.requests, p.queries, p.hits)
+        return stats_tuple(self.manager.prefix_cache_stats)
 
     def _hash_map(self):
         return {h: self.pool.cached_block_ids(h) for h in self.pool._cached}
@@ -136,7 +158,7 @@ class RealSide(Side):
         config = KVCacheConfig(num_blocks=num_blocks, kv_cache_tensors=[],
                                kv_cache_groups=[KVCacheGroupSpec(["model.layers.0.attn"], spec)])
         return VllmKVCacheManager(config, max_model_len=max_model_len, hash_block_size=block_size,
-                                  enable_caching=True, log_stats=True)
+                                  enable_caching=True, log_stats=True, enable_kv_cache_events=True)
 
     def _make_request(self, rid, tokens):
         from vllm.v1.request import Request as VllmRequest
@@ -159,8 +181,7 @@ class RealSide(Side):
         return self._manager0().num_cached_block
 
     def _stats(self):
-        s = self.manager.prefix_cache_stats
-        return (s.requests, s.queries, s.hits, s.preempted_requests, s.preempted_queries, s.preempted_hits)
+        return stats_tuple(self.manager.prefix_cache_stats)
 
     def _hash_map(self):
         out = {}
