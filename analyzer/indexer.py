@@ -42,6 +42,14 @@ class IndexReport:
     reason: str = ""              # why a cold build happened, if not asked for
 
 
+def _usable_cores() -> int:
+    """Cores this process may run on (taskset, cpusets), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def index_path(ref: FrameworkRef) -> Path:
     return home() / "index" / f"{ref.key}.sqlite"
 
@@ -92,7 +100,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
 
 def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None) -> IndexReport:
     t0 = time.perf_counter()
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or _usable_cores()
     path = index_path(ref)
     report = IndexReport(ref.key, path, "cold")
     scanned = _scan(root, ref.roots, report.skipped)
