@@ -1,8 +1,11 @@
 """Build or refresh a framework's index: scan, hash, parse what changed on all cores, resolve, store.
 
-Per-file facts are kept in the index (marshal blobs), so a one-file edit re-parses that file only;
-resolution then re-runs over all facts (about a second for vLLM) so edges that cross files stay
-exactly what a cold index would produce.
+Per-file facts are kept in the index (marshal blobs), so a one-file edit re-parses that file only
+(plus the files whose module name an added or removed `__init__.py` changed); every stored file is
+hashed, so an edit that kept its size and mtime is seen. Resolution then re-runs over all facts
+(vLLM: ~8 s, nearly all of it the Python value flow; see NOTES "Python resolution") so edges that
+cross files stay exactly what a cold index would produce; an edit whose facts come out as they were
+keeps the derived tables.
 """
 from __future__ import annotations
 
@@ -37,6 +40,14 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why)
     seconds: dict[str, float] = field(default_factory=dict)
     reason: str = ""              # why a cold build happened, if not asked for
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (taskset, cpusets), not all the machine has."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def index_path(ref: FrameworkRef) -> Path:
@@ -89,7 +100,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
 
 def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None) -> IndexReport:
     t0 = time.perf_counter()
-    jobs = jobs or os.cpu_count() or 1
+    jobs = jobs or _usable_cores()
     path = index_path(ref)
     report = IndexReport(ref.key, path, "cold")
     scanned = _scan(root, ref.roots, report.skipped)
