@@ -141,6 +141,18 @@ def _stats_waiting(patch, m):
     patch(m.S, "make_stats", make_stats)
 
 
+@bug("map-overwrite", "base", "hash map: a duplicate replaces the block cached under its hash")
+def _map_overwrite(patch, m):
+    orig = m.Pool.cache_full_blocks
+
+    def cache_full_blocks(self, *args, **kw):
+        orig(self, *args, **kw)
+        for h, hit in list(self._cached.items()):
+            if isinstance(hit, dict):
+                self._cached[h] = list(hit.values())[-1]
+    patch(m.Pool, "cache_full_blocks", cache_full_blocks)
+
+
 @bug("event-no-parent", "base", "KV events: BlockStored without its parent hash")
 def _event_no_parent(patch, m):
     orig = m.Pool.cache_full_blocks

@@ -8,7 +8,8 @@ True, publisher="null")`; the publisher is wrapped to keep each published batch)
 
 Each side answers: `schedule()` (ids and token counts), `update()` (finished ids, the step's
 outputs with finish reasons, the `SchedulerStats` incl. `PrefixCacheStats`, the KV events),
-`state()` (queues, blocks, progress, statuses, the free-queue order, finish reasons of every
+`state()` (queues, blocks, progress, statuses, the free-queue order, the hash map's groups of
+block ids (which hash is which is checked through the events' pairing), finish reasons of every
 request that has left). Runs in the oracle venv after `bootstrap.setup`.
 """
 from __future__ import annotations
@@ -69,6 +70,8 @@ class Ours:
         s = self.s
         return dict(waiting=s.waiting_ids(), running=s.running_ids(), free=s.num_free_blocks,
                     free_queue=s.kv_cache_manager.block_pool.free_block_queue.block_ids(),
+                    hash_map=sorted(s.kv_cache_manager.block_pool.cached_block_ids(h)
+                                    for h in s.kv_cache_manager.block_pool._cached),
                     blocks={r.request_id: s.kv_cache_manager.get_block_ids(r.request_id) for r in s.running},
                     computed={r.request_id: r.num_computed_tokens for r in s.running},
                     preemptions={rid: r.num_preemptions for rid, r in s.requests.items()},
@@ -200,6 +203,8 @@ class Real:
         return dict(waiting=[r.request_id for r in waiting], running=[r.request_id for r in s.running],
                     free=pool.get_num_free_blocks(),
                     free_queue=[b.block_id for b in pool.free_block_queue.get_all_free_blocks()],
+                    hash_map=sorted(list(v) if isinstance(v, dict) else [v.block_id]
+                                    for v in pool.cached_block_hash_to_block._cache.values()),
                     blocks={r.request_id: list(s.kv_cache_manager.get_block_ids(r.request_id)[0]) for r in s.running},
                     computed={r.request_id: r.num_computed_tokens for r in s.running},
                     preemptions={rid: r.num_preemptions for rid, r in s.requests.items()},

@@ -17,9 +17,10 @@ Per step the comparison covers: scheduled ids and token counts (in order), new /
 running / preempted / finished ids; then, from `update_from_output`, the finished ids, every
 output (new tokens, finish reason, stop reason, cached tokens), the `SchedulerStats` (running,
 waiting, KV usage, the step's `PrefixCacheStats`) and the KV cache events published (hashes
-paired one to one over the trace); then the queues in order, the free-block queue in order, each
-running request's blocks and progress, statuses, preemption counts and the finish reason of every
-request that has left (aborted ones included). The first difference ends the trace.
+paired one to one over the trace); then the queues in order, the free-block queue in order, the
+hash map (groups of block ids under one hash), each running request's blocks and progress,
+statuses, preemption counts and the finish reason of every request that has left (aborted ones
+included). The first difference ends the trace.
 
 Families (FAMILIES): `base`; `chunked-off`; `multi-abort` (several ids per abort call, with
 duplicates, finished and unknown ids); `abort-mid-step` (aborts between `schedule` and
