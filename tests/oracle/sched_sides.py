@@ -67,11 +67,12 @@ class Ours:
                     stats=stats_tuple(res.scheduler_stats), events=[event_tuple(e) for e in res.events])
 
     def state(self) -> dict:
+        from infernav.reimpl.prefix_cache import KVCacheBlock
         s = self.s
         return dict(waiting=s.waiting_ids(), running=s.running_ids(), free=s.num_free_blocks,
                     free_queue=s.kv_cache_manager.block_pool.free_block_queue.block_ids(),
-                    hash_map=sorted(s.kv_cache_manager.block_pool.cached_block_ids(h)
-                                    for h in s.kv_cache_manager.block_pool._cached),
+                    hash_map=sorted([v.block_id] if isinstance(v, KVCacheBlock) else list(v)
+                                    for v in s.kv_cache_manager.block_pool._cached.values()),
                     blocks={r.request_id: s.kv_cache_manager.get_block_ids(r.request_id) for r in s.running},
                     computed={r.request_id: r.num_computed_tokens for r in s.running},
                     preemptions={rid: r.num_preemptions for rid, r in s.requests.items()},

@@ -79,7 +79,7 @@ def both(step: int, what: str, fa, fb):
 
 # ----------------------------------------------------------------------------- trace
 def draw_config(rng: random.Random, family: str = "base") -> dict:
-    block_size = rng.choice([1, 2, 4, 4, 8, 16] if family != "long-prompts" else [1, 2, 4])
+    block_size = rng.choice([1, 2, 4, 4, 8, 16] if family != "long-prompts" else [2, 4, 4, 8])
     max_model_len = rng.choice([32, 64, 96, 128] if family != "long-prompts" else [128, 256])
     min_blocks = -(-max_model_len // block_size) + 1  # one request always fits (+ the null block)
     num_blocks = rng.randint(min_blocks, min_blocks * rng.choice([1, 2, 3]))
@@ -124,7 +124,7 @@ def draw_requests(rng: random.Random, cfg: dict, family: str = "base") -> list[d
         if family == "over-long" and rng.random() < 0.4:
             plen = rng.randint(L, L + L // 2)
         prompt = (base[:rng.randint(0, len(base))] + [rng.choice(VOCAB) for _ in range(plen)])[:plen]
-        max_tokens = rng.randint(1, max(1, L - plen))
+        max_tokens = rng.randint(1, max(1, L - plen if family != "long-prompts" else min(24, L - plen)))
         abort = (step + rng.randint(0, 40)) if rng.random() < p_abort or plen >= L else None
         reqs.append(dict(rid=f"r{i}", prompt=prompt, max_tokens=max_tokens, priority=rng.choice([0, 0, 1, 2]),
                          arrival_step=step, abort_step=abort,
