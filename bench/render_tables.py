@@ -15,14 +15,15 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = REPO / "bench" / "results" / "vllm_oracle_families.json"
-DOCS = {"prefix": ("vllm_oracle_prefix", REPO / "docs" / "dev" / "prefix_cache.md"),
-        "scheduler": ("vllm_oracle_scheduler", REPO / "docs" / "dev" / "scheduler.md")}
+DOCS = {"prefix": ("vllm_oracle_prefix", REPO / "docs" / "dev" / "prefix_cache.md", "calls"),
+        "scheduler": ("vllm_oracle_scheduler", REPO / "docs" / "dev" / "scheduler.md", "steps")}
 
 
-def render(part: dict, command: str) -> str:
-    rows = ["| family | traces | seeds | disagreements | compared | seconds |", "|---|---:|---|---:|---:|---:|"]
+def render(part: dict, command: str, unit: str) -> str:
+    rows = [f"| family | traces | seeds | disagreements | {unit} compared | seconds |", "|---|---:|---|---:|---:|---:|"]
     for fam, r in part["families"].items():
-        rows.append(f"| {fam} | {r['traces']} | {r['seeds']} | {r['disagreements']} | {r['compared']:,} | {r['seconds']} |")
+        rows.append(f"| {fam} | {r['traces']} | {r['seeds']} | {r['disagreements']} | {r['compared']:,} "
+                    f"| {r['seconds']} |")
     rows += ["", "| planted bug | family | what it breaks | caught | seed | at | traces played |",
              "|---|---|---|---|---:|---|---:|"]
     for name, r in part["planted"].items():
@@ -45,9 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     paths = [a for a in argv if a != "--check"]
     data = json.loads(Path(paths[0] if paths else DEFAULT).read_text())
     stale = []
-    for key, (name, doc) in DOCS.items():
+    for key, (name, doc, unit) in DOCS.items():
         old = doc.read_text()
-        new = splice(old, name, render(data[key], data["command"]))
+        new = splice(old, name, render(data[key], data["command"], unit))
         if new != old:
             stale.append(str(doc))
             if not check:
@@ -55,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     if check and stale:
         print("stale tables in: " + ", ".join(stale))
         return 1
-    print(("checked " if check else "rendered ") + ", ".join(str(d) for _, d in DOCS.values()))
+    print(("checked " if check else "rendered ") + ", ".join(str(d) for _, d, _ in DOCS.values()))
     return 0
 
 

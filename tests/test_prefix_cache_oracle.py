@@ -56,3 +56,16 @@ def test_oracle_catches_planted_bugs(vllm_oracle, capsys):
     assert len(report) >= 11
     missed = [name for name, r in report.items() if r["disagreements"] == 0]
     assert missed == []
+
+
+def test_doc_tables_are_rendered_from_the_json():
+    """docs/dev/prefix_cache.md and docs/dev/scheduler.md carry the oracle tables exactly as
+    bench/render_tables.py renders them from bench/results/vllm_oracle_families.json."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "bench" / "render_tables.py"
+    spec = importlib.util.spec_from_file_location("infernav_render_tables", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--check"]) == 0

@@ -22,6 +22,11 @@ EOS = 2
 REASONS = {"STOP": "stop", "LENGTH": "length", "ABORT": "abort"}
 
 
+def reason(finish_reason) -> str | None:
+    """vLLM's FinishReason (an IntEnum: STOP is 0, so never test it for truth) as our string."""
+    return None if finish_reason is None else REASONS[finish_reason.name]
+
+
 def stats_tuple(st) -> tuple | None:
     if st is None:
         return None
@@ -190,8 +195,8 @@ class Real:
         eco = self.s.update_from_output(self.last, out)
         outputs, stats = [], None
         for e in eco.values():
-            outputs += [(o.request_id, list(o.new_token_ids), REASONS[o.finish_reason.name] if o.finish_reason is not None else None,
-                         o.stop_reason, o.num_cached_tokens) for o in e.outputs]
+            outputs += [(o.request_id, list(o.new_token_ids), reason(o.finish_reason), o.stop_reason,
+                         o.num_cached_tokens) for o in e.outputs]
             stats = stats or e.scheduler_stats
         events, self.capture.events = self.capture.events, []
         return dict(finished=sorted(r for r in before if r not in self.s.requests and r in sampled),
@@ -210,5 +215,5 @@ class Real:
                     computed={r.request_id: r.num_computed_tokens for r in s.running},
                     preemptions={rid: r.num_preemptions for rid, r in s.requests.items()},
                     status={rid: r.status.name.split("_")[0].lower() for rid, r in s.requests.items()},
-                    reasons={rid: (REASONS[r.get_finished_reason().name] if r.get_finished_reason() is not None else None)
-                             for rid, r in self.reqs.items() if rid not in s.requests})
+                    reasons={rid: reason(r.get_finished_reason()) for rid, r in self.reqs.items()
+                             if rid not in s.requests})
