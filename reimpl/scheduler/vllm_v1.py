@@ -1,8 +1,10 @@
 """vLLM v1's scheduler (0.14.1), text-only, one KV-cache group, no speculative decoding.
 
 Mirrors `vllm.v1.core.sched.scheduler.Scheduler.schedule`, `_preempt_request`,
-`_update_after_schedule`, `update_from_output`, `finish_requests` and the two request queues of
-`vllm.v1.core.sched.request_queue`, over our own `infernav.reimpl.prefix_cache.KVCacheManager`
+`_update_after_schedule`, `update_from_output` (with `check_stop`, the outputs, `make_stats` and
+the KV events it takes), `finish_requests`, `reset_prefix_cache`, the config checks of
+`vllm.config.SchedulerConfig` and the two request queues of `vllm.v1.core.sched.request_queue`
+(vllm_types.py), over our own `infernav.reimpl.prefix_cache.KVCacheManager`
 (itself checked against vLLM's). What is left out: encoder inputs, KV connectors, LoRA, structured
 output, async scheduling, draft tokens; none of them change a text-only step.
 
@@ -35,6 +37,7 @@ from .vllm_types import (FINISHED_ABORTED, FINISHED_LENGTH, FINISHED_STOPPED, PR
 __all__ = ["FCFSQueue", "PriorityQueue", "SchedRequest", "SchedulerOutput", "VllmScheduler", "FINISHED_ABORTED",
            "FINISHED_LENGTH", "FINISHED_STOPPED", "PREEMPTED", "RUNNING", "WAITING", "EngineCoreOutput",
            "SchedulerStats", "UpdateResult"]
+
 
 class VllmScheduler:
     """The decisions of vLLM v1's `Scheduler`, step by step (see the module docstring)."""

@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vllm-root", required=True)
     ap.add_argument("--seeds", default="0:1000", help="START:STOP, or a comma-separated list")
-    ap.add_argument("--family", choices=FAMILIES, default="base")
+    ap.add_argument("--family", choices=FAMILIES + ["all"], default="base", help="'all': every family, same seeds")
     ap.add_argument("--mutate", help="a planted bug of prefix_mutations.MUTATIONS, or 'all'")
     ap.add_argument("--show", type=int, default=3, help="disagreements to report in full")
     args = ap.parse_args(argv)
@@ -286,6 +286,10 @@ def main(argv: list[str] | None = None) -> int:
             report[name] = run(seeds, [RealSide, OurSide], args.show, family, stop_at_first=True)
             undo()
         print(json.dumps({"mutations": report, "vllm_import_seconds": import_seconds}))
+        return 0
+    if args.family == "all":
+        print(json.dumps({"families": {f: run(seeds, [RealSide, OurSide], args.show, f) for f in FAMILIES},
+                          "vllm_import_seconds": import_seconds}))
         return 0
     if args.mutate:
         prefix_mutations.plant(args.mutate)

@@ -8,7 +8,8 @@ True, publisher="null")`; the publisher is wrapped to keep each published batch)
 
 Each side answers: `schedule()` (ids and token counts), `update()` (finished ids, the step's
 outputs with finish reasons, the `SchedulerStats` incl. `PrefixCacheStats`, the KV events),
-`state()` (queues, blocks, progress, statuses, the free-queue order, finish reasons of every
+`state()` (queues, blocks, progress, statuses, the free-queue order, the hash map's groups of
+block ids (which hash is which is checked through the events' pairing), finish reasons of every
 request that has left). Runs in the oracle venv after `bootstrap.setup`.
 """
 from __future__ import annotations
@@ -19,6 +20,11 @@ from pathlib import Path
 
 EOS = 2
 REASONS = {"STOP": "stop", "LENGTH": "length", "ABORT": "abort"}
+
+
+def reason(finish_reason) -> str | None:
+    """vLLM's FinishReason (an IntEnum: STOP is 0, so never test it for truth) as our string."""
+    return None if finish_reason is None else REASONS[finish_reason.name]
 
 
 def stats_tuple(st) -> tuple | None:
@@ -66,9 +72,12 @@ class Ours:
                     stats=stats_tuple(res.scheduler_stats), events=[event_tuple(e) for e in res.events])
 
     def state(self) -> dict:
+        from infernav.reimpl.prefix_cache import KVCacheBlock
         s = self.s
         return dict(waiting=s.waiting_ids(), running=s.running_ids(), free=s.num_free_blocks,
                     free_queue=s.kv_cache_manager.block_pool.free_block_queue.block_ids(),
+                    hash_map=sorted([v.block_id] if isinstance(v, KVCacheBlock) else list(v)
+                                    for v in s.kv_cache_manager.block_pool._cached.values()),
                     blocks={r.request_id: s.kv_cache_manager.get_block_ids(r.request_id) for r in s.running},
                     computed={r.request_id: r.num_computed_tokens for r in s.running},
                     preemptions={rid: r.num_preemptions for rid, r in s.requests.items()},
@@ -186,8 +195,8 @@ class Real:
         eco = self.s.update_from_output(self.last, out)
         outputs, stats = [], None
         for e in eco.values():
-            outputs += [(o.request_id, list(o.new_token_ids), REASONS[o.finish_reason.name] if o.finish_reason is not None else None,
-                         o.stop_reason, o.num_cached_tokens) for o in e.outputs]
+            outputs += [(o.request_id, list(o.new_token_ids), reason(o.finish_reason), o.stop_reason,
+                         o.num_cached_tokens) for o in e.outputs]
             stats = stats or e.scheduler_stats
         events, self.capture.events = self.capture.events, []
         return dict(finished=sorted(r for r in before if r not in self.s.requests and r in sampled),
@@ -200,9 +209,11 @@ class Real:
         return dict(waiting=[r.request_id for r in waiting], running=[r.request_id for r in s.running],
                     free=pool.get_num_free_blocks(),
                     free_queue=[b.block_id for b in pool.free_block_queue.get_all_free_blocks()],
+                    hash_map=sorted(list(v) if isinstance(v, dict) else [v.block_id]
+                                    for v in pool.cached_block_hash_to_block._cache.values()),
                     blocks={r.request_id: list(s.kv_cache_manager.get_block_ids(r.request_id)[0]) for r in s.running},
                     computed={r.request_id: r.num_computed_tokens for r in s.running},
                     preemptions={rid: r.num_preemptions for rid, r in s.requests.items()},
                     status={rid: r.status.name.split("_")[0].lower() for rid, r in s.requests.items()},
-                    reasons={rid: (REASONS[r.get_finished_reason().name] if r.get_finished_reason() is not None else None)
-                             for rid, r in self.reqs.items() if rid not in s.requests})
+                    reasons={rid: reason(r.get_finished_reason()) for rid, r in self.reqs.items()
+                             if rid not in s.requests})
