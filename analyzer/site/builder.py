@@ -15,10 +15,22 @@ from .. import sources
 from ..notes import MECHANISMS, Note, check, load_notes
 from .explorer import ExplorerPages
 from .html import esc, permalink, rel_url, slug, url_part
-from .pages import NeighbourRows, Pages
+from .pages import Pages
 from .pieces import Pieces
+from .symbols import SymbolPages
 
 CENTRAL_SYMBOLS = 300          # symbol pages per framework beyond the anchored ones
+_PLAIN_NAME = re.compile(r"^[A-Za-z0-9_]+(?:(?:\.|::)[A-Za-z0-9_]+)*$")
+
+
+def symbol_slug(name: str, force_hash: bool = False) -> str:
+    """A symbol page's file name from its canonical name alone: the name itself (`::` as `.`)
+    when it is plain, else a readable slug plus 8 hex digits of the name's sha1 (`operator*`)."""
+    import hashlib
+
+    if _PLAIN_NAME.match(name) and len(name) <= 150 and not force_hash:
+        return name.replace("::", ".")
+    return f"{slug(name)[:100]}--{hashlib.sha1(name.encode()).hexdigest()[:8]}"
 
 
 @dataclass
@@ -30,7 +42,7 @@ class Framework:
     rank: dict[int, float] = field(default_factory=dict)
 
 
-class SiteBuilder(Pieces, Pages, NeighbourRows, ExplorerPages):
+class SiteBuilder(Pieces, Pages, SymbolPages, ExplorerPages):
     """Generates every page; each mixin writes one kind of page or piece."""
 
     def __init__(self, open_index, repo: Path):
@@ -64,7 +76,7 @@ class SiteBuilder(Pieces, Pages, NeighbourRows, ExplorerPages):
             self._mechanism_page(mech)
         for f in self.fw.values():
             self._framework_page(f)
-            for sid, path in f.pages.items():
+            for path, sid in {p: s for s, p in sorted(f.pages.items(), reverse=True)}.items():
                 self._symbol_page(f, sid, path)
             self._explorer_data(f)
         self._explorer_page()
@@ -124,8 +136,21 @@ class SiteBuilder(Pieces, Pages, NeighbourRows, ExplorerPages):
             row = rows.get(sid)
             if row is not None and row.kind in kinds:
                 chosen.add(sid)
-        for sid in chosen:
-            f.pages[sid] = f"symbols/{f.ref.name}/{slug(idx.symbol(sid).name)}-{sid}.md"
+        self._assign_pages(f, chosen)
+
+    def _assign_pages(self, f: Framework, chosen: set[int]) -> None:
+        """One page per canonical name (overloads and twins share it), at a URL made from the
+        name alone (symbol_slug), so a bookmark survives a re-index."""
+        idx = f.index
+        names = sorted({r.name for r in idx.symbols(chosen).values()})
+        slugs: dict[str, list[str]] = {}
+        for name in names:
+            slugs.setdefault(symbol_slug(name), []).append(name)
+        for s, group in slugs.items():
+            for name in group:
+                page = s if len(group) == 1 else symbol_slug(name, force_hash=True)
+                for r in idx.exact(name):
+                    f.pages[r.id] = f"symbols/{f.ref.name}/{page}.md"
 
     # ------------------------------------------------------------------ links
     def link_symbol(self, fw: str, name: str, from_page: str, label: str | None = None) -> str:

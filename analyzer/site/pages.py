@@ -110,60 +110,6 @@ class Pages:
             parts.append(f"| {self.link_symbol(f.ref.name, r.name, page)} | {reach} | <code>{esc(r.path)}:{r.line}</code> |")
         self.pages[page] = "\n".join(parts) + "\n"
 
-    def _symbol_page(self, f, sid: int, page: str) -> None:
-        idx = f.index
-        row = idx.symbol(sid)
-        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {md(row.name)}", "",
-                 f'<div class="inav-meta"><span class="inav-kind">{esc(row.kind)}</span> '
-                 f'{esc(f.ref.key)} · <code>{esc(row.path)}:{row.line}</code>'
-                 + (f' · flags: {esc(row.flags)}' if row.flags else "") + "</div>", ""]
-        if row.sig:
-            parts.append(f'<pre class="inav-sig"><code>{esc(row.sig)}</code></pre>')
-        if row.doc:
-            parts.append(f'<pre class="inav-doc">{esc(row.doc)}</pre>')
-        parts.append(self.excerpt(f, row, 60))
-        for title, direction in (("Callees", "callees"), ("Callers", "callers")):
-            parts += self._neighbour_rows(f, row, direction, title, page)
-        notes = [n for n in self.notes if any(a.framework == f.ref.name and a.target == row.name
-                                             for a in n.anchors + n.refs)]
-        if notes:
-            parts += ["", "## Notes", ""] + [f"- [{md(n.title)}]({rel_url(page, note_page(n))})" for n in notes]
-        self.pages[page] = "\n".join(parts) + "\n"
-
-
-SYMBOL_ROWS = 60               # neighbour rows per direction on a symbol page (a fan-out is one)
-
-
-class NeighbourRows:
-    """Mixin of SiteBuilder: a symbol page's callers/callees table in the query layer's rank."""
-
-    def _neighbour_rows(self, f, row, direction: str, title: str, page: str) -> list[str]:
-        from ..query import FanOut
-
-        r = f.index.ranked([row.id], direction, is_test=f.ref.is_test_path)
-        tests = f" ({r.tests_hidden} in test code left out)" if r.tests_hidden else ""
-        parts = ["", f"## {title} ({r.symbols()}){tests}", ""]
-        if not r.entries:
-            return parts
-        parts += ["| symbol | resolution | at |", "|---|---|---|"]
-        for e in r.entries[:SYMBOL_ROWS]:
-            if isinstance(e, FanOut):
-                links = ", ".join(self.link_symbol(f.ref.name, h.symbol.name, page, _short2(h.symbol.name))
-                                  for h in e.members)
-                parts.append(f'| <details class="inav-fan"><summary>{esc(e.label)}</summary>{links}</details> '
-                             f"| {esc(e.resolution)} | <code>line {e.members[0].line}</code> |")
-                continue
-            at = f"{e.symbol.path}:{e.line}" if direction == "callers" else f"{e.symbol.path}:{e.symbol.line}"
-            label = e.resolution + ("/" + e.via if e.via != "call" else "")
-            parts.append(f"| {self.link_symbol(f.ref.name, e.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
-        if len(r.entries) > SYMBOL_ROWS:
-            parts.append(f"\n… and {len(r.entries) - SYMBOL_ROWS} more: <code>infernav {direction} {esc(row.name)}</code>")
-        return parts
-
-
-def _short2(name: str) -> str:
-    return ".".join(name.replace("::", ".").split(".")[-2:])
-
 
 def _entry_points(idx, n: int):
     """Uncalled functions that reach the most code within two calls (not through name guesses)."""

@@ -14,19 +14,25 @@ class Pieces:
     """Mixin of SiteBuilder."""
 
     def excerpt(self, f, row, max_lines: int = 40) -> str:
-        """Source lines with numbers, escaped, with a permalink; or the permalink and why not."""
+        """Source lines highlighted, each number an anchor (code.py), with a permalink to the
+        symbol's lines upstream; or the permalink and why not."""
+        from .code import code_block
+
         link = self._permalink(f.ref.name, row.path, row.line)
-        head = (f'<div class="inav-src-head"><code>{esc(row.path)}:{row.line}</code> '
-                f'<a href="{esc(link)}">upstream at {esc(f.ref.key)}</a></div>')
         lines = f.index.source_lines(row, max_lines=max_lines) if f.index is not None else None
+        last = lines[-1][0] if lines else row.line
+        span = f"{link}-L{last}" if lines and last > row.line and link.endswith(f"#L{row.line}") else link
+        head = (f'<div class="inav-src-head"><code>{esc(row.path)}:{row.line}</code> '
+                f'<a class="inav-upstream" href="{esc(span)}">upstream at {esc(f.ref.key)}</a></div>')
         if not lines:
             return head + ('<p class="inav-missing">The source of this framework is not present where '
                            'this site was built; follow the upstream link.</p>')
-        body = "".join(f'<span class="ln">{n}</span>{esc(t)}&#10;' for n, t in lines)
+        template = self._permalink(f.ref.name, row.path, 1)
+        template = template[:-len("#L1")] if template.endswith("#L1") else ""
         more = ""
         if lines[-1][0] < row.end_line:
             more = f'<div class="inav-more">… {row.end_line - lines[-1][0]} more lines upstream</div>'
-        return f'{head}<pre class="inav-src"><code>{body}</code></pre>{more}'
+        return head + code_block(row.path, lines, template) + more
 
     def anchor_excerpt(self, fw: str, anchor, page: str, note_rel: str) -> str:
         f = self.fw.get(fw)
