@@ -18,6 +18,7 @@ from .html import esc, permalink, rel_url, slug, url_part
 from .pages import Pages
 from .pieces import Pieces
 from .symbols import SymbolPages
+from .tours import TourPages, load_tours
 
 CENTRAL_SYMBOLS = 300          # symbol pages per framework beyond the anchored ones
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_]+(?:(?:\.|::)[A-Za-z0-9_]+)*$")
@@ -42,7 +43,7 @@ class Framework:
     rank: dict[int, float] = field(default_factory=dict)
 
 
-class SiteBuilder(Pieces, Pages, SymbolPages, ExplorerPages):
+class SiteBuilder(Pieces, Pages, SymbolPages, TourPages, ExplorerPages):
     """Generates every page; each mixin writes one kind of page or piece."""
 
     def __init__(self, open_index, repo: Path):
@@ -53,6 +54,8 @@ class SiteBuilder(Pieces, Pages, SymbolPages, ExplorerPages):
         self.notes: list[Note] = []
         self.note_status: dict[str, dict[str, str]] = {}  # note -> anchor raw -> status
         self.bench: dict[str, str] = {}
+        self.tours: dict = {}                  # framework -> tours.Tour
+        self.tour_errors: list[str] = []
 
     # ------------------------------------------------------------------ orchestration
     def build(self) -> dict[str, str | bytes]:
@@ -65,6 +68,9 @@ class SiteBuilder(Pieces, Pages, SymbolPages, ExplorerPages):
         if errors:
             raise ValueError("malformed notes: " + "; ".join(errors))
         self._check_notes()
+        from ..notes.model import notes_root
+
+        self.tours, self.tour_errors = load_tours(notes_root())
         self._load_bench_tables()
         for f in self.fw.values():
             self._choose_symbol_pages(f)
@@ -80,6 +86,7 @@ class SiteBuilder(Pieces, Pages, SymbolPages, ExplorerPages):
                 self._symbol_page(f, sid, path)
             self._explorer_data(f)
         self._explorer_page()
+        self._tour_pages()
         self._index_pages(mechanisms)
         self._release_pages()
         return self.pages
@@ -127,6 +134,9 @@ class SiteBuilder(Pieces, Pages, SymbolPages, ExplorerPages):
             for a in note.anchors + note.refs:
                 if a.framework == f.ref.name and not a.is_file:
                     chosen.update(r.id for r in idx.exact(a.target))
+        tour = self.tours.get(f.ref.name)
+        for stop in tour.stops if tour else ():
+            chosen.update(r.id for r in idx.exact(stop.anchor))
         kinds = ("function", "method", "kernel", "device", "class", "struct", "torch_op")
         ranked = sorted(f.rank, key=lambda s: -f.rank[s])
         rows = idx.symbols(ranked[: CENTRAL_SYMBOLS * 3])
