@@ -6,19 +6,18 @@ exactly what a cold index would produce.
 """
 from __future__ import annotations
 
-import hashlib
 import marshal
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from . import store
-from .parse import EXTRACTOR_VERSION, language_of
+from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
 from .parse.languages import needs_module_name
-from .sources import FrameworkRef, home
+from . import sources
+from .sources import FrameworkRef, home, walk
 
 # Below this many files to parse, worker start-up costs more than it saves.
 _PARALLEL_MIN_FILES = 24
@@ -44,58 +43,16 @@ def index_path(ref: FrameworkRef) -> Path:
     return home() / "index" / f"{ref.key}.sqlite"
 
 
-def _scan(root: Path, roots: list[str]) -> list[tuple[str, str, int, int]]:
-    """(relative path, language, size, mtime_ns) of every indexable file, sorted by path."""
-    out = []
-    for top in roots:
-        base = root / top
-        if not base.is_dir():
-            continue
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            for name in filenames:
-                lang = language_of(name)
-                if lang is None:
-                    continue
-                full = os.path.join(dirpath, name)
-                try:
-                    st = os.stat(full)
-                except OSError:
-                    continue
-                out.append((os.path.relpath(full, root).replace(os.sep, "/"), lang, st.st_size, st.st_mtime_ns))
-    out.sort()
-    return out
+def _scan(root: Path, roots: list[str], skipped: list | None = None) -> list[tuple[str, str, int, int]]:
+    """(relative path, language, size, mtime_ns) of every indexable file (sources/walk.py)."""
+    return walk.scan(root, roots, skipped)
 
 
-def _module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
-    """Dotted module name of each Python file: its path from the nearest import root above it.
-
-    Import roots are the framework root and the folder above the top of each chain of regular
-    packages (a folder with __init__.py whose parent has none: where that code is run from).
-    Folders without __init__.py between a root and the file are namespace packages (PEP 420) and
-    part of the name, as in Python and PyCG: `nest/imported.py` is `nest.imported`; vLLM's names
-    (one package chain from the root) are its import paths."""
-    packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
-    roots = {""} | {d.rsplit("/", 1)[0] if "/" in d else "" for d in packages
-                    if (d.rsplit("/", 1)[0] if "/" in d else "") not in packages}
-    out = {}
-    for p in paths:
-        lang = language_of(p)
-        if lang is None or not needs_module_name(lang):
-            continue
-        parts = p.rsplit(".", 1)[0].split("/")
-        is_pkg = parts[-1] == "__init__"
-        if is_pkg:
-            parts = parts[:-1]
-        start = len(parts) - 1
-        while start > 0 and "/".join(parts[:start]) not in roots:
-            start -= 1
-        out[p] = (".".join(parts[start:]), is_pkg)
-    return out
+_module_names = walk.module_names
 
 
 def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None) -> list[tuple]:
-    from .parse.worker import infernav_env, init_worker, parse_one
+    from .parse.worker import parse_in_workers, parse_one
 
     args = [(str(root), *t) for t in todo]
     if len(args) < _PARALLEL_MIN_FILES or jobs <= 1:
@@ -105,22 +62,8 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
             if progress and i % 100 == 0:
                 progress("parse", i, len(args))
         return out
-    import multiprocessing
-
-    # Biggest files first so no worker is left with a long tail.
-    sizes = {t[0]: os.path.getsize(os.path.join(root, t[0])) for t in todo}
-    args.sort(key=lambda a: -sizes.get(a[1], 0))
-    out = []
-    # Workers come from a fork server that imported only the parse worker: forked from this
-    # process they would each carry (and be counted with) everything it holds.
-    ctx = multiprocessing.get_context("forkserver")
-    ctx.set_forkserver_preload([f"{__package__}.parse.worker"])
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx, initializer=init_worker,
-                             initargs=(infernav_env(),)) as pool:
-        for i, r in enumerate(pool.map(parse_one, args, chunksize=8)):
-            out.append(r)
-            if progress and i % 100 == 0:
-                progress("parse", i, len(args))
+    sizes = {t[0]: walk.size_of(root, t[0]) for t in todo}
+    out = parse_in_workers(args, sizes, jobs, progress)
     out.sort(key=lambda r: r[0])
     return out
 
@@ -129,12 +72,27 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
           progress: Callable | None = None) -> IndexReport:
     """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
-    progress(stage, done, total), if given, hears about the parse and resolve stages."""
+    progress(stage, done, total), if given, hears about the parse and resolve stages. The source
+    is verified against its pin first (sources.verify), and the index's folder checked writable
+    before anything is parsed; damage found in the previous index on the way rebuilds it cold."""
+    sources.verify(ref, root)
+    store.check_writable(index_path(ref))
+    try:
+        return _build(ref, root, force=force, jobs=jobs, progress=progress)
+    except store.CorruptIndex as exc:
+        if force:
+            raise
+        report = _build(ref, root, force=True, jobs=jobs, progress=progress)
+        report.reason = f"{exc.reason}; rebuilding"
+        return report
+
+
+def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None) -> IndexReport:
     t0 = time.perf_counter()
     jobs = jobs or os.cpu_count() or 1
     path = index_path(ref)
     report = IndexReport(ref.key, path, "cold")
-    scanned = _scan(root, ref.roots)
+    scanned = _scan(root, ref.roots, report.skipped)
     report.files = len(scanned)
     context = {**ref.parse_context(), "fingerprint": _context_fingerprint(ref)}
     conn, stored = _open_previous(path, root, context["fingerprint"], force, report)
@@ -150,6 +108,9 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
     parsed = _parse_many(root, todo, jobs, progress)
     report.parsed = len(parsed)
     report.seconds["parse"] = time.perf_counter() - t1
+    if report.mode == "incremental" and not deleted and _same_facts(conn, parsed, stored):
+        # Resolution is a pure function of the facts: the derived tables stay as they are.
+        return _up_to_date(path, conn, touched, report, t0, rows=[r[:7] for r in parsed])
     t2 = time.perf_counter()
     rows, facts = _collect_facts(parsed, conn, unchanged, report)
     report.seconds["load"] = time.perf_counter() - t2
@@ -178,6 +139,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
 def _context_fingerprint(ref: FrameworkRef) -> str:
     """Extractor version plus the engine settings extraction depends on: stored facts made under
     other values are re-parsed."""
+    import hashlib
     import json
 
     text = json.dumps([EXTRACTOR_VERSION, ref.parse_context()], sort_keys=True)
@@ -189,7 +151,7 @@ def _open_previous(path: Path, root: Path, fingerprint: str, force: bool, report
     if force:
         return None, {}
     try:
-        conn = store.connect(path)
+        conn = store.connect(path, verify=True)
     except store.MissingIndex:
         return None, {}
     except store.IndexProblem as exc:
@@ -216,6 +178,8 @@ def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list,
     size with its mtime restored (`touch -r`, archive extraction, some editors) must not be missed,
     and hashing vLLM's 18 MiB costs ~0.15 s. Files whose hash is unchanged but whose size or mtime
     moved are `touched` (the stored stamps are refreshed)."""
+    import hashlib
+
     modules = _module_names([p for p, *_ in scanned])
     before = _module_names(list(stored)) if stored else {}
     todo, touched, unchanged = [], [], []
@@ -227,11 +191,9 @@ def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list,
         if old is None or old[0] != lang or before.get(rel) != modules.get(rel):
             todo.append((rel, lang, ctx))
             continue
-        try:
-            with open(root / rel, "rb") as f:
-                digest = hashlib.blake2b(f.read(), digest_size=16).hexdigest()
-        except OSError:
-            digest = ""       # unreadable now: parsed again, which records why
+        data = walk.read_source(root, rel, MAX_FILE_BYTES)[0]
+        # unreadable or odd now: parsed again, which records why
+        digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data is not None else ""
         if digest != old[1]:
             todo.append((rel, lang, ctx))
             continue
@@ -241,11 +203,26 @@ def _plan(root: Path, scanned: list, stored: dict, context: dict) -> tuple[list,
     return todo, touched, unchanged
 
 
-def _up_to_date(path: Path, conn, touched: list, report: IndexReport, t0: float) -> IndexReport:
-    if touched:
-        store.write_incremental(path, {}, [], [], touched, None)
+def _same_facts(conn, parsed: list, stored: dict) -> bool:
+    """Whether every re-parsed file was indexed before and gave the same facts as then (an edit of
+    a comment, of whitespace inside a line, of a string the facts do not keep)."""
+    if any(r[0] not in stored or r[6] is None for r in parsed):
+        return False
+    old = store.file_facts_of(conn, [r[0] for r in parsed])
+    for rel, lang, _digest, _size, _mtime, _errors, blob, _why in parsed:
+        was = old.get(rel)
+        if was is None or stored[rel][0] != lang or marshal.loads(was) != marshal.loads(blob):
+            return False
+    return True
+
+
+def _up_to_date(path: Path, conn, touched: list, report: IndexReport, t0: float, rows=()) -> IndexReport:
+    """Nothing to resolve: no file changed (`touched`: stamps moved, content did not), or the
+    changed files' facts are what they were (`rows`: their new hashes and stamps)."""
     conn.close()
-    report.mode = "up-to-date"
+    if touched or rows:
+        store.write_incremental(path, {}, list(rows), [], touched, None)
+    report.mode = "incremental" if rows else "up-to-date"
     meta = store.read_meta(store.connect(path))
     report.symbols, report.edges = int(meta.get("symbols", 0)), int(meta.get("edges", 0))
     report.parse_error_files = [p for p in meta.get("parse_error_files", "").split("\n") if p]
@@ -278,7 +255,7 @@ def _unmarshal_facts(parsed: list, conn, unchanged: list[str], report: IndexRepo
         if why:
             report.skipped.append((rel, why))
     if unchanged and conn is not None:
-        facts.extend(marshal.loads(blob) for blob in store.file_facts(conn, set(unchanged)))
+        facts.extend(store.load_facts(conn, set(unchanged)))
     if conn is not None:
         conn.close()
     return rows, facts

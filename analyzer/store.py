@@ -1,15 +1,24 @@
 """The SQLite index: one file per framework@version, schema-versioned, never half-written.
 
 A cold build writes a temporary database and renames it over the old one; an incremental update
-rewrites the derived tables inside one transaction (WAL), so a reader sees the old index or the
-new one, never a mix, and a killed run leaves the previous index as it was.
+rewrites the derived tables inside one transaction (a rollback journal), so a reader sees the old
+index or the new one, never a mix, and a killed run leaves the previous index as it was.
+
+Rollback journal, not WAL: a WAL database cannot be opened by a reader who cannot write its
+folder (a read-only mount, another user's cache); with a rollback journal `mode=ro` reads it, and
+an index left in WAL mode by an older infernav is read with `immutable=1` where its folder cannot
+be written. Every sqlite3 error is one of the IndexProblem classes below by the time it leaves this
+module, with a one-line reason (damaged, busy, cannot be written).
 """
 from __future__ import annotations
 
+import marshal
 import os
 import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Iterator
+
+from .tempfiles import owned, remove_stale, why
 
 SCHEMA_VERSION = 4
 
@@ -49,6 +58,11 @@ CREATE INDEX unresolved_short ON unresolved(short);
 """
 
 
+TABLES = ("meta", "files", "symbols", "edges", "overrides", "aliases", "unresolved")
+DatabaseError = sqlite3.DatabaseError   # for the CLI's last line of defence (it imports no sqlite3)
+BUSY_TIMEOUT_S = 5.0
+
+
 class IndexProblem(Exception):
     """The index cannot be used as it is; `reason` is one line for the user."""
 
@@ -67,32 +81,149 @@ class StaleIndex(IndexProblem):
 
 
 class CorruptIndex(IndexProblem):
-    pass
+    """Damage inside the index (bad pages, a missing table, a bad value or facts blob)."""
 
 
-def connect(path: Path, readonly: bool = True) -> sqlite3.Connection:
-    """Open and validate an index. Raises MissingIndex, StaleIndex or CorruptIndex."""
+class IndexUnwritable(IndexProblem):
+    """The index cannot be written here: a read-only file system, another user's cache, a full disk."""
+
+
+class IndexBusy(IndexProblem):
+    """Another process holds the index's write lock."""
+
+
+def _damaged(path: Path, exc: BaseException) -> IndexProblem:
+    """The IndexProblem a sqlite3 error on `path` means."""
+    text = str(exc)
+    if "locked" in text or "busy" in text:
+        return IndexBusy(path, f"another infernav (or another process) is writing this index ({text}); "
+                               "try again when it is done")
+    if "readonly" in text or "read-only" in text or "unable to open" in text:
+        return IndexUnwritable(path, f"cannot write the index ({text})")
+    if "full" in text:
+        return IndexUnwritable(path, f"cannot write the index (disk full: {text})")
+    return CorruptIndex(path, f"index damaged, unreadable index ({text})")
+
+
+class _Cursor(sqlite3.Cursor):
+    """Cursors whose sqlite3 errors are IndexProblems naming the index."""
+
+    def _wrap(self, fn, *args):
+        try:
+            return fn(*args)
+        except sqlite3.Error as exc:
+            raise _damaged(self.connection.index_path, exc) from None
+
+    def execute(self, *args):
+        return self._wrap(super().execute, *args)
+
+    def executemany(self, *args):
+        return self._wrap(super().executemany, *args)
+
+    def fetchone(self):
+        return self._wrap(super().fetchone)
+
+    def fetchall(self):
+        return self._wrap(super().fetchall)
+
+    def fetchmany(self, *args):
+        return self._wrap(super().fetchmany, *args)
+
+
+class _Connection(sqlite3.Connection):
+    index_path: Path
+
+    def cursor(self, factory=_Cursor):
+        return super().cursor(factory)
+
+    def execute(self, sql, params=()):
+        return self.cursor().execute(sql, params)
+
+    def executemany(self, sql, params):
+        return self.cursor().executemany(sql, params)
+
+
+def _open(path: Path, uri_args: str) -> _Connection:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?{uri_args}", uri=True, factory=_Connection,
+                           timeout=BUSY_TIMEOUT_S)
+    conn.index_path = path
+    return conn
+
+
+def _folder_writable(path: Path) -> bool:
+    return os.access(path.parent, os.W_OK) and os.access(path, os.W_OK)
+
+
+def connect(path: Path, readonly: bool = True, verify: bool = False) -> sqlite3.Connection:
+    """Open and validate an index. Raises MissingIndex, StaleIndex or CorruptIndex.
+
+    `verify` also runs `PRAGMA quick_check` (about 0.1 s for vLLM's index: the indexer does it
+    before it trusts stored facts; queries do not). A reader that cannot write the folder of an
+    index left in WAL mode reads it as immutable."""
     if not path.exists():
         raise MissingIndex(path, "no index yet")
     try:
-        if readonly:
-            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        else:
-            conn = sqlite3.connect(path)
-        row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise CorruptIndex(path, f"unreadable index ({exc})") from None
+        conn = _open(path, "mode=ro" if readonly else "mode=rw")
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except IndexUnwritable:
+            if not readonly or _folder_writable(path):
+                raise
+            conn = _open(path, "mode=ro&immutable=1")
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        _validate(conn, path, tables, verify)
+    except sqlite3.Error as exc:
+        raise _damaged(path, exc) from None
+    return conn
+
+
+def _validate(conn: sqlite3.Connection, path: Path, tables: set[str], verify: bool) -> None:
+    def bad(problem: IndexProblem):
+        conn.close()
+        raise problem
+
+    if "meta" not in tables:
+        bad(CorruptIndex(path, "index damaged: it has no meta table"))
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     if row is None:
-        conn.close()
-        raise CorruptIndex(path, "index has no schema version")
+        bad(CorruptIndex(path, "index damaged: it has no schema version"))
+    if not str(row[0]).isdigit():
+        bad(CorruptIndex(path, f"index damaged: schema version {str(row[0])[:20]!r} is not a number"))
     if int(row[0]) != SCHEMA_VERSION:
-        conn.close()
-        raise StaleIndex(path, f"index schema {row[0]} is not this infernav's {SCHEMA_VERSION}")
+        bad(StaleIndex(path, f"index schema {row[0]} is not this infernav's {SCHEMA_VERSION}"))
     done = conn.execute("SELECT value FROM meta WHERE key='complete'").fetchone()
     if done is None or done[0] != "1":
-        conn.close()
-        raise CorruptIndex(path, "index was never completed")
-    return conn
+        bad(CorruptIndex(path, "index was never completed"))
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        bad(CorruptIndex(path, f"index damaged: table {', '.join(missing)} is missing"))
+    if verify:
+        result = [r[0] for r in conn.execute("PRAGMA quick_check(5)").fetchall()]
+        if result != ["ok"]:
+            bad(CorruptIndex(path, f"index damaged (quick_check: {'; '.join(result)[:200]})"))
+
+
+def decode_facts(blob: bytes, path: str = "?") -> dict:
+    """A stored facts blob, or CorruptIndex when it is not one."""
+    try:
+        facts = marshal.loads(blob)
+    except (ValueError, EOFError, TypeError) as exc:
+        raise CorruptIndex(Path(path), f"index damaged: the stored facts of {path} cannot be read ({exc})") from None
+    if not isinstance(facts, dict) or "path" not in facts:
+        raise CorruptIndex(Path(path), f"index damaged: the stored facts of {path} are not facts")
+    return facts
+
+
+def check_writable(path: Path) -> None:
+    """Raise IndexUnwritable now, before any parsing, when `path` cannot be written."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise IndexUnwritable(path, f"cannot write the index ({why(exc)})") from None
+    if not os.access(path.parent, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        ro = os.statvfs(path.parent).f_flag & os.ST_RDONLY
+        raise IndexUnwritable(path, "cannot write the index (" + (
+            "read-only file system" if ro else "permission denied: the cache belongs to another user") + ")")
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
@@ -101,14 +232,40 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
 
 def file_states(conn: sqlite3.Connection) -> dict[str, tuple[str, str, int, int]]:
     """{path: (lang, content hash, size, mtime_ns)} of every stored file."""
-    return {r[0]: r[1:] for r in conn.execute("SELECT path, lang, hash, size, mtime_ns FROM files")}
+    return {r[0]: r[1:] for r in conn.execute("SELECT path, lang, hash, size, mtime_ns FROM files").fetchall()}
+
+
+def _file_blobs(conn: sqlite3.Connection, paths: set[str]) -> Iterator[tuple[str, bytes]]:
+    cur = conn.execute("SELECT path, facts FROM files")
+    while True:
+        rows = cur.fetchmany(512)
+        if not rows:
+            return
+        for rel, blob in rows:
+            if rel in paths and blob is not None:
+                yield rel, blob
 
 
 def file_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[bytes]:
     """The stored facts blobs of these files (those that have facts)."""
-    for rel, blob in conn.execute("SELECT path, facts FROM files"):
-        if rel in paths and blob is not None:
-            yield blob
+    for _, blob in _file_blobs(conn, paths):
+        yield blob
+
+
+def load_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[dict]:
+    """The stored facts of these files, decoded; CorruptIndex for a blob that is not facts."""
+    for rel, blob in _file_blobs(conn, paths):
+        yield decode_facts(blob, rel)
+
+
+def file_facts_of(conn: sqlite3.Connection, paths: list[str]) -> dict[str, bytes]:
+    """{path: stored facts blob} of these files (those that have facts)."""
+    out = {}
+    for rel in paths:
+        row = conn.execute("SELECT facts FROM files WHERE path=?", (rel,)).fetchone()
+        if row is not None and row[0] is not None:
+            out[rel] = row[0]
+    return out
 
 
 def _symbol_rows(symbols: Iterable[Any]):
@@ -136,11 +293,13 @@ def _write_graph(conn: sqlite3.Connection, graph: Any) -> None:
 
 def write_full(path: Path, meta: dict[str, Any], files: list[tuple], graph: Any) -> None:
     """Build a fresh index next to `path`, then atomically rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    check_writable(path)
+    remove_stale(path.parent)
+    tmp = owned(path.parent, path.name, "tmp")
     tmp.unlink(missing_ok=True)
-    conn = sqlite3.connect(tmp)
+    conn = None
     try:
+        conn = sqlite3.connect(tmp)
         conn.execute("PRAGMA journal_mode=OFF")
         conn.execute("PRAGMA synchronous=OFF")
         conn.executescript(SCHEMA)
@@ -149,45 +308,71 @@ def write_full(path: Path, meta: dict[str, Any], files: list[tuple], graph: Any)
         conn.executescript(INDEXES)
         _write_meta(conn, meta)
         conn.commit()
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA journal_mode=DELETE")
         conn.close()
-        for side in ("-wal", "-shm"):
+        for side in ("-wal", "-shm", "-journal"):
             Path(f"{path}{side}").unlink(missing_ok=True)
         os.replace(tmp, path)
+    except sqlite3.Error as exc:
+        _discard(conn, tmp)
+        raise _damaged(path, exc) from None
+    except OSError as exc:
+        _discard(conn, tmp)
+        raise IndexUnwritable(path, f"cannot write the index ({why(exc)})") from None
     except BaseException:
-        conn.close()
-        tmp.unlink(missing_ok=True)
+        _discard(conn, tmp)
         raise
+
+
+def _discard(conn, tmp: Path) -> None:
+    if conn is not None:
+        conn.close()
+    tmp.unlink(missing_ok=True)
 
 
 def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], deleted: list[str],
                       touched: list[tuple], graph: Any) -> None:
-    """Apply file changes and replace the derived tables in one transaction."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    """Apply file changes and replace the derived tables in one transaction (rollback journal:
+    an index left in WAL mode by an older infernav is switched back first)."""
+    check_writable(path)
     try:
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn = _open(path, "mode=rw")
+        conn.isolation_level = None
+    except sqlite3.Error as exc:
+        raise _damaged(path, exc) from None
+    try:
+        conn.execute("PRAGMA journal_mode=DELETE")
         conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA cache_size=-262144")   # 256 MiB: no spill, so readers wait only at commit
         conn.execute("BEGIN IMMEDIATE")
-        conn.executemany("DELETE FROM files WHERE path=?", [(p,) for p in deleted])
-        conn.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", changed)
-        conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
-        if graph is not None:
-            # Rewriting every row is cheaper without the indexes; they are rebuilt in one pass.
-            for name in _index_names():
-                conn.execute(f"DROP INDEX IF EXISTS {name}")
-            for table in ("symbols", "edges", "overrides", "aliases", "unresolved"):
-                conn.execute(f"DELETE FROM {table}")
-            _write_graph(conn, graph)
-            for stmt in INDEXES.strip().splitlines():
-                conn.execute(stmt)
-        _write_meta(conn, meta)
+        _apply(conn, meta, changed, deleted, touched, graph)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
-            conn.execute("ROLLBACK")
+            try:
+                conn.execute("ROLLBACK")
+            except IndexProblem:
+                pass
         raise
     finally:
         conn.close()
+
+
+def _apply(conn, meta: dict[str, Any], changed: list[tuple], deleted: list[str], touched: list[tuple],
+           graph: Any) -> None:
+    conn.executemany("DELETE FROM files WHERE path=?", [(p,) for p in deleted])
+    conn.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", changed)
+    conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
+    if graph is not None:
+        # Rewriting every row is cheaper without the indexes; they are rebuilt in one pass.
+        for name in _index_names():
+            conn.execute(f"DROP INDEX IF EXISTS {name}")
+        for table in ("symbols", "edges", "overrides", "aliases", "unresolved"):
+            conn.execute(f"DELETE FROM {table}")
+        _write_graph(conn, graph)
+        for stmt in INDEXES.strip().splitlines():
+            conn.execute(stmt)
+    _write_meta(conn, meta)
 
 
 def _index_names() -> list[str]:

@@ -24,7 +24,13 @@ def open_index(framework: str | sources.FrameworkRef, quiet: bool = False):
         if root is None:
             raise LookupError(f"no usable index for {ref.key} ({exc.reason}) and its source is not fetched; "
                               f"run: infernav fetch {ref.key}") from None
-        if not quiet:
-            print(f"note: {ref.key}: {exc.reason}; indexing {root} ...", file=sys.stderr)
-        build(ref, root, force=not isinstance(exc, store.MissingIndex))
+        try:
+            store.check_writable(path)   # before any parsing: a read-only or shared cache says so now
+            sources.verify(ref, root)
+            if not quiet:
+                print(f"note: {ref.key}: {exc.reason}; indexing {root} ...", file=sys.stderr)
+            build(ref, root, force=not isinstance(exc, store.MissingIndex))
+        except (store.IndexProblem, sources.SourceError) as why:
+            raise LookupError(f"{ref.key}: the index cannot be used ({exc.reason}) and cannot be rebuilt: "
+                              f"{why}") from None
         return Index(path)

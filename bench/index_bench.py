@@ -4,7 +4,8 @@
 
 Measures, on the fetched pinned sources (vLLM always; KsanaLLM where present):
   - cold index of all frameworks together (wall time; peak RSS summed over the whole process tree)
-  - no-change re-index, and a one-file edit re-index (checked identical to a cold index)
+  - no-change re-index, and one-file edits (a body, a same-size edit with its mtime restored, an
+    __init__.py removed and put back), each checked identical to a cold index of the edited tree
   - whole-process CLI latency, median of N runs, for find / callers / callees / path
 It works in a temporary INFERNAV_HOME whose sources link to the fetched trees, so the user's
 cache and indexes are left as they were.
@@ -46,7 +47,44 @@ QUERIES = {
 }
 
 
-def _tree_rss_kib(pgid: int) -> int:
+def _edit_body(copy: Path) -> str:
+    target = copy / "vllm" / "v1" / "core" / "block_pool.py"
+    target.write_text(target.read_text() + "\n\ndef _bench_probe(pool):\n    return pool.get_num_free_blocks()\n")
+    return "a function appended to vllm/v1/core/block_pool.py"
+
+
+def _edit_same_size(copy: Path) -> str:
+    target = copy / "vllm" / "v1" / "core" / "block_pool.py"
+    st = target.stat()
+    text = target.read_text()
+    new = text.replace("get_num_free_blocks()", "get_usage_number___()", 1)
+    assert len(new) == len(text) and new != text
+    target.write_text(new)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return "same-size edit of block_pool.py, mtime restored"
+
+
+def _edit_init_remove(copy: Path) -> str:
+    (copy / "vllm" / "v1" / "core" / "__init__.py").rename(copy / "vllm" / "v1" / "core" / "__init__.py.off")
+    return "vllm/v1/core/__init__.py removed (its modules change names)"
+
+
+def _edit_init_add(copy: Path) -> str:
+    (copy / "vllm" / "v1" / "core" / "__init__.py.off").rename(copy / "vllm" / "v1" / "core" / "__init__.py")
+    return "vllm/v1/core/__init__.py put back"
+
+
+EDITS = {"body": _edit_body, "same-size": _edit_same_size, "init-remove": _edit_init_remove,
+         "init-add": _edit_init_add}
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+LAST_CPU = [0.0]    # CPU seconds of the last run_measured's process tree (sampled from /proc)
+
+
+def _tree_rss_kib(pgid: int, cpu: dict | None = None) -> int:
+    """RSS of the process group now; `cpu` gets each member's user+sys ticks (the fork server's
+    workers are not the command's children, so RUSAGE_CHILDREN would miss them)."""
     total = 0
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -56,6 +94,8 @@ def _tree_rss_kib(pgid: int) -> int:
                 fields = f.read().rsplit(")", 1)[1].split()
             if int(fields[2]) != pgid:  # field 5 (pgrp) after the comm
                 continue
+            if cpu is not None:   # fields 14, 15: utime, stime
+                cpu[entry] = max(cpu.get(entry, 0), int(fields[11]) + int(fields[12]))
             with open(f"/proc/{entry}/status") as f:
                 for line in f:
                     if line.startswith("VmRSS:"):
@@ -66,14 +106,6 @@ def _tree_rss_kib(pgid: int) -> int:
     return total
 
 
-def cpu_seconds() -> float:
-    """User + system CPU of every descendant reaped so far (a run's workers included)."""
-    import resource
-
-    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return ru.ru_utime + ru.ru_stime
-
-
 def run_measured(cmd: list[str], env: dict) -> tuple[float, int, str]:
     """(wall seconds, peak RSS of the process tree in MiB, stdout)."""
     t0 = time.perf_counter()
@@ -81,10 +113,11 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, str]:
                             start_new_session=True)
     peak = [0]
     done = threading.Event()
+    ticks: dict = {}
 
     def sample():
         while not done.is_set():
-            peak[0] = max(peak[0], _tree_rss_kib(proc.pid))
+            peak[0] = max(peak[0], _tree_rss_kib(proc.pid, ticks))
             time.sleep(0.01)
 
     t = threading.Thread(target=sample, daemon=True)
@@ -93,6 +126,7 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, str]:
     wall = time.perf_counter() - t0
     done.set()
     t.join()
+    LAST_CPU[0] = sum(ticks.values()) / _TICK
     if proc.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{out}")
     return wall, peak[0] // 1024, out
@@ -110,9 +144,10 @@ def median_latency(args: list[str], env: dict, runs: int) -> float:
 def dump(path: Path) -> list:
     conn = sqlite3.connect(path)
     out = [sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr)
-           for t in ("symbols", "edges", "overrides", "aliases")]
-    out.append([(p, h, marshal.loads(f) if f else None)
-                for p, h, f in conn.execute("SELECT path, hash, facts FROM files ORDER BY path")])
+           for t in ("symbols", "edges", "overrides", "aliases", "unresolved")]
+    out.append([(p, h, e, marshal.loads(f) if f else None)
+                for p, h, e, f in conn.execute("SELECT path, hash, errors, facts FROM files ORDER BY path")])
+    out.append(sorted((k, v) for k, v in conn.execute("SELECT key, value FROM meta") if k != "indexed_at"))
     conn.close()
     return out
 
@@ -136,6 +171,8 @@ def _write_json(path: Path, rows: list[tuple[str, str, str]], missing: list[str]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=10)
+    ap.add_argument("--edits", default="body,same-size,init-remove,init-add",
+                    help=f"one-file edits to time on a copy of vLLM, in order (of: {', '.join(EDITS)})")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "index_bench.json",
                     help="JSON of the measurements (bench/results/ holds committed reference runs)")
     args = ap.parse_args()
@@ -157,13 +194,13 @@ def main() -> None:
         env.pop("INFERNAV_PINS", None)
         what = " + ".join(f"{r.key} ({', '.join(r.roots)})" for r in refs)
 
-        load0, cpu0 = os.getloadavg()[0], cpu_seconds()
+        load0 = os.getloadavg()[0]
         wall, rss, out = run_measured(INFERNAV + ["index", "--all", "--force"], env)
-        cpu, load = cpu_seconds() - cpu0, max(load0, os.getloadavg()[0])
+        cpu, load = LAST_CPU[0], max(load0, os.getloadavg()[0])
         rows.append(("cold index, " + what, f"{wall:.2f} s", f"peak RSS {rss} MiB (whole process tree)"))
         # On a shared machine the wall time says as much about the neighbours as about infernav:
         # the CPU it used, and the load average around the run, say what it cost.
-        rows.append(("  CPU (user+sys, whole tree)", f"{cpu:.2f} s",
+        rows.append(("  CPU (user+sys, whole tree, sampled every 10 ms)", f"{cpu:.2f} s",
                      f"load average {load:.1f} on {os.cpu_count()} cores during the run"))
         for line in out.splitlines():
             if ": cold;" in line:
@@ -171,7 +208,7 @@ def main() -> None:
         wall, _, _ = run_measured(INFERNAV + ["index", "--all"], env)
         rows.append(("no-change re-index (all)", f"{wall:.2f} s", "whole process"))
 
-        # One-file edit on a private copy of vLLM, compared with a cold index of the edited tree.
+        # One-file edits on a private copy of vLLM, each compared with a cold index of the edited tree.
         vref = next(r for r in refs if r.name == "vllm")
         copy = work / "vllm-copy"
         shutil.copytree(sources.locate(vref), copy, symlinks=True)
@@ -180,14 +217,16 @@ def main() -> None:
         (home2 / "sources" / f"{vref.key}.link").write_text(str(copy))
         env2 = {**env, "INFERNAV_HOME": str(home2)}
         run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
-        target = copy / "vllm" / "v1" / "core" / "block_pool.py"
-        target.write_text(target.read_text() + "\n\ndef _bench_probe(pool):\n    return pool.get_num_free_blocks()\n")
-        wall, _, out = run_measured(INFERNAV + ["index", "vllm"], env2)
-        inc = dump(home2 / "index" / f"{vref.key}.sqlite")
-        run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
-        cold = dump(home2 / "index" / f"{vref.key}.sqlite")
-        same = "identical to a cold index" if inc == cold else "DIFFERS from a cold index"
-        rows.append(("one-file edit re-index (vllm)", f"{wall:.2f} s", same))
+        for kind in args.edits.split(","):
+            what = EDITS[kind](copy)
+            wall, rss, out = run_measured(INFERNAV + ["index", "vllm"], env2)
+            inc = dump(home2 / "index" / f"{vref.key}.sqlite")
+            run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
+            cold = dump(home2 / "index" / f"{vref.key}.sqlite")
+            same = "identical to a cold index" if inc == cold else "DIFFERS from a cold index"
+            secs = next((ln.split("(", 1)[1].rstrip(")") for ln in out.splitlines() if ": incremental;" in ln), "")
+            rows.append((f"one-file edit re-index (vllm): {kind}", f"{wall:.2f} s",
+                         f"{what}; {same}; peak RSS {rss} MiB; {secs}"))
 
         for ref in refs:
             for label, q in QUERIES.get(ref.name, []):

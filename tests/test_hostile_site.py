@@ -181,7 +181,7 @@ def _page_kinds(out: Path) -> list[str]:
             kinds.setdefault(kind, []).append(url)
     chosen = ["./", "explorer/"]
     for kind, urls in kinds.items():
-        chosen += urls[:8] if kind in ("symbols", "releases") else urls[:4]
+        chosen += urls[:10] if kind == "symbols" else urls      # the other kinds are a dozen pages at most
     return chosen
 
 
@@ -209,6 +209,9 @@ def _browse(out: Path, urls: list[str], queries: list[str]) -> dict[str, list[st
                 "--disable-component-update", "--disable-sync"])
             page = browser.new_page()
             # Any payload that runs calls alert/confirm/prompt or sets a handler; record them all.
+            # Material draws Mermaid into a closed shadow root; open it so the test sees the SVG.
+            page.add_init_script("""const attach = Element.prototype.attachShadow;
+                Element.prototype.attachShadow = function (i) { return attach.call(this, {...i, mode: 'open'}); };""")
             page.add_init_script("""window.__pwned = [];
                 for (const f of ['alert', 'confirm', 'prompt', 'print'])
                   window[f] = (m) => { window.__pwned.push(f + ':' + m); };""")
@@ -218,12 +221,24 @@ def _browse(out: Path, urls: list[str], queries: list[str]) -> dict[str, list[st
                     if not r.url.startswith(base) and not r.url.startswith(("data:", "blob:", "about:")) else None)
             for url in urls:
                 page.goto(base + url, wait_until="load")
-                page.wait_for_timeout(150)
+                if page.locator(".mermaid").count():       # the hostile names' call graph is drawn
+                    page.wait_for_selector(".mermaid svg", state="attached", timeout=20000)
+                page.wait_for_timeout(100)
                 # Hover and click every link and image: handlers added by attr_list would fire.
                 page.evaluate("""() => { for (const el of document.querySelectorAll('article a, article img, article code'))
                     for (const ev of ['mouseover', 'focus', 'click'])
                       if (!(ev === 'click' && el.tagName === 'A')) el.dispatchEvent(new Event(ev)); }""")
                 seen["pwned"] += [f"{url}: {m}" for m in page.evaluate("window.__pwned")]
+            # The built-in search shows hostile names and docstrings in its result list.
+            for q in ("onerror", "alert", "javascript"):
+                page.goto(base, wait_until="load")
+                page.click("label.md-search__icon, .md-search__input")
+                page.wait_for_function("document.querySelector('.md-search-result__meta') !== null")
+                page.wait_for_timeout(500)         # the search worker loads its index first
+                page.locator("input.md-search__input").press_sequentially(q, delay=20)
+                page.wait_for_selector(".md-search-result__item", timeout=20000)
+                page.locator(".md-search-result__item").first.hover()
+            seen["pwned"] += [f"search: {m}" for m in page.evaluate("window.__pwned")]
             page.goto(base + "explorer/", wait_until="load")
             for q in queries:
                 page.fill("#inav-q", q[:40])

@@ -37,6 +37,7 @@ TREE = {
         "class Engine(Base):\n    def step(self):\n        return other(2)\n\n\n"
         "def make():\n    e = Engine()\n    return e.run()\n"),
     "app/util.py": (
+        "# helpers\n"
         "def helper(x):\n    return x + 1\n\n\n"
         "def other(x):\n    return helper(x)\n\n\n"
         "def unused():\n    return undefined_thing()\n"),
@@ -203,3 +204,40 @@ def test_no_change_is_up_to_date_and_unchanged(incr):
     assert build(ref, src, jobs=1).mode == "up-to-date"
     assert dump(index_path(ref))["symbols"] == before["symbols"]
     assert dump(index_path(ref))["edges"] == before["edges"]
+
+
+def test_edit_that_leaves_the_facts_as_they_were_skips_resolution(incr):
+    """A comment reworded (same length: the flow facts keep byte positions): new hash, same facts;
+    the derived tables are kept (resolution is a pure function of the facts) and the file row gets
+    the new hash."""
+    ref, src = incr
+    f = src / "app" / "util.py"
+    f.write_text(f.read_text().replace("# helpers", "# HELPERS"))
+    report = build(ref, src, jobs=1)
+    assert report.mode == "incremental" and report.parsed == 1 and "resolve" not in report.seconds
+    inc = dump(index_path(ref))
+    build(ref, src, force=True, jobs=1)
+    assert inc == dump(index_path(ref))
+    assert build(ref, src, jobs=1).mode == "up-to-date"
+
+
+def test_parallel_parse_from_a_script_without_a_main_guard(incr, tmp_path):
+    """Parse workers are fresh interpreters fed over pipes: a script that calls build() at top
+    level works (multiprocessing's spawn and forkserver re-run such a script in every worker and
+    fail), and the index equals a serial cold build's."""
+    import subprocess
+    import sys
+
+    ref, src = incr
+    serial = dump(index_path(ref))
+    script = tmp_path / "script.py"
+    script.write_text(
+        "from infernav.analyzer import indexer, sources\n"
+        "indexer._PARALLEL_MIN_FILES = 1\n"
+        "ref = sources.parse_ref('incr')\n"
+        "r = indexer.build(ref, sources.locate(ref), force=True, jobs=2)\n"
+        "print(r.mode, r.parsed)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=os.environ, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["cold", str(len(TREE))]
+    assert dump(index_path(ref)) == serial

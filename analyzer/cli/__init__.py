@@ -11,9 +11,6 @@ Shell completion (click's): `eval "$(_INFERNAV_COMPLETE=bash_source infernav)"` 
 """
 from __future__ import annotations
 
-import os
-import sys
-
 import click
 
 from .build import fetch, index
@@ -21,7 +18,7 @@ from .diff import diff_cmd
 from .mcp import mcp
 from .navigate import callees, callers, find, graph, overrides, path_cmd, show, stats
 from .notes import notes
-from .output import ExitStatus, Style, pipe_closed
+from .output import Style
 
 __all__ = ["main", "run"]
 from .simulate import simulate
@@ -42,32 +39,9 @@ for command in (fetch, index, find, show, callers, callees, path_cmd, overrides,
 
 
 def run(argv: list[str] | None = None) -> None:
-    """The `infernav` executable: usage errors exit 2 with click's message; a closed pipe
-    (`infernav find x | head`) ends quietly with 0; an unexpected failure is one line on stderr
-    (INFERNAV_DEBUG=1 shows the traceback)."""
-    import errno
+    """The `infernav` executable: usage errors exit 2 in one line; a closed pipe (`infernav find x |
+    head`) ends quietly with 0; every other failure is one line on stderr, and JSON under --json
+    (errors.py; INFERNAV_DEBUG=1 shows the traceback of a bug)."""
+    from .errors import run_main
 
-    try:
-        main.main(args=argv, prog_name="infernav", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(int(ExitStatus.ERROR) if isinstance(exc, click.UsageError) else exc.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        click.echo("error: interrupted", err=True)
-        sys.exit(130)
-    except OSError as exc:
-        if exc.errno != errno.EPIPE:
-            _unexpected(exc)
-        pipe_closed()
-    except Exception as exc:  # noqa: BLE001 - the last line of defence: one line, never a traceback
-        _unexpected(exc)
-
-
-def _unexpected(exc: BaseException) -> None:
-    if os.environ.get("INFERNAV_DEBUG"):
-        raise exc
-    click.echo(f"error: {type(exc).__name__}: {exc} (an infernav bug; INFERNAV_DEBUG=1 shows where)", err=True)
-    sys.exit(int(ExitStatus.ERROR))
-
+    run_main(main, argv)

@@ -9,7 +9,7 @@ import click
 from .. import sources
 from ..sources import SourceError
 from .options import json_opt, ref_of
-from .output import ExitStatus, dump, echo
+from .output import ExitStatus, dump, echo, fail
 
 
 def _refs(frameworks: tuple[str, ...], all_pins: bool, as_json: bool):
@@ -29,8 +29,10 @@ def _refs(frameworks: tuple[str, ...], all_pins: bool, as_json: bool):
               help="Use a checkout, a git repository holding the pinned commit, or a source archive "
                    "whose sha256 is pinned, instead of downloading (one framework).")
 @click.option("--all", "all_pins", is_flag=True, help="Every pinned framework; ones that cannot be had are skipped with a note.")
+@click.option("--allow-unverified", is_flag=True,
+              help="Take a version whose sha256 is neither pinned nor published by the index.")
 @json_opt
-def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json: bool) -> None:
+def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_unverified: bool, as_json: bool) -> None:
     """Download pinned sources into the cache ($INFERNAV_HOME)."""
     refs = _refs(frameworks, all_pins, as_json)
     if path and len(refs) != 1:
@@ -39,14 +41,18 @@ def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, as_json
     failed, results = 0, []
     for ref in refs:
         try:
-            root = sources.fetch(ref, path=path, progress=None if as_json else progress_printer())
+            root = sources.fetch(ref, path=path, progress=None if as_json else progress_printer(),
+                                 allow_unverified=allow_unverified)
             results.append({"framework": ref.key, "root": str(root)})
             if not as_json:
                 echo(f"{ref.key}: {root}")
         except SourceError as exc:
             failed += 1
             results.append({"framework": ref.key, "error": str(exc)})
-            echo(f"skip: {exc}" if lenient else f"error: {exc}", err=True)
+            if lenient or not as_json or len(refs) > 1:
+                echo(f"skip: {exc}" if lenient else f"error: {exc}", err=True)
+    if as_json and failed and not lenient and len(refs) == 1:
+        fail(results[0]["error"], ExitStatus.EMPTY, True, kind="source", framework=refs[0].key)
     if as_json:
         dump({"results": results})
     if failed and not lenient:
@@ -118,12 +124,15 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
 
     from ..indexer import build
 
-    missing, reports = 0, []
+    missing, reports, named = 0, [], bool(frameworks) and not all_pins
     for ref in _refs(frameworks, all_pins, as_json):
         root = sources.locate(ref)
         if root is None:
             missing += 1
-            echo(f"skip: {ref.key} is not fetched (run: infernav fetch {ref.key})", err=True)
+            why = f"{ref.key} is not fetched (run: infernav fetch {ref.key})"
+            if named and len(frameworks) == 1:
+                fail(why, ExitStatus.EMPTY, as_json, kind="no source", framework=ref.key)
+            echo(f"skip: {why}", err=True)
             continue
         progress = None if quiet or as_json else _index_progress(ref.key)
         report = build(ref, root, force=force, jobs=jobs, progress=progress)

@@ -7,7 +7,7 @@ from ..query.payloads import find_payload, overrides_payload, show_payload
 from .calls import callees, callers, label as _label, path_cmd
 from .options import (framework_opt, guesses_opt, json_opt, lookup, open_index, positive, ref_of, resolutions,
                       strict_opt)
-from .output import answer, dump, echo, finish, style
+from .output import ExitStatus, answer, dump, echo, fail, finish, style
 
 __all__ = ["callees", "callers", "find", "graph", "overrides", "path_cmd", "show", "stats"]
 
@@ -19,12 +19,18 @@ __all__ = ["callees", "callers", "find", "graph", "overrides", "path_cmd", "show
 @framework_opt
 @json_opt
 def find(pattern: str, kind: str | None, limit: int, framework: str | None, as_json: bool) -> None:
-    """Find symbols by name: a substring, or a glob like '*Scheduler.sched*'."""
+    """Find symbols by name: a substring, or a glob like '*Scheduler.sched*' (`%` and `_` are
+    plain characters)."""
+    if not pattern.strip():
+        fail("find needs a non-empty PATTERN (a substring, or a glob like '*Scheduler*')", ExitStatus.ERROR,
+             as_json, kind="usage")
     rows = open_index(ref_of(framework, as_json), as_json).find(pattern, kind=kind, limit=limit)
 
     def human() -> None:
         for r in rows:
             echo(f"{style(r.name, bold=True)}  {r.kind}  {r.path}:{r.line}")
+        if not rows:
+            echo(f"error: no symbol matches '{pattern}'" + (f" (kind {kind})" if kind else ""), err=True)
 
     answer(as_json, find_payload(pattern, rows), human, bool(rows))
 

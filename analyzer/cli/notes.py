@@ -18,7 +18,7 @@ def notes() -> None:
     """Symbol-anchored notes: list, show, check against the index, drift across versions, relock."""
 
 
-def _load_notes(selection: tuple[str, ...] = ()):
+def _load_notes(selection: tuple[str, ...] = (), as_json: bool = False):
     from ..notes import NoteError, load_note, load_notes, notes_root
 
     found, errors = load_notes()
@@ -32,10 +32,15 @@ def _load_notes(selection: tuple[str, ...] = ()):
                 try:
                     matches = [load_note(root / s)]
                 except NoteError as exc:
-                    fail(str(exc))
+                    fail(str(exc), ExitStatus.ERROR, as_json, kind="note")
             if not matches:
-                fail(f"no note '{s}' under {root}; `infernav notes list` shows them")
-            chosen.extend(matches)
+                fail(f"no note '{s}' under {root}; `infernav notes list` shows them", ExitStatus.EMPTY, as_json,
+                     kind="not found")
+            exact = [n for n in matches if n.rel in (s, f"{s}.md")]
+            if len(matches) > 1 and not exact:
+                fail(f"'{s}' is ambiguous: {', '.join(n.rel for n in matches)}; give the folder too",
+                     ExitStatus.ERROR, as_json, kind="ambiguous", notes=[n.rel for n in matches])
+            chosen.extend(exact or matches)
         return chosen, [e for e in errors if any(e.startswith(s) for s in selection)]
     return found, errors
 
@@ -68,7 +73,7 @@ def notes_list(mechanism: str | None, as_json: bool) -> None:
 @json_opt
 def notes_show(note: str, as_json: bool) -> None:
     """One note: its front matter, anchors and body."""
-    (n,), _ = _load_notes((note,))
+    (n,), _ = _load_notes((note,), as_json)
     if as_json:
         dump({"note": n.rel, "meta": n.meta, "anchors": [a.key for a in n.anchors],
                "refs": [r.key for r in n.refs], "body": n.body})
@@ -96,7 +101,7 @@ def notes_check(selection: tuple[str, ...], allow_drift: bool, as_json: bool) ->
     """
     from ..notes import check, validate
 
-    found, errors = _load_notes(selection)
+    found, errors = _load_notes(selection, as_json)
     problems = {n.rel: validate(n) for n in found}
     skipped = []
     results = check(found, _notes_index, lambda fw, why: skipped.append((fw, why)))
@@ -148,6 +153,12 @@ def notes_relock(selection: tuple[str, ...], all_notes: bool) -> None:
         except LookupError as exc:
             fail(f"cannot relock without the {fw} source: {exc}")
 
+    from ..notes import read_lock
+
+    try:
+        read_lock()          # a malformed lock is an input error (2), before any note is looked at
+    except NoteError as exc:
+        fail(str(exc), ExitStatus.ERROR)
     try:
         counts = relock(found, open_or_fail)
     except NoteError as exc:

@@ -42,18 +42,17 @@ def lookup(idx, name: str, as_json: bool):
 
     try:
         return idx.lookup(name)
-    except SymbolNotFound as exc:
+    except (SymbolNotFound, AmbiguousSymbol) as exc:
+        from ..query.payloads import lookup_error
+
+        doc = lookup_error(name, exc)
         if as_json:
-            dump({"error": "not found", "query": name, "suggestions": exc.suggestions})
-        echo(f"error: no symbol matches '{name}'", err=True)
-        if exc.suggestions and not as_json:
-            echo("  did you mean: " + ", ".join(exc.suggestions), err=True)
-        raise SystemExit(int(ExitStatus.EMPTY))
-    except AmbiguousSymbol as exc:
-        if as_json:
-            dump({"error": "ambiguous", "query": name, "candidates": [c.brief() for c in exc.candidates]})
-        echo(f"error: '{name}' is ambiguous; {len(exc.candidates)} candidates" + ("" if as_json else ":"), err=True)
-        if not as_json:
+            dump(doc)
+        listing = doc["error"] == "ambiguous" and "files" not in doc and not as_json
+        echo(f"error: {doc['message']}" + (":" if listing else ""), err=True)
+        if doc.get("suggestions") and not as_json:
+            echo("  did you mean: " + ", ".join(doc["suggestions"]), err=True)
+        if listing:
             for c in exc.candidates[:25]:
                 echo(f"  {c.name}  ({c.kind}, {c.path}:{c.line})", err=True)
             if len(exc.candidates) > 25:

@@ -21,6 +21,11 @@ class ExitStatus(IntEnum):
     ERROR = 2     # usage or input error
 
 
+# Set by the executable when `--json` is on its command line: errors then print their JSON document
+# even where a command did not pass as_json down (errors.py).
+JSON_ERRORS = False
+
+
 class Style:
     """`--color auto|always|never` and NO_COLOR (https://no-color.org), decided once per run."""
 
@@ -65,8 +70,9 @@ def dump(obj: Any) -> None:
 def fail(message: str, status: ExitStatus = ExitStatus.EMPTY, as_json: bool = False,
          **payload: Any) -> NoReturn:
     """One line on stderr, a JSON error document under --json, and the exit status."""
+    message = " ".join(str(message).split())     # one line, whatever the message held
     echo(f"error: {message}", err=True)
-    if as_json:
+    if as_json or JSON_ERRORS:
         dump({"error": payload.pop("kind", "error"), "message": message, **payload})
     sys.exit(int(status))
 

@@ -38,19 +38,24 @@ def not_found(message: str, **extra: Any) -> ToolFailure:
 def lookup(idx, name: str):
     """The symbols a name means (Index.lookup), or a ToolFailure worded as the CLI words it."""
     from ..query import AmbiguousSymbol, SymbolNotFound
+    from ..query.payloads import lookup_error
 
     try:
         return idx.lookup(name)
     except SymbolNotFound as exc:
-        line = f"error: no symbol matches '{name}'"
+        payload = lookup_error(name, exc)
+        line = f"error: {payload['message']}"
         if exc.suggestions:
             line += "; did you mean: " + ", ".join(exc.suggestions)
-        raise ToolFailure(line, {"error": "not found", "query": name, "suggestions": exc.suggestions}) from None
+        raise ToolFailure(line, payload) from None
     except AmbiguousSymbol as exc:
+        payload = lookup_error(name, exc)
         cands = exc.candidates
-        shown = ", ".join(f"{c.name} ({c.kind}, {c.path}:{c.line})" for c in cands[:MAX_CANDIDATES])
-        more = f"; ... {len(cands) - MAX_CANDIDATES} more; give more of the name" if len(cands) > MAX_CANDIDATES else ""
-        line = f"error: '{name}' is ambiguous; {len(cands)} candidates: {shown}{more}"
-        payload = {"error": "ambiguous", "query": name, "candidates": [c.brief() for c in cands[:MAX_CANDIDATES]],
-                   "total": len(cands), "truncated": len(cands) > MAX_CANDIDATES}
+        line = f"error: {payload['message']}"
+        if not exc.files:
+            shown = ", ".join(f"{c.name} ({c.kind}, {c.path}:{c.line})" for c in cands[:MAX_CANDIDATES])
+            more = f"; ... {len(cands) - MAX_CANDIDATES} more; give more of the name" if len(cands) > MAX_CANDIDATES else ""
+            line += f": {shown}{more}"
+        payload.update(candidates=payload["candidates"][:MAX_CANDIDATES], total=len(cands),
+                       truncated=len(cands) > MAX_CANDIDATES)
         raise ToolFailure(line, payload) from None

@@ -23,9 +23,22 @@ def read_lock() -> dict[str, Any]:
         data = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
         raise NoteError(f"{path.name}: unreadable lock ({exc}); restore it from git or relock every note") from None
-    if not isinstance(data, dict) or not isinstance(data.get("notes"), dict):
-        raise NoteError(f"{path.name}: not an infernav notes lock")
+    if not isinstance(data, dict) or not isinstance(data.get("notes"), dict) or not all(
+            _entry_ok(e) for e in data["notes"].values()):
+        raise NoteError(f"{path.name}: not an infernav notes lock (restore it from git or relock every note)")
     return data
+
+
+_ANCHOR_KEYS = {"framework": str, "kind": str, "path": str, "lines": list, "fingerprint": str}
+
+
+def _entry_ok(entry: Any) -> bool:
+    """One note's entry: {"version", "anchors": {key: {framework, kind, path, lines, fingerprint}}}."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("anchors"), dict):
+        return False
+    return all(isinstance(a, dict) and all(isinstance(a.get(k), t) for k, t in _ANCHOR_KEYS.items())
+               and len(a["lines"]) == 2 and all(isinstance(x, int) for x in a["lines"])
+               for a in entry["anchors"].values())
 
 
 def write_lock(data: dict[str, Any]) -> None:

@@ -1,8 +1,12 @@
-"""The parse worker: read, hash and extract one file. The indexer's pool runs it in processes
-forked from a fork server (multiprocessing's 'forkserver' context) that imported only this module,
-so a worker holds a parser and one file's facts, never a copy of the indexer's memory (a plain
-fork copied whatever the parent held: after vLLM's resolution, ~0.7 GB per worker, counted again
-for each one).
+"""Parse workers: read, hash and extract one file (`parse_one`), and `parse_in_workers`, which runs
+it in fresh interpreters (`python -c ... serve()`) that import only this module and its parsers.
+
+Fresh processes, not forks: a fork copied whatever the indexer held (after vLLM's resolution,
+~0.7 GB, counted again for each worker: 2.1 GB for the tree), and multiprocessing's 'spawn' and
+'forkserver' re-run the caller's __main__ in every worker (a script calling build() at top level
+then fails). Tasks and results travel as marshal over pipes: each worker gets its share at start
+(files spread by size, biggest first) and streams one result per file back; only marshalled
+facts, never live objects, cross.
 """
 from __future__ import annotations
 
@@ -10,39 +14,82 @@ import hashlib
 import marshal
 import os
 
-_ENV_PREFIX = "INFERNAV_"
+
+def serve() -> None:
+    """Worker main: a list of tasks on stdin, one marshalled result per task on stdout."""
+    import sys
+
+    out = sys.stdout.buffer
+    for task in marshal.load(sys.stdin.buffer):
+        marshal.dump(parse_one(task), out)
+        out.flush()
 
 
-def init_worker(env: dict[str, str]) -> None:
-    """Pool initializer: the parent's INFERNAV_* variables (the fork server is started once per
-    process and keeps the environment it was started with; a language registry set later must
-    still reach the workers)."""
-    for key in [k for k in os.environ if k.startswith(_ENV_PREFIX) and k not in env]:
-        del os.environ[key]
-    os.environ.update(env)
+def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progress=None) -> list[tuple]:
+    """parse_one over tasks in `jobs` worker processes; results in no particular order. A worker that
+    dies costs its unfinished files (recorded with the reason), not the index."""
+    import queue
+    import subprocess
+    import sys
+    import threading
 
+    shares: list[list[tuple]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for t in sorted(tasks, key=lambda t: -sizes.get(t[1], 0)):
+        i = loads.index(min(loads))
+        shares[i].append(t)
+        loads[i] += sizes.get(t[1], 0) + 4096
+    code = (f"import marshal, sys; sys.path[:0] = marshal.load(sys.stdin.buffer); "
+            f"from {__name__} import serve; serve()")
+    results: queue.Queue = queue.Queue()
 
-def infernav_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith(_ENV_PREFIX)}
+    def run(share: list[tuple]) -> None:
+        proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        done = set()
+        try:
+            marshal.dump([p for p in sys.path if p], proc.stdin)
+            marshal.dump(share, proc.stdin)
+            proc.stdin.close()
+            while len(done) < len(share):
+                r = marshal.load(proc.stdout)
+                done.add(r[0])
+                results.put(r)
+        except (EOFError, ValueError, OSError):
+            pass
+        rc = proc.wait()
+        for t in share:
+            if t[1] not in done:
+                results.put((t[1], t[2], "", 0, 0, 0, None, f"extractor failed: its parse worker exited ({rc})"))
+        results.put(None)
+
+    threads = [threading.Thread(target=run, args=(share,), daemon=True) for share in shares if share]
+    for th in threads:
+        th.start()
+    out, running = [], len(threads)
+    while running:
+        r = results.get()
+        if r is None:
+            running -= 1
+            continue
+        out.append(r)
+        if progress and len(out) % 100 == 0:
+            progress("parse", len(out), len(tasks))
+    for th in threads:
+        th.join()
+    return out
 
 
 def parse_one(args: tuple) -> tuple:
     """(rel, lang, hash, size, mtime_ns, errors, marshalled facts | None, why-not | '').
     Never raises: failures become a recorded reason."""
+    from ..sources import walk
     from . import MAX_FILE_BYTES
 
     root, rel, lang, context = args
-    full = os.path.join(root, rel)
-    try:
-        with open(full, "rb") as f:
-            data = f.read()
-        st = os.stat(full)
-    except OSError as exc:
-        return (rel, lang, "", 0, 0, 0, None, f"unreadable: {exc.strerror}")
+    data, st, why = walk.read_source(root, rel, MAX_FILE_BYTES)   # regular files only, bounded reads
+    if data is None:   # kept with no hash (and no stat if unreadable): the next run looks again
+        return (rel, lang, "", st.st_size if st else 0, st.st_mtime_ns if st else 0, 0, None, why)
     digest = hashlib.blake2b(data, digest_size=16).hexdigest()
-    if len(data) > MAX_FILE_BYTES:
-        return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None,
-                f"skipped: {len(data) // 1024} KiB is over the {MAX_FILE_BYTES // 1024} KiB limit")
     import gc
 
     paused = gc.isenabled()
@@ -50,7 +97,7 @@ def parse_one(args: tuple) -> tuple:
     try:
         from . import extract_file
 
-        facts = extract_file(lang, data, rel, context)
+        facts = extract_file(lang, walk.as_utf8(data, lang), rel, context)
     except Exception as exc:  # an extractor bug must cost one file, not the index
         return (rel, lang, digest, st.st_size, st.st_mtime_ns, 0, None, f"extractor failed: {exc!r}")
     finally:

@@ -87,16 +87,26 @@ class Index(Walks, Ranking, Members, Summary, Sites):
         raise SymbolNotFound(q, self.suggest(q))
 
     def _at_line(self, path: str, line: int, q: str) -> list[SymbolRow]:
+        """The innermost symbol at path:line; `path` may be a suffix of one indexed file's path
+        (`utils.py:10` where 33 files end in utils.py is ambiguous, not the first of them)."""
+        like = "%/" + _like_escape(path)
+        files = [r[0] for r in self.conn.execute(
+            "SELECT DISTINCT path FROM symbols WHERE path=? OR path LIKE ? ESCAPE '\\'", (path, like))]
+        if path in files:
+            files = [path]
+        if not files or line > 2**62:
+            raise SymbolNotFound(q, [], f"no symbol at {q}" + ("" if files else f" (no indexed file {path})"))
+        if len(files) > 1:
+            rows = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE path IN ({','.join('?' * len(files))}) "
+                              "AND kind='module'", files)
+            raise AmbiguousSymbol(q, rows, files=files)
         rows = self._rows(
-            f"SELECT {_COLUMNS} FROM symbols WHERE (path=? OR path LIKE ?) AND line<=? AND end_line>=? "
-            "AND kind NOT IN ('module') ORDER BY (end_line-line) LIMIT 1",
-            (path, f"%/{path}", line, line),
-        )
+            f"SELECT {_COLUMNS} FROM symbols WHERE path=? AND line<=? AND end_line>=? "
+            "AND kind NOT IN ('module') ORDER BY (end_line-line) LIMIT 1", (files[0], line, line))
         if not rows:
-            rows = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE (path=? OR path LIKE ?) AND kind='module'",
-                              (path, f"%/{path}"))
+            rows = self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE path=? AND kind='module'", (files[0],))
         if not rows:
-            raise SymbolNotFound(q, [])
+            raise SymbolNotFound(q, [], f"no symbol at {q}")
         return rows
 
     def suggest(self, query: str, n: int = 5) -> list[str]:
@@ -116,14 +126,18 @@ class Index(Walks, Ranking, Members, Summary, Sites):
 
     def find(self, pattern: str, kind: str | None = None, limit: int = 50) -> list[SymbolRow]:
         """Symbols whose name matches a glob (`*Scheduler*`) or contains the text (case-insensitive)."""
-        if any(c in pattern for c in "*?["):
-            like = pattern.replace("*", "%").replace("?", "_")
-            sql, args = f"SELECT {_COLUMNS} FROM symbols WHERE name LIKE ?", [like]
+        # LIKE's own wildcards (`%`, `_`) and the escape character are literal text here; only
+        # the glob's `*` and `?` are wildcards. An empty pattern is the caller's error.
+        if any(c in pattern for c in "*?"):
+            like = _like_escape(pattern).replace("*", "%").replace("?", "_")
+            sql, args = f"SELECT {_COLUMNS} FROM symbols WHERE name LIKE ? ESCAPE '\\'", [like]
             if not pattern.startswith("*"):
-                sql += " OR short LIKE ?"
+                sql += " OR short LIKE ? ESCAPE '\\'"
                 args.append(like)
         else:
-            sql, args = f"SELECT {_COLUMNS} FROM symbols WHERE short LIKE ? OR name LIKE ?", [f"%{pattern}%", f"%{pattern}%"]
+            text = f"%{_like_escape(pattern)}%"
+            sql, args = (f"SELECT {_COLUMNS} FROM symbols WHERE short LIKE ? ESCAPE '\\' OR name LIKE ? ESCAPE '\\'",
+                         [text, text])
         if kind:
             sql = f"SELECT * FROM ({sql}) WHERE kind=?"
             args.append(kind)
@@ -131,6 +145,11 @@ class Index(Walks, Ranking, Members, Summary, Sites):
         low = pattern.lower().strip("*")
         rows.sort(key=lambda r: (r.short.lower() != low, not r.name.lower().endswith(low), len(r.name), r.name))
         return rows[:limit]
+
+
+def _like_escape(text: str) -> str:
+    """Text for a LIKE pattern with '%', '_' and the escape character '\\' taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _suffix_match(name: str, query: str) -> bool:

@@ -43,3 +43,20 @@ def show_payload(ref, shown: Iterable[tuple[SymbolRow, list[tuple[int, str]] | N
         "overridden_by": [r.brief() for r in over["overridden_by"]],
         "notes": [{"note": n.rel, "title": n.title} for n in notes],
     }
+
+
+def lookup_error(name: str, exc: Exception) -> dict[str, Any]:
+    """The JSON error document of a name that finds nothing or too much (SymbolNotFound,
+    AmbiguousSymbol): the CLI's --json and the MCP server's tool errors both print it."""
+    files = list(getattr(exc, "files", []) or [])
+    if hasattr(exc, "suggestions"):
+        message = getattr(exc, "message", "") or f"no symbol matches '{name}'"
+        return {"error": "not found", "message": message, "query": name, "suggestions": exc.suggestions}
+    cands = exc.candidates
+    if files:
+        shown = ", ".join(files[:10]) + (f" and {len(files) - 10} more" if len(files) > 10 else "")
+        message = f"'{name}' is ambiguous: {len(files)} files match: {shown}; give more of the path"
+        return {"error": "ambiguous", "message": message, "query": name, "files": files,
+                "candidates": [c.brief() for c in cands]}
+    return {"error": "ambiguous", "message": f"'{name}' is ambiguous; {len(cands)} candidates", "query": name,
+            "candidates": [c.brief() for c in cands]}

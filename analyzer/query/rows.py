@@ -48,16 +48,22 @@ class Hit:
 
 
 class SymbolNotFound(LookupError):
-    def __init__(self, query: str, suggestions: list[str]):
+    def __init__(self, query: str, suggestions: list[str], message: str = ""):
         super().__init__(query)
         self.query = query
         self.suggestions = suggestions
+        self.message = message          # a more precise one-line reason, where there is one
 
 
 class AmbiguousSymbol(LookupError):
-    def __init__(self, query: str, candidates: list[SymbolRow]):
+    def __init__(self, query: str, candidates: list[SymbolRow], files: list[str] | None = None):
         super().__init__(query)
         self.query = query
         self.candidates = candidates
+        self.files = files or []        # `file.py:N` where several indexed files end in file.py
+
+    @property
+    def by_path(self) -> bool:
+        return bool(self.files)
 
 

@@ -105,7 +105,8 @@ def summary_html(body: str, limit: int = 320) -> str:
     text = _first_paragraph(body)
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + " …"
-    return re.sub(r"`([^`]+)`", r"<code>\1</code>", esc(text).replace("*", ""))
+    parts = re.split(r"`([^`]+)`", text.replace("*", ""))     # odd parts were `code`
+    return "".join(f"<code>{esc(p)}</code>" if i % 2 else esc(p) for i, p in enumerate(parts))
 
 
 def _first_paragraph(body: str) -> str:

@@ -14,26 +14,31 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cache import MARKER, link_file, locate, require, source_dir
+from .cache import MARKER, link_file, locate, problem, require, source_dir, verify
 from .pins import PINS_PATH, FrameworkRef, SourceError, all_default_refs, home, load_pins, parse_ref, pins_path
 from .sdist import Progress
 
 __all__ = ["MARKER", "PINS_PATH", "FrameworkRef", "Progress", "SourceError", "all_default_refs", "fetch",
-           "home", "link_file", "load_pins", "locate", "parse_ref", "pins_path", "require", "source_dir"]
+           "home", "link_file", "load_pins", "locate", "parse_ref", "pins_path", "problem", "require", "source_dir",
+           "verify"]
 
 
-def fetch(ref: FrameworkRef, path: str | None = None, progress: Progress | None = None) -> Path:
-    """Make `ref` available locally and return its root."""
+def fetch(ref: FrameworkRef, path: str | None = None, progress: Progress | None = None,
+          allow_unverified: bool = False) -> Path:
+    """Make `ref` available locally and return its root. A cached copy that is no longer the
+    pinned source as fetched (sources/cache.py: verify) is fetched again (for an sdist, from its
+    kept archive when that still has the pinned sha256). `allow_unverified` takes a version whose
+    sha256 is neither pinned nor published by the index."""
     if path is not None:
         return _from_user_path(ref, Path(path).expanduser().resolve(), progress)
     existing = locate(ref)
-    if existing is not None:
+    if existing is not None and problem(ref, existing) is None:
         return existing
     kind = ref.spec["source"]
     if kind == "pypi-sdist":
         from .sdist import fetch_sdist
 
-        return fetch_sdist(ref, progress)
+        return fetch_sdist(ref, progress, allow_unverified)
     if kind == "git":
         from .git import fetch_git
 

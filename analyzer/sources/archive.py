@@ -7,12 +7,11 @@ source everyone else indexes.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from .cache import MARKER, link_file, source_dir
+from .cache import link_file, problem, read_marker, source_dir
 from .pins import FrameworkRef, SourceError
-from .sdist import Progress, extract_roots, sha256_file
+from .sdist import Progress, extract_roots, sha256_file, writable_cache
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".tar.bz2")
 
@@ -31,25 +30,21 @@ def from_archive(ref: FrameworkRef, archive: Path, progress: Progress | None) ->
     if digest != expected:
         raise SourceError(f"{ref.key}: {archive.name} has sha256 {digest}, pinned {expected}; refusing it")
     dest = source_dir(ref)
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    writable_cache(ref, dest.parent)
     link_file(ref).unlink(missing_ok=True)   # an archive replaces a linked checkout
-    if _extracted_from(dest, digest, ref.roots):
+    if _extracted_from(ref, dest, digest):
         return dest
-    extract_roots(ref, archive, dest, progress)
-    marker = dest / MARKER
-    info = json.loads(marker.read_text())
-    info["from_archive"] = archive.name
-    marker.write_text(json.dumps(info))
+    extract_roots(ref, archive, dest, progress, info={"from_archive": archive.name})
     if not any((dest / r).exists() for r in ref.roots):
         raise SourceError(f"{ref.key}: {archive.name} holds none of {', '.join(ref.roots)}")
     return dest
 
 
-def _extracted_from(dest: Path, digest: str, roots: list[str]) -> bool:
-    """Whether `dest` already holds this very archive's roots (its marker names the same sha256,
-    and every root is there: a pins file that gained a root re-extracts)."""
-    try:
-        same = json.loads((dest / MARKER).read_text()).get("archive_sha256") == digest
-    except (OSError, ValueError):
+def _extracted_from(ref: FrameworkRef, dest: Path, digest: str) -> bool:
+    """Whether `dest` already holds this very archive's roots, as extracted (its marker names the
+    same sha256, every root is there, and the tree is its manifest: a pins file that gained a
+    root, or an edited tree, re-extracts)."""
+    info = read_marker(dest)
+    if info is None or info.get("archive_sha256") != digest or not all((dest / r).exists() for r in ref.roots):
         return False
-    return same and all((dest / r).exists() for r in roots)
+    return problem(ref, dest) is None

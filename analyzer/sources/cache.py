@@ -1,7 +1,18 @@
-"""Where fetched sources live in the cache ($INFERNAV_HOME/sources) and how to find them again."""
+"""Where fetched sources live in the cache ($INFERNAV_HOME/sources), how to find them again, and
+why a cached copy is still the pinned source.
+
+A cached copy (an sdist or an archive unpacked, a git commit exported) has a marker written last:
+what it was made from (the archive's sha256 or the commit) and a manifest of every file it holds
+(size, mtime, sha256). `verify` checks both before an index trusts the tree: the marker against
+the pin, the tree against the manifest (stat first; a file whose mtime moved is hashed). A linked
+checkout (`fetch --path DIR`) is the user's own tree and is not checked.
+"""
 from __future__ import annotations
 
+import json
+import os
 from pathlib import Path
+from typing import Any
 
 from .pins import FrameworkRef, SourceError, home
 
@@ -35,3 +46,101 @@ def require(ref: FrameworkRef) -> Path:
         raise SourceError(f"{ref.key} is not fetched; run: infernav fetch {ref.key}" + (
             f" (or: infernav fetch {ref.name} --path DIR for a checkout)" if ref.spec["source"] == "git" else ""))
     return root
+
+
+# ------------------------------------------------------------------------- manifest and verification
+def _sha256(path: str) -> str:
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _files(root: Path) -> dict[str, str]:
+    """{relative path: full path} of the regular files and symlinks under `root` (the marker out)."""
+    out = {}
+    for dirpath, _, filenames in os.walk(root):
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            rel = os.path.relpath(full, root).replace(os.sep, "/")
+            if rel != MARKER:
+                out[rel] = full
+    return out
+
+
+def manifest(root: Path) -> dict[str, list]:
+    """{path: [size, mtime_ns, sha256]} of every file under `root` (a tree just extracted)."""
+    out = {}
+    for rel, full in sorted(_files(root).items()):
+        st = os.lstat(full)
+        out[rel] = [st.st_size, st.st_mtime_ns, _sha256(full) if os.path.isfile(full) else ""]
+    return out
+
+
+def write_marker(root: Path, info: dict[str, Any]) -> None:
+    """The marker, last: what the tree was made from and its manifest."""
+    (root / MARKER).write_text(json.dumps({**info, "files": manifest(root)}))
+
+
+def read_marker(root: Path) -> dict[str, Any] | None:
+    try:
+        info = json.loads((root / MARKER).read_text())
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _pinned_values(ref: FrameworkRef) -> set[str]:
+    return {ref.pin[k] for k in ("sha256", "archive_sha256", "commit") if ref.pin.get(k)}
+
+
+def problem(ref: FrameworkRef, root: Path) -> str | None:
+    """Why the cached copy at `root` is not the pinned source, or None when it is."""
+    if root != source_dir(ref):
+        return None   # a linked checkout: the user's tree
+    info = read_marker(root)
+    if info is None:
+        return f"its marker {MARKER} is unreadable"
+    made_from = info.get("archive_sha256") or info.get("commit")
+    pinned = _pinned_values(ref)
+    if pinned and made_from not in pinned:
+        return f"it is not the pinned source (made from {str(made_from)[:64]}, pinned {' / '.join(sorted(pinned))})"
+    files = info.get("files")
+    if not isinstance(files, dict):
+        return "it has no manifest (fetched by an older infernav)"
+    return _tree_differs(root, files)
+
+
+def _tree_differs(root: Path, files: dict[str, Any]) -> str | None:
+    present = _files(root)
+    changed = []
+    for rel, full in sorted(present.items()):
+        want = files.get(rel)
+        if want is None:
+            changed.append(f"{rel} added")
+            continue
+        try:
+            st = os.lstat(full)
+        except OSError:
+            changed.append(f"{rel} unreadable")
+            continue
+        if st.st_size != want[0]:
+            changed.append(f"{rel} changed")
+        elif st.st_mtime_ns != want[1] and os.path.isfile(full) and _sha256(full) != want[2]:
+            changed.append(f"{rel} changed")
+    changed += [f"{rel} removed" for rel in sorted(set(files) - set(present))]
+    if not changed:
+        return None
+    more = f", {len(changed) - 3} more" if len(changed) > 3 else ""
+    return f"it differs from the pinned archive ({', '.join(changed[:3])}{more})"
+
+
+def verify(ref: FrameworkRef, root: Path) -> None:
+    """SourceError when the cached copy at `root` is not the pinned source, as fetched."""
+    why = problem(ref, root)
+    if why:
+        raise SourceError(f"{ref.key}: the cached source at {root}: {why}; run: infernav fetch {ref.key} "
+                          "(it restores the pinned source)")

@@ -1,28 +1,27 @@
 """Git sources: a shallow fetch of the pinned commit, or a checkout / repository given with --path."""
 from __future__ import annotations
 
-import json
-import os
 import sys
 from pathlib import Path
 
-from .cache import MARKER, link_file, source_dir
+from ..tempfiles import owned, why
+from .cache import link_file, source_dir, write_marker
 from .pins import FrameworkRef, SourceError
-from .sdist import Progress
+from .sdist import Progress, new_tree, writable_cache
 
 
 # ------------------------------------------------------------------------- git
 def fetch_git(ref: FrameworkRef, progress: Progress | None) -> Path:
     import shutil
     import subprocess
-    import tempfile
 
     url = ref.spec["url"]
     commit = ref.pin.get("commit", ref.version)
     dest = source_dir(ref)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{ref.key}-git-", dir=dest.parent))
+    writable_cache(ref, dest.parent)
+    tmp = owned(dest.parent, f"{ref.key}-git", "extract")
     try:
+        shutil.rmtree(tmp, ignore_errors=True)
         if progress:
             progress(f"git fetch {ref.key}", 0, 0)
         for cmd in (["git", "init", "-q", str(tmp)],
@@ -53,8 +52,11 @@ def from_path(ref: FrameworkRef, path: Path, progress: Progress | None) -> Path:
                 print(f"warning: {path} is at {head[:12]}, pinned {commit[:12]}; indexing it as {ref.key}",
                       file=sys.stderr)
         link = link_file(ref)
-        link.parent.mkdir(parents=True, exist_ok=True)
-        link.write_text(str(path))
+        writable_cache(ref, link.parent)
+        try:
+            link.write_text(str(path))
+        except OSError as exc:
+            raise SourceError(f"{ref.key}: cannot write the source cache {link.parent} ({why(exc)})") from None
         return path
     if is_git and commit and git_output(path, "cat-file", "-t", commit) == "commit":
         # A bare repository or a clone at another commit: export the pinned commit's roots.
@@ -65,15 +67,12 @@ def from_path(ref: FrameworkRef, path: Path, progress: Progress | None) -> Path:
 
 def export_commit(ref: FrameworkRef, repo: Path, commit: str, progress: Progress | None) -> Path:
     import io
-    import shutil
     import subprocess
     import tarfile
-    import tempfile
 
     dest = source_dir(ref)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{ref.key}-", dir=dest.parent))
-    try:
+    writable_cache(ref, dest.parent)
+    with new_tree(ref, dest) as tmp:
         if progress:
             progress(f"export {ref.key}", 0, 0)
         archive = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", commit, *ref.roots],
@@ -82,15 +81,9 @@ def export_commit(ref: FrameworkRef, repo: Path, commit: str, progress: Progress
             raise SourceError(f"{ref.key}: git archive failed: {archive.stderr.decode(errors='replace').strip()}")
         with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
             tar.extractall(tmp, filter="data")
-        (tmp / MARKER).write_text(json.dumps({"framework": ref.key, "commit": commit}))
-        if dest.exists():
-            shutil.rmtree(dest)
-        os.replace(tmp, dest)
-        link_file(ref).unlink(missing_ok=True)
-        return dest
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        write_marker(tmp, {"framework": ref.key, "commit": commit})
+    link_file(ref).unlink(missing_ok=True)
+    return dest
 
 
 def git_output(path: Path, *args: str) -> str | None:

@@ -6,6 +6,7 @@ permalink templates, sha256 pins) is an entry in pins.toml, so adding an engine 
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -109,12 +110,44 @@ def conventions() -> dict[str, Any]:
 
 
 def home() -> Path:
+    """$INFERNAV_HOME, or the user cache dir; SourceError when it exists and is not a folder."""
     env = os.environ.get("INFERNAV_HOME")
     if env:
-        return Path(env).expanduser()
-    from platformdirs import user_cache_dir
+        path = Path(env).expanduser()
+    else:
+        from platformdirs import user_cache_dir
 
-    return Path(user_cache_dir("infernav"))
+        path = Path(user_cache_dir("infernav"))
+    if path.exists() and not path.is_dir():
+        raise SourceError(f"INFERNAV_HOME={path} is not a folder; point it at a folder (or unset it)")
+    return path
+
+
+# A version is a file name in the cache (`sources/<name>@<version>`): no separators, no `..`.
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
+_SOURCE_KEYS = {"pypi-sdist": "package", "git": "url"}
+
+
+def check_entry(name: str, spec: Any) -> None:
+    """SourceError (naming the pins file) for an entry a fetch or an index could not use."""
+    def bad(what: str):
+        raise SourceError(f"pins file {pins_path()}: [{name}] {what}")
+
+    if not isinstance(spec, dict):
+        bad("is not a table")
+    kind = spec.get("source")
+    if kind not in _SOURCE_KEYS:
+        bad(f"has source {kind!r}; want one of {', '.join(_SOURCE_KEYS)}" if kind else "has no 'source'")
+    if not isinstance(spec.get(_SOURCE_KEYS[kind]), str):
+        bad(f"is a {kind} source without '{_SOURCE_KEYS[kind]}'")
+    if not isinstance(spec.get("default"), str) or not _VERSION.match(spec["default"]):
+        bad("has no 'default' version" if "default" not in spec else f"has a bad default {spec['default']!r}")
+    roots = spec.get("roots")
+    if not isinstance(roots, list) or not roots or not all(
+            isinstance(r, str) and r and not r.startswith("/") and ".." not in r.split("/") for r in roots):
+        bad("needs 'roots': a list of folders inside the source (no '..', not absolute)")
+    if not isinstance(spec.get("versions", {}), dict):
+        bad("has 'versions' that is not a table")
 
 
 def parse_ref(text: str | None, pins: dict[str, Any] | None = None) -> FrameworkRef:
@@ -126,9 +159,12 @@ def parse_ref(text: str | None, pins: dict[str, Any] | None = None) -> Framework
     if name not in pins:
         raise SourceError(f"unknown framework '{name}'; known: {', '.join(sorted(pins))}")
     spec = pins[name]
+    check_entry(name, spec)
     version = version.strip() or spec["default"]
-    pin = dict(spec.get("versions", {}).get(version, {}))
-    return FrameworkRef(name, version, pin, spec)
+    if not _VERSION.match(version):
+        raise SourceError(f"{name}: bad version {version[:60]!r} (letters, digits, '.', '_', '+', '-')")
+    pin = spec.get("versions", {}).get(version, {})
+    return FrameworkRef(name, version, dict(pin) if isinstance(pin, dict) else {}, spec)
 
 
 def all_default_refs() -> list[FrameworkRef]:

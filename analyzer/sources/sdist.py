@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable
 
-from .cache import MARKER, source_dir
+from ..tempfiles import owned, remove_stale, why
+from .cache import source_dir, write_marker
 from .pins import FrameworkRef, SourceError
 
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -41,34 +44,61 @@ def _sdist_entry(ref: FrameworkRef) -> dict[str, Any]:
     raise SourceError(f"{ref.key}: the index has no sdist {want} (is {ref.version} a released version?)")
 
 
-def fetch_sdist(ref: FrameworkRef, progress: Progress | None) -> Path:
+def fetch_sdist(ref: FrameworkRef, progress: Progress | None, allow_unverified: bool = False) -> Path:
+    """The sdist's roots unpacked into the cache. The archive is kept (`<key>.tar.gz`) and used
+    again only if its sha256 is the pinned one (or, unpinned, the one recorded when it came)."""
     dest = source_dir(ref)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    archive = dest.parent / f"{ref.key}.tar.gz"
+    cache_dir = writable_cache(ref, dest.parent)
+    archive = cache_dir / f"{ref.key}.tar.gz"
+    recorded = archive.with_name(archive.name + ".sha256")
     expected = ref.pin.get("sha256")
+    if archive.exists():
+        digest = sha256_file(archive)
+        if expected and digest != expected:
+            raise SourceError(f"{ref.key}: the cached archive {archive} has sha256 {digest}, pinned {expected}; "
+                              "kept it (if the pin is right, delete the archive and fetch again)")
+        if not expected and (not recorded.exists() or recorded.read_text().strip() != digest):
+            archive.unlink()   # unpinned and nothing says what it should be: download it again
     if not archive.exists():
         entry = _sdist_entry(ref)
         listed = entry.get("hashes", {}).get("sha256")
         if expected and listed and listed != expected:
             raise SourceError(f"{ref.key}: the index lists sha256 {listed}, pinned {expected}; refusing")
         expected = expected or listed
-        _download(entry["url"], archive, expected, ref.key, progress)
-    else:
-        digest = sha256_file(archive)
-        if expected and digest != expected:
-            archive.unlink()
-            raise SourceError(f"{ref.key}: cached archive has sha256 {digest}, pinned {expected}; "
-                              "removed it, fetch again")
+        if not expected and not allow_unverified:
+            raise SourceError(f"{ref.key}: no sha256 is pinned for {entry.get('filename')} and the index publishes "
+                              f"none; refusing it unverified (infernav fetch {ref.key} --allow-unverified takes it)")
+        if not expected:
+            print(f"warning: {ref.key}: taking {entry.get('filename')} unverified (no sha256 pinned or published)",
+                  file=sys.stderr)
+        digest = _download(entry["url"], archive, expected, ref.key, progress)
+        if not ref.pin.get("sha256"):
+            recorded.write_text(digest + "\n")
     extract_roots(ref, archive, dest, progress)
     return dest
 
 
-def _download(url: str, target: Path, sha256: str | None, what: str, progress: Progress | None) -> None:
+def writable_cache(ref: FrameworkRef, folder: Path) -> Path:
+    """`folder` (created), with stale temporary files of killed runs removed; SourceError in one
+    line when it cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SourceError(f"{ref.key}: cannot write the source cache {folder} ({why(exc)})") from None
+    if not os.access(folder, os.W_OK):
+        ro = os.statvfs(folder).f_flag & os.ST_RDONLY
+        raise SourceError(f"{ref.key}: cannot write the source cache {folder} (" + (
+            "read-only file system" if ro else "permission denied: it belongs to another user") + ")")
+    remove_stale(folder)
+    return folder
+
+
+def _download(url: str, target: Path, sha256: str | None, what: str, progress: Progress | None) -> str:
     import hashlib
     import urllib.error
     import urllib.request
 
-    tmp = target.with_suffix(".part")
+    tmp = owned(target.parent, target.name, "part")
     h = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=120) as resp, open(tmp, "wb") as out:
@@ -85,42 +115,69 @@ def _download(url: str, target: Path, sha256: str | None, what: str, progress: P
                     progress(f"download {what}", done, total)
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         tmp.unlink(missing_ok=True)
-        raise SourceError(f"{what}: download failed ({reason_of(exc)}); retry `infernav fetch {what}`") from None
+        reason = why(exc) if isinstance(exc, OSError) and exc.errno else reason_of(exc)
+        raise SourceError(f"{what}: download failed ({reason}); retry `infernav fetch {what}`") from None
     digest = h.hexdigest()
     if sha256 and digest != sha256:
         tmp.unlink(missing_ok=True)
         raise SourceError(f"{what}: sha256 mismatch (got {digest}, want {sha256}); nothing kept")
     os.replace(tmp, target)
+    return digest
 
 
-def extract_roots(ref: FrameworkRef, archive: Path, dest: Path, progress: Progress | None) -> None:
-    """Unpack only the indexed roots, into a temporary folder renamed into place at the end."""
-    import shutil
+def extract_roots(ref: FrameworkRef, archive: Path, dest: Path, progress: Progress | None,
+                  info: dict | None = None) -> None:
+    """Unpack only the indexed roots, into a temporary folder renamed into place at the end; the
+    marker (with the manifest) is written last."""
     import tarfile
-    import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{ref.key}-", dir=dest.parent))
+    with new_tree(ref, dest) as tmp:
+        try:
+            with tarfile.open(archive) as tar:
+                members = []
+                all_members = tar.getmembers()
+                strip = _common_top(all_members, ref.roots)
+                for m in all_members:
+                    name = m.name[len(strip):] if strip and m.name.startswith(strip) else m.name
+                    if in_roots(name, ref.roots):
+                        m.name = name
+                        members.append(m)
+                for i, m in enumerate(members):
+                    tar.extract(m, tmp, filter="data")
+                    if progress and i % 200 == 0:
+                        progress(f"extract {ref.key}", i, len(members))
+        except (tarfile.TarError, EOFError) as exc:
+            raise SourceError(f"{ref.key}: {archive.name} is not a readable archive ({exc})") from None
+        write_marker(tmp, {"framework": ref.key, "archive_sha256": sha256_file(archive), **(info or {})})
+
+
+@contextmanager
+def new_tree(ref: FrameworkRef, dest: Path):
+    """A temporary folder (`.<key>.<pid>.extract`, readable by others) that becomes `dest` when the
+    block ends without an error; OSError (a full disk, a read-only cache) is one SourceError line."""
+    import shutil
+
+    tmp = owned(dest.parent, ref.key, "extract")
     try:
-        with tarfile.open(archive) as tar:
-            members = []
-            all_members = tar.getmembers()
-            strip = _common_top(all_members, ref.roots)
-            for m in all_members:
-                name = m.name[len(strip):] if strip and m.name.startswith(strip) else m.name
-                if in_roots(name, ref.roots):
-                    m.name = name
-                    members.append(m)
-            for i, m in enumerate(members):
-                tar.extract(m, tmp, filter="data")
-                if progress and i % 200 == 0:
-                    progress(f"extract {ref.key}", i, len(members))
-        (tmp / MARKER).write_text(json.dumps({"framework": ref.key, "archive_sha256": sha256_file(archive)}))
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        tmp.mkdir(mode=0o755)
+        os.chmod(tmp, 0o777 & ~_umask())
+        yield tmp
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(tmp, dest)
+    except OSError as exc:
+        raise SourceError(f"{ref.key}: cannot write the source cache {dest.parent} ({why(exc)})") from None
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def in_roots(path: str, roots: list[str]) -> bool:

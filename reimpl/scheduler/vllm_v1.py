@@ -24,124 +24,17 @@ The rules, in the order `schedule()` applies them:
 """
 from __future__ import annotations
 
-import heapq
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from infernav.reimpl.prefix_cache import KVCacheManager
-from infernav.reimpl.prefix_cache import Request as KVRequest
 
-WAITING, RUNNING, PREEMPTED = "waiting", "running", "preempted"
-FINISHED_STOPPED, FINISHED_LENGTH, FINISHED_ABORTED = "finished_stopped", "finished_length", "finished_aborted"
+from .vllm_types import (FINISHED_ABORTED, FINISHED_LENGTH, FINISHED_STOPPED, PREEMPTED, RUNNING, WAITING,
+                         EngineCoreOutput, FCFSQueue, PriorityQueue, SchedRequest, SchedulerOutput, SchedulerStats,
+                         UpdateResult, validate_config)
 
-
-class SchedRequest(KVRequest):
-    """A request as the scheduler sees it: the KV manager's view plus sampling limits and status."""
-
-    __slots__ = ("num_prompt_tokens", "max_tokens", "eos_token_id", "priority", "arrival_time", "status",
-                 "num_cached_tokens")
-
-    def __init__(self, request_id: str, prompt_token_ids: Sequence[int], block_size: int, max_tokens: int,
-                 eos_token_id: int | None = None, priority: int = 0, arrival_time: float = 0.0):
-        super().__init__(request_id, prompt_token_ids, block_size)
-        self.num_prompt_tokens = len(prompt_token_ids)
-        self.max_tokens = max_tokens
-        self.eos_token_id = eos_token_id
-        self.priority = priority
-        self.arrival_time = arrival_time
-        self.status = WAITING
-        self.num_cached_tokens = -1  # prefix-cache hit at first admission, as vLLM records it
-
-    @property
-    def num_output_tokens(self) -> int:
-        return self.num_tokens - self.num_prompt_tokens
-
-    @property
-    def output_token_ids(self) -> list[int]:
-        return self.all_token_ids[self.num_prompt_tokens:]
-
-    def sort_key(self) -> tuple:
-        return (self.priority, self.arrival_time, self.request_id)
-
-    def __lt__(self, other: "SchedRequest") -> bool:
-        return self.sort_key() < other.sort_key()
-
-
-class FCFSQueue:
-    """A deque: add at the tail, preempted requests back at the head."""
-
-    def __init__(self):
-        self._q: deque[SchedRequest] = deque()
-
-    def add(self, r: SchedRequest) -> None:
-        self._q.append(r)
-
-    def prepend(self, r: SchedRequest) -> None:
-        self._q.appendleft(r)
-
-    def peek(self) -> SchedRequest:
-        return self._q[0]
-
-    def pop(self) -> SchedRequest:
-        return self._q.popleft()
-
-    def remove_all(self, rs: Iterable[SchedRequest]) -> None:
-        drop = set(map(id, rs))
-        self._q = deque(r for r in self._q if id(r) not in drop)
-
-    def ordered(self) -> list[SchedRequest]:
-        return list(self._q)
-
-    def __len__(self) -> int:
-        return len(self._q)
-
-
-class PriorityQueue(FCFSQueue):
-    """A heap on (priority, arrival time, id); 'prepend' is just re-insertion."""
-
-    def __init__(self):
-        self._h: list[SchedRequest] = []
-
-    def add(self, r: SchedRequest) -> None:
-        heapq.heappush(self._h, r)
-
-    prepend = add
-
-    def peek(self) -> SchedRequest:
-        return self._h[0]
-
-    def pop(self) -> SchedRequest:
-        return heapq.heappop(self._h)
-
-    def remove_all(self, rs: Iterable[SchedRequest]) -> None:
-        drop = set(map(id, rs))
-        self._h = [r for r in self._h if id(r) not in drop]
-        heapq.heapify(self._h)
-
-    def ordered(self) -> list[SchedRequest]:
-        return sorted(self._h)
-
-    def __len__(self) -> int:
-        return len(self._h)
-
-
-@dataclass
-class SchedulerOutput:
-    """What one `schedule()` decided (ids, in the order vLLM records them)."""
-
-    num_scheduled_tokens: dict[str, int] = field(default_factory=dict)
-    new_req_ids: list[str] = field(default_factory=list)
-    resumed_req_ids: list[str] = field(default_factory=list)
-    running_req_ids: list[str] = field(default_factory=list)  # scheduled, already running before
-    preempted_req_ids: list[str] = field(default_factory=list)  # in preemption order
-    finished_req_ids: set[str] = field(default_factory=set)  # freed since the previous step
-    num_cache_hit_tokens: dict[str, int] = field(default_factory=dict)  # per admitted request
-
-    @property
-    def total_num_scheduled_tokens(self) -> int:
-        return sum(self.num_scheduled_tokens.values())
-
+__all__ = ["FCFSQueue", "PriorityQueue", "SchedRequest", "SchedulerOutput", "VllmScheduler", "FINISHED_ABORTED",
+           "FINISHED_LENGTH", "FINISHED_STOPPED", "PREEMPTED", "RUNNING", "WAITING", "EngineCoreOutput",
+           "SchedulerStats", "UpdateResult"]
 
 class VllmScheduler:
     """The decisions of vLLM v1's `Scheduler`, step by step (see the module docstring)."""
@@ -150,9 +43,11 @@ class VllmScheduler:
 
     def __init__(self, num_blocks: int, block_size: int, max_num_seqs: int, max_num_batched_tokens: int,
                  max_model_len: int, long_prefill_token_threshold: int = 0, enable_prefix_caching: bool = True,
-                 policy: str = "fcfs", enable_chunked_prefill: bool = True):
-        if policy not in ("fcfs", "priority"):
-            raise ValueError(f"unknown policy {policy!r}")
+                 policy: str = "fcfs", enable_chunked_prefill: bool = True, log_stats: bool = True,
+                 enable_kv_cache_events: bool = False):
+        validate_config(num_blocks, max_num_seqs, max_num_batched_tokens, max_model_len, enable_chunked_prefill,
+                        policy)
+        self.log_stats = log_stats
         self.block_size = block_size
         self.max_num_running_reqs = max_num_seqs
         self.max_num_scheduled_tokens = max_num_batched_tokens
@@ -161,7 +56,8 @@ class VllmScheduler:
         self.enable_chunked_prefill = enable_chunked_prefill
         self.policy = policy
         self.kv_cache_manager = KVCacheManager(num_blocks, block_size, max_model_len,
-                                               enable_caching=enable_prefix_caching)
+                                               enable_caching=enable_prefix_caching, log_stats=log_stats,
+                                               enable_kv_cache_events=enable_kv_cache_events)
         self.waiting = PriorityQueue() if policy == "priority" else FCFSQueue()
         self.running: list[SchedRequest] = []
         self.requests: dict[str, SchedRequest] = {}
@@ -170,16 +66,28 @@ class VllmScheduler:
 
     # ----------------------------------------------------------------- requests in and out
     def add_request(self, request_id: str, prompt_token_ids: Sequence[int], max_tokens: int,
-                    eos_token_id: int | None = None, priority: int = 0, arrival_time: float = 0.0) -> SchedRequest:
+                    eos_token_id: int | None = None, priority: int = 0, arrival_time: float = 0.0,
+                    min_tokens: int = 0, stop_token_ids: Sequence[int] = (), ignore_eos: bool = False) -> SchedRequest:
+        """scheduler.py:1446-1448. Like the Scheduler, this does not check the prompt against
+        max_model_len (vLLM's input processor does, before the scheduler sees the request)."""
         req = SchedRequest(request_id, prompt_token_ids, self.block_size, max_tokens, eos_token_id,
-                           priority, arrival_time)
+                           priority, arrival_time, min_tokens, stop_token_ids, ignore_eos)
         self.waiting.add(req)
         self.requests[request_id] = req
         return req
 
-    def finish_requests(self, request_ids: Iterable[str], status: str = FINISHED_ABORTED) -> None:
-        """Abort: drop the requests from whichever queue holds them and free their blocks."""
-        valid = [self.requests[r] for r in dict.fromkeys(request_ids) if r in self.requests]
+    def finish_requests(self, request_ids: str | Iterable[str], status: str = FINISHED_ABORTED) -> None:
+        """Abort (scheduler.py:1452-1492): drop the requests from whichever queue holds them and
+        free their blocks. Several ids are made a `set` first, as vLLM does (:1461-1464), so their
+        blocks are freed in that set's iteration order (hash-seeded: it differs between processes
+        unless PYTHONHASHSEED is fixed); finished or unknown ids are skipped."""
+        ids = (request_ids,) if isinstance(request_ids, str) else set(request_ids)
+        valid = []
+        for rid in ids:
+            r = self.requests.get(rid)
+            if r is None or r.is_finished():
+                continue
+            valid.append(r)
         running = {id(r) for r in valid if r.status == RUNNING}
         if running:
             self.running = [r for r in self.running if id(r) not in running]
@@ -304,38 +212,86 @@ class VllmScheduler:
         r = self.requests[request_id]
         return r.num_computed_tokens >= r.num_tokens
 
-    def update_from_output(self, out: SchedulerOutput, sampled: dict[str, list[int]]) -> list[str]:
-        """Append the sampled tokens, stop requests (EOS, max_tokens, max_model_len) and free
-        them. `sampled` maps request id to its new tokens ([] or absent for a partial prefill).
-        Returns the ids finished in this call."""
-        finished: list[str] = []
+    def update_from_output(self, out: SchedulerOutput, sampled: dict[str, list[int]]) -> UpdateResult:
+        """Append the sampled tokens, stop requests (EOS, stop tokens, max_tokens, max_model_len)
+        and free them (scheduler.py:1088-1344). `sampled` maps request id to its new tokens ([]
+        or absent for a partial prefill). Returns the ids finished in this call, carrying the
+        step's outputs, stats and KV cache events (`UpdateResult`)."""
+        finished = UpdateResult()
+        finished.outputs = []
         stopped_running: set[int] = set()
-        for rid in out.num_scheduled_tokens:
+        stopped_waiting: list[SchedRequest] = []
+        for rid, num_tokens_scheduled in out.num_scheduled_tokens.items():
+            if num_tokens_scheduled <= 0:
+                # scheduler.py:1131 asserts this. It fails for a prompt longer than max_model_len
+                # (which vLLM's input processor refuses before the scheduler sees it): pass 1
+                # caps a running request at max_model_len - 1 - num_computed_tokens, negative
+                # once a chunk has taken it past that, and such a count is scheduled as is.
+                raise AssertionError(f"{rid}: {num_tokens_scheduled} tokens scheduled")
             req = self.requests.get(rid)
-            if req is None:
+            if req is None:  # aborted between schedule and update (scheduler.py:1135-1140)
                 continue
-            was_running = req.status == RUNNING
-            for tok in sampled.get(rid) or ():
+            status_before_stop = req.status
+            new_token_ids = list(sampled.get(rid) or ())
+            stopped = False
+            for num_new, tok in enumerate(new_token_ids, 1):  # _update_request_with_output, :1346-1362
                 req.append_output_token_ids(tok)
                 if self._check_stop(req):
-                    self._free_request(req)
-                    finished.append(rid)
-                    if was_running:
-                        stopped_running.add(id(req))
+                    del new_token_ids[num_new:]
+                    stopped = True
                     break
+            if stopped:
+                self._free_request(req)
+                finished.append(rid)
+                if status_before_stop == RUNNING:
+                    stopped_running.add(id(req))
+                else:
+                    stopped_waiting.append(req)
+            if new_token_ids:  # :1245-1263
+                finished.outputs.append(EngineCoreOutput(rid, new_token_ids, req.get_finished_reason(),
+                                                         req.stop_reason, req.num_cached_tokens))
         if stopped_running:
             self.running = [r for r in self.running if id(r) not in stopped_running]
+        if stopped_waiting:
+            self.waiting.remove_all(stopped_waiting)
+        finished.events = self.kv_cache_manager.take_events()
+        finished.scheduler_stats = self.make_stats()
         return finished
 
+    def make_stats(self) -> SchedulerStats | None:
+        """scheduler.py:1580-1612, the fields a text-only scheduler without connectors fills."""
+        if not self.log_stats:
+            return None
+        return SchedulerStats(len(self.running), len(self.waiting), self.kv_cache_manager.usage,
+                              self.kv_cache_manager.make_prefix_cache_stats())
+
     def _check_stop(self, req: SchedRequest) -> bool:
+        """`vllm.v1.core.sched.utils.check_stop` (utils.py:40-64)."""
+        if req.num_output_tokens < req.min_tokens:
+            return False
         last = req.all_token_ids[-1]
-        if req.eos_token_id is not None and last == req.eos_token_id:
+        if not req.ignore_eos and req.eos_token_id is not None and last == req.eos_token_id:
             req.status = FINISHED_STOPPED
+            return True
+        if last in req.stop_token_ids:
+            req.status = FINISHED_STOPPED
+            req.stop_reason = last
             return True
         if req.num_tokens >= self.max_model_len or req.num_output_tokens >= req.max_tokens:
             req.status = FINISHED_LENGTH
             return True
         return False
+
+    def reset_prefix_cache(self, reset_running_requests: bool = False) -> bool:
+        """scheduler.py:1520-1564 without connectors: optionally preempt every running request
+        (tail first), then reset the KV manager's prefix cache."""
+        if reset_running_requests:
+            while self.running:
+                self._preempt(self.running.pop())
+        ok = self.kv_cache_manager.reset_prefix_cache()
+        if reset_running_requests and not ok:
+            raise RuntimeError("Failed to reset KV cache even when all the running requests are preempted")
+        return ok
 
     # ----------------------------------------------------------------- inspection
     def waiting_ids(self) -> list[str]:

@@ -1,21 +1,31 @@
 """Differential oracle for the scheduler: our `VllmScheduler` against the real vLLM 0.14.1 v1
 `Scheduler`, step by step, over seeded random traces.
 
-    .oracle-venv/bin/python tests/oracle/scheduler_differential.py --vllm-root DIR --seeds 0:500 [--mutate NAME]
+    .oracle-venv/bin/python tests/oracle/scheduler_differential.py --vllm-root DIR --seeds 0:500 \
+        [--family F] [--mutate NAME|all]
 
 Each seed draws a configuration (block size, pool size, `max_num_seqs`, `max_num_batched_tokens`,
-`max_model_len`, long-prefill threshold, prefix caching on/off, FCFS or priority policy) and a
-stream of requests (prompts built from a few shared templates over a tiny vocabulary, so prefixes
-are shared; random `max_tokens`, priorities; arrivals spread over the steps; a few aborts). Both
-schedulers get the same calls; the "model" is fake: each scheduled request whose scheduled tokens
-reach its end gets one token drawn from the trace's generator (sometimes EOS), the same on both
-sides. The real scheduler is built as vLLM's own tests build one on CPU: a hand-written offline
-Llama `config.json` (no weights), `KVCacheConfig` with one full-attention group.
+`max_model_len`, long-prefill threshold, chunked prefill, prefix caching on/off, FCFS or priority)
+and a stream of requests (prompts from a few shared templates over a tiny vocabulary, so prefixes
+are shared; random `max_tokens`, `min_tokens`, stop tokens, `ignore_eos`, priorities; arrivals
+spread over the steps; aborts; prefix-cache resets). Both schedulers get the same calls; the
+"model" is fake: each scheduled request whose scheduled tokens reach its end gets one token drawn
+from the trace's generator (sometimes EOS or a stop token), the same on both sides
+(sched_sides.py builds the two).
 
-Per step the comparison covers: scheduled request ids and token counts (in order), new / resumed /
-already-running ids, preempted ids, finished ids, then the waiting and running queues in order,
-each running request's block ids and progress, and the free block count. The first difference
-ends the trace. Prints one JSON object on its last line.
+Per step the comparison covers: scheduled ids and token counts (in order), new / resumed /
+running / preempted / finished ids; then, from `update_from_output`, the finished ids, every
+output (new tokens, finish reason, stop reason, cached tokens), the `SchedulerStats` (running,
+waiting, KV usage, the step's `PrefixCacheStats`) and the KV cache events published (hashes
+paired one to one over the trace); then the queues in order, the free-block queue in order, each
+running request's blocks and progress, statuses, preemption counts and the finish reason of every
+request that has left (aborted ones included). The first difference ends the trace.
+
+Families (FAMILIES): `base`; `chunked-off`; `multi-abort` (several ids per abort call, with
+duplicates, finished and unknown ids); `abort-mid-step` (aborts between `schedule` and
+`update_from_output`); `over-long` (prompts longer than `max_model_len`); `long-prompts` (more
+than 9 blocks); `configs` (random configurations, some of which vLLM rejects: both sides must
+reject the same ones, and the accepted ones are played). Prints one JSON object on its last line.
 """
 from __future__ import annotations
 
@@ -24,227 +34,181 @@ import json
 import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-EOS = 2
+from sched_sides import EOS  # noqa: E402
+
 VOCAB = list(range(3, 11))  # tiny: unrelated prompts still share blocks
+STOP_TOKEN = 10  # drawn more often than the rest when a request stops on it
 MAX_STEPS = 3000
+FAMILIES = ["base", "chunked-off", "multi-abort", "abort-mid-step", "over-long", "long-prompts", "configs"]
+COVERAGE = ["preemptions", "priority_preemptions", "prefix_hits", "chunked_prefills", "head_of_line_blocks",
+            "aborts", "multi_id_aborts", "mid_step_aborts", "eos_stops", "stop_token_stops", "length_stops",
+            "resumed", "resets", "events", "over_long_prompts", "long_prompts", "configs_rejected",
+            "vllm_assertions"]
 
 
 class Disagreement(Exception):
     pass
 
 
+class BothFailed(Exception):
+    """Both sides raised the same exception class at the same call: the trace ends, agreeing."""
+
+
+def both(step: int, what: str, fa, fb):
+    """Call each side; the same exception class on both ends the trace (BothFailed)."""
+    errs, vals = [], []
+    for f in (fa, fb):
+        try:
+            vals.append(f())
+            errs.append(None)
+        except (AssertionError, ValueError, RuntimeError) as exc:
+            vals.append(None)
+            errs.append(exc)
+    if errs[0] is not None or errs[1] is not None:
+        if type(errs[0]) is not type(errs[1]):
+            raise Disagreement(f"step {step}: {what} raised vllm={errs[0]!r} ours={errs[1]!r}")
+        raise BothFailed(f"step {step}: {what}: {type(errs[0]).__name__}")
+    return vals
+
+
 # ----------------------------------------------------------------------------- trace
-def draw_config(rng: random.Random) -> dict:
-    block_size = rng.choice([1, 2, 4, 4, 8, 16])
-    max_model_len = rng.choice([32, 64, 96, 128])
+def draw_config(rng: random.Random, family: str = "base") -> dict:
+    block_size = rng.choice([1, 2, 4, 4, 8, 16] if family != "long-prompts" else [1, 2, 4])
+    max_model_len = rng.choice([32, 64, 96, 128] if family != "long-prompts" else [128, 256])
     min_blocks = -(-max_model_len // block_size) + 1  # one request always fits (+ the null block)
     num_blocks = rng.randint(min_blocks, min_blocks * rng.choice([1, 2, 3]))
     max_num_seqs = rng.randint(1, 8)
-    max_num_batched_tokens = max(max_num_seqs, rng.choice([8, 16, 32, 64, 128, 256]))
+    chunked = family != "chunked-off" and not (family == "configs" and rng.random() < 0.5)
+    budgets = [8, 16, 32, 64, 128, 256]
+    if not chunked and family != "configs":  # vLLM wants budget >= max_model_len without chunking
+        budgets = [b for b in budgets + [max_model_len] if b >= max_model_len]
+    max_num_batched_tokens = max(max_num_seqs, rng.choice(budgets))
     thr = rng.choice([0, 0, rng.randint(1, max_num_batched_tokens)])
-    return dict(block_size=block_size, num_blocks=num_blocks, max_num_seqs=max_num_seqs,
-                max_num_batched_tokens=max_num_batched_tokens, max_model_len=max_model_len,
-                long_prefill_token_threshold=thr, enable_prefix_caching=rng.random() < 0.8,
-                policy=rng.choice(["fcfs", "fcfs", "priority"]))
+    cfg = dict(block_size=block_size, num_blocks=num_blocks, max_num_seqs=max_num_seqs,
+               max_num_batched_tokens=max_num_batched_tokens, max_model_len=max_model_len,
+               long_prefill_token_threshold=thr, enable_prefix_caching=rng.random() < 0.8,
+               policy=rng.choice(["fcfs", "fcfs", "priority"]), enable_chunked_prefill=chunked)
+    if family == "configs":  # some of what vLLM rejects
+        bad = rng.choice(["none", "none", "seqs0", "budget0", "budget<seqs", "blocks0", "nochunk<len"])
+        if bad == "seqs0":
+            cfg["max_num_seqs"] = 0
+        elif bad == "budget0":
+            cfg["max_num_batched_tokens"] = 0
+        elif bad == "budget<seqs":
+            cfg["max_num_seqs"] = cfg["max_num_batched_tokens"] + rng.randint(1, 4)
+        elif bad == "blocks0":
+            cfg["num_blocks"] = 0
+        elif bad == "nochunk<len":
+            cfg.update(enable_chunked_prefill=False, max_num_batched_tokens=rng.randint(1, max_model_len - 1),
+                       max_num_seqs=1)
+    return cfg
 
 
-def draw_requests(rng: random.Random, cfg: dict) -> list[dict]:
-    L = cfg["max_model_len"]
-    templates = [[rng.choice(VOCAB) for _ in range(rng.randint(1, L - 2))] for _ in range(rng.randint(1, 4))]
+def draw_requests(rng: random.Random, cfg: dict, family: str = "base") -> list[dict]:
+    L, B = cfg["max_model_len"], cfg["block_size"]
+    lo = 10 * B + 1 if family == "long-prompts" else 1
+    templates = [[rng.choice(VOCAB) for _ in range(rng.randint(lo, L - 2))] for _ in range(rng.randint(1, 4))]
     reqs = []
     step = 0
+    p_abort = {"multi-abort": 0.3, "abort-mid-step": 0.3}.get(family, 0.08)
     for i in range(rng.randint(3, 30)):
         step += rng.choice([0, 0, 0, 1, 2, 5])
         base = rng.choice(templates)
-        plen = rng.randint(1, L - 1)
-        prompt = (base[:rng.randint(0, len(base))] + [rng.choice(VOCAB) for _ in range(L)])[:plen]
-        reqs.append(dict(rid=f"r{i}", prompt=prompt, max_tokens=rng.randint(1, max(1, L - plen)),
-                         priority=rng.choice([0, 0, 1, 2]), arrival_step=step,
-                         abort_step=(step + rng.randint(0, 40)) if rng.random() < 0.08 else None))
+        plen = rng.randint(lo, L - 1)
+        if family == "over-long" and rng.random() < 0.4:
+            plen = rng.randint(L, L + L // 2)
+        prompt = (base[:rng.randint(0, len(base))] + [rng.choice(VOCAB) for _ in range(plen)])[:plen]
+        max_tokens = rng.randint(1, max(1, L - plen))
+        abort = (step + rng.randint(0, 40)) if rng.random() < p_abort or plen >= L else None
+        reqs.append(dict(rid=f"r{i}", prompt=prompt, max_tokens=max_tokens, priority=rng.choice([0, 0, 1, 2]),
+                         arrival_step=step, abort_step=abort,
+                         min_tokens=rng.choice([0, 0, 0, rng.randint(0, max_tokens)]),
+                         stop_token_ids=rng.choice([(), (), (STOP_TOKEN,), (STOP_TOKEN, 7)]),
+                         ignore_eos=rng.random() < 0.1))
     return reqs
 
 
-# ----------------------------------------------------------------------------- the two sides
-class Ours:
-    def __init__(self, cfg: dict, mutate: str | None = None):
-        from infernav.reimpl.scheduler import VllmScheduler
-        self.s = VllmScheduler(**cfg)
-        if mutate:
-            MUTATIONS[mutate](self.s)
-
-    def add(self, r: dict, arrival_time: float) -> None:
-        self.s.add_request(r["rid"], r["prompt"], r["max_tokens"], eos_token_id=EOS, priority=r["priority"],
-                           arrival_time=arrival_time)
-
-    def abort(self, rid: str) -> None:
-        self.s.finish_requests([rid])
-
-    def schedule(self) -> dict:
-        o = self.s.schedule()
-        self.last = o
-        return dict(scheduled=list(o.num_scheduled_tokens.items()), new=o.new_req_ids,
-                    resumed=sorted(o.resumed_req_ids), running=o.running_req_ids,
-                    preempted=sorted(o.preempted_req_ids), finished=sorted(o.finished_req_ids))
-
-    def needs_sample(self, rid: str) -> bool:
-        return self.s.needs_sample(rid)
-
-    def update(self, sampled: dict[str, list[int]]) -> list[str]:
-        return sorted(self.s.update_from_output(self.last, sampled))
-
-    def state(self) -> dict:
-        s = self.s
-        return dict(waiting=s.waiting_ids(), running=s.running_ids(), free=s.num_free_blocks,
-                    blocks={r.request_id: s.kv_cache_manager.get_block_ids(r.request_id) for r in s.running},
-                    computed={r.request_id: r.num_computed_tokens for r in s.running},
-                    preemptions={rid: r.num_preemptions for rid, r in s.requests.items()})
-
-
-_MODEL_CONFIGS: dict = {}
-
-
-def model_config(max_model_len: int):
-    """One offline ModelConfig per max_model_len (building one inspects the architecture in a
-    subprocess, which is the slow part)."""
-    if max_model_len not in _MODEL_CONFIGS:
-        from vllm.config import ModelConfig
-        d = tempfile.mkdtemp(prefix="infernav-sched-model-")
-        Path(d, "config.json").write_text(json.dumps({
-            "architectures": ["LlamaForCausalLM"], "model_type": "llama", "hidden_size": 64,
-            "intermediate_size": 128, "num_attention_heads": 4, "num_key_value_heads": 4,
-            "num_hidden_layers": 1, "vocab_size": 1000, "max_position_embeddings": 65536,
-            "rms_norm_eps": 1e-5, "torch_dtype": "float32", "bos_token_id": 1, "eos_token_id": EOS}))
-        _MODEL_CONFIGS[max_model_len] = ModelConfig(model=d, tokenizer=d, skip_tokenizer_init=True,
-                                                    dtype="float32", seed=0, max_model_len=max_model_len)
-    return _MODEL_CONFIGS[max_model_len]
-
-
-class Real:
-    def __init__(self, cfg: dict):
-        import torch
-        from vllm.config import CacheConfig, SchedulerConfig, VllmConfig
-        from vllm.sampling_params import SamplingParams
-        from vllm.utils.hashing import sha256
-        from vllm.v1.core.kv_cache_utils import get_request_block_hasher, init_none_hash
-        from vllm.v1.core.sched.scheduler import Scheduler
-        from vllm.v1.kv_cache_interface import FullAttentionSpec, KVCacheConfig, KVCacheGroupSpec
-        from vllm.v1.outputs import ModelRunnerOutput
-        from vllm.v1.request import Request
-        from vllm.v1.structured_output import StructuredOutputManager
-
-        self.SamplingParams, self.Request, self.MRO = SamplingParams, Request, ModelRunnerOutput
-        B = cfg["block_size"]
-        init_none_hash(sha256)
-        self.hasher = get_request_block_hasher(B, sha256)
-        sc = SchedulerConfig(max_num_seqs=cfg["max_num_seqs"], max_num_batched_tokens=cfg["max_num_batched_tokens"],
-                             max_model_len=cfg["max_model_len"],
-                             long_prefill_token_threshold=cfg["long_prefill_token_threshold"],
-                             enable_chunked_prefill=True, policy=cfg["policy"], is_encoder_decoder=False)
-        cc = CacheConfig(block_size=B, gpu_memory_utilization=0.9, cache_dtype="auto",
-                         enable_prefix_caching=cfg["enable_prefix_caching"])
-        vc = VllmConfig(scheduler_config=sc, model_config=model_config(cfg["max_model_len"]), cache_config=cc)
-        kc = KVCacheConfig(num_blocks=cfg["num_blocks"], kv_cache_tensors=[], kv_cache_groups=[
-            KVCacheGroupSpec(["layer"], FullAttentionSpec(block_size=B, num_kv_heads=1, head_size=1,
-                                                          dtype=torch.float32))])
-        cc.num_gpu_blocks = cfg["num_blocks"]
-        self.s = Scheduler(vllm_config=vc, kv_cache_config=kc, log_stats=True,
-                           structured_output_manager=StructuredOutputManager(vc), block_size=B)
-
-    def add(self, r: dict, arrival_time: float) -> None:
-        sp = self.SamplingParams(max_tokens=r["max_tokens"], ignore_eos=False)
-        self.s.add_request(self.Request(request_id=r["rid"], prompt_token_ids=list(r["prompt"]), sampling_params=sp,
-                                        pooling_params=None, eos_token_id=EOS, arrival_time=arrival_time,
-                                        priority=r["priority"], block_hasher=self.hasher))
-
-    def abort(self, rid: str) -> None:
-        from vllm.v1.request import RequestStatus
-        self.s.finish_requests([rid], RequestStatus.FINISHED_ABORTED)
-
-    def schedule(self) -> dict:
-        o = self.last = self.s.schedule()
-        cached = o.scheduled_cached_reqs
-        return dict(scheduled=list(o.num_scheduled_tokens.items()), new=[r.req_id for r in o.scheduled_new_reqs],
-                    resumed=sorted(cached.resumed_req_ids),
-                    running=[r for r in cached.req_ids if r not in cached.resumed_req_ids],
-                    preempted=sorted(o.preempted_req_ids or ()), finished=sorted(o.finished_req_ids))
-
-    def needs_sample(self, rid: str) -> bool:
-        r = self.s.requests[rid]
-        return r.num_computed_tokens >= r.num_tokens
-
-    def update(self, sampled: dict[str, list[int]]) -> list[str]:
-        ids = list(self.last.num_scheduled_tokens)
-        out = self.MRO(req_ids=ids, req_id_to_index={r: i for i, r in enumerate(ids)},
-                       sampled_token_ids=[sampled.get(r, []) for r in ids], logprobs=None,
-                       prompt_logprobs_dict={}, pooler_output=[])
-        before = set(self.s.requests)
-        self.s.update_from_output(self.last, out)
-        return sorted(r for r in before if r not in self.s.requests and r in sampled)
-
-    def state(self) -> dict:
-        s = self.s
-        return dict(waiting=[r.request_id for r in (sorted(s.waiting) if s.policy.value == "priority" else s.waiting)],
-                    running=[r.request_id for r in s.running],
-                    free=s.kv_cache_manager.block_pool.get_num_free_blocks(),
-                    blocks={r.request_id: list(s.kv_cache_manager.get_block_ids(r.request_id)[0]) for r in s.running},
-                    computed={r.request_id: r.num_computed_tokens for r in s.running},
-                    preemptions={rid: r.num_preemptions for rid, r in s.requests.items()})
-
-
-# ----------------------------------------------------------------------------- planted bugs
-def _mutate_victim_first(s) -> None:
-    """Preempt the oldest running request instead of the newest."""
-    class Front(list):
-        def pop(self, i=0):
-            return list.pop(self, 0)
-    orig = s.schedule
-
-    def schedule():
-        s.running = Front(s.running)
-        try:
-            return orig()
-        finally:
-            s.running = list(s.running)
-    s.schedule = schedule
-
-
-def _mutate_no_threshold(s) -> None:
-    """Ignore long_prefill_token_threshold."""
-    s.long_prefill_token_threshold = 0
-
-
-def _mutate_tail_requeue(s) -> None:
-    """Put preempted requests at the tail of the waiting queue instead of the head."""
-    s.waiting.prepend = s.waiting.add
-
-
-MUTATIONS = {"victim-oldest": _mutate_victim_first, "no-threshold": _mutate_no_threshold,
-             "requeue-at-tail": _mutate_tail_requeue}
-
-COVERAGE = ["preemptions", "priority_preemptions", "prefix_hits", "chunked_prefills",
-            "head_of_line_blocks", "aborts", "eos_stops", "length_stops", "resumed"]
+def build(cls, cfg: dict, *args):
+    """A side, or the exception class name it rejected the configuration with."""
+    try:
+        return cls(cfg, *args), None
+    except (ValueError, AssertionError) as exc:  # pydantic's ValidationError is a ValueError
+        return None, type(exc).__name__
 
 
 # ----------------------------------------------------------------------------- driving
-def play(seed: int, mutate: str | None = None, real_cls=Real) -> dict:
-    rng = random.Random(seed)
-    cfg = draw_config(rng)
-    reqs = draw_requests(rng, cfg)
-    p_eos = rng.choice([0.0, 0.05, 0.2])
-    real, ours = real_cls(cfg), Ours(cfg, mutate)
+def check(step: int, what: str, a, b) -> None:
+    if a != b:
+        if isinstance(a, dict):
+            a, b = ({k: v for k, v in a.items() if v != b.get(k)}, {k: v for k, v in b.items() if v != a.get(k)})
+        raise Disagreement(f"step {step}: {what} vllm={a} ours={b}")
+
+
+class EventPairing:
+    """Event hashes differ between the sides (pickle vs struct before sha256): one to one."""
+
+    def __init__(self):
+        self.fwd, self.back = {}, {}
+
+    def compare(self, step: int, real: list, ours: list) -> None:
+        check(step, "KV event kinds", [e[0] for e in real], [e[0] for e in ours])
+        for r, o in zip(real, ours):
+            hr = r[1] + ([r[2]] if r[2] is not None else [])
+            ho = o[1] + ([o[2]] if o[2] is not None else [])
+            if r[3:] != o[3:] or len(hr) != len(ho) or (r[2] is None) != (o[2] is None):
+                raise Disagreement(f"step {step}: KV event vllm={r} ours={o}")
+            for a, b in zip(hr, ho):
+                if self.fwd.setdefault(a, b) != b or self.back.setdefault(b, a) != a:
+                    raise Disagreement(f"step {step}: KV event hashes do not pair one to one: vllm={r} ours={o}")
+
+
+def abort_ids(rng: random.Random, family: str, due: list[str], alive: set[str], known: list[str]):
+    """What one abort call names: one id as a str, or (multi-abort) a list with extras."""
+    if family != "multi-abort" or rng.random() < 0.2:
+        return [[rid] if rng.random() < 0.5 else rid for rid in due]
+    extra = rng.sample(sorted(alive), min(len(alive), rng.randint(0, 3)))
+    extra += rng.sample(known, min(len(known), rng.randint(0, 2))) + (["nope"] if rng.random() < 0.2 else [])
+    ids = due + extra + (due[:1] if rng.random() < 0.3 else [])
+    rng.shuffle(ids)
+    return [ids]
+
+
+def play(seed: int, family: str = "base", mutate=None, real_cls=None) -> dict:
     cov = dict.fromkeys(COVERAGE, 0)
-    pending = list(reqs)
-    aborts = {}
+    try:
+        return _play(seed, family, mutate, real_cls, cov)
+    except BothFailed:
+        cov["vllm_assertions"] += 1
+        return dict(steps=cov.pop("_steps", 0), coverage=cov)
+
+
+def _play(seed: int, family: str, mutate, real_cls, cov: dict) -> dict:
+    from sched_sides import Ours, Real
+    rng = random.Random(seed)
+    cfg = draw_config(rng, family)
+    reqs = draw_requests(rng, cfg, family)
+    p_eos = rng.choice([0.0, 0.05, 0.2])
+    (real, ra), (ours, oa) = build(real_cls or Real, cfg), build(Ours, cfg, mutate)
+    if (ra is None) != (oa is None):
+        raise Disagreement(f"config {cfg}: vllm {'rejects' if ra else 'accepts'} ({ra}), ours "
+                           f"{'rejects' if oa else 'accepts'} ({oa})")
+    if ra is not None:
+        cov["configs_rejected"] += 1
+        cov.pop("_steps", None)
+        return dict(steps=0, coverage=cov, config=cfg)
+    cov["over_long_prompts"] = sum(len(r["prompt"]) >= cfg["max_model_len"] for r in reqs)
+    cov["long_prompts"] = sum(len(r["prompt"]) > 9 * cfg["block_size"] for r in reqs)
+    pending, aborts, pairing = list(reqs), {}, EventPairing()
     for r in reqs:
         if r["abort_step"] is not None:
             aborts.setdefault(r["abort_step"], []).append(r["rid"])
     alive: set[str] = set()
+    known: list[str] = []
     steps = 0
     for step in range(MAX_STEPS):
         while pending and pending[0]["arrival_step"] <= step:
@@ -252,97 +216,136 @@ def play(seed: int, mutate: str | None = None, real_cls=Real) -> dict:
             for side in (real, ours):
                 side.add(r, arrival_time=float(step) + int(r["rid"][1:]) * 1e-3)
             alive.add(r["rid"])
-        for rid in aborts.get(step, ()):
-            if rid in alive:
-                real.abort(rid)
-                ours.abort(rid)
-                alive.discard(rid)
-                cov["aborts"] += 1
+            known.append(r["rid"])
+        due = [rid for rid in aborts.get(step, ()) if rid in alive]
+        mid_step = family == "abort-mid-step" and rng.random() < 0.7
+        if due and not mid_step:
+            do_aborts(rng, family, due, alive, known, real, ours, cov)
+        if rng.random() < 0.01:
+            running = rng.random() < 0.5
+            check(step, "reset_prefix_cache", real.reset(running), ours.reset(running))
+            cov["resets"] += 1
         if not pending and not alive:
             break
         steps += 1
-        a, b = real.schedule(), ours.schedule()
-        if a != b:
-            raise Disagreement(f"step {step}: schedule vllm={a} ours={b}")
-        sampled = {}
-        for rid, n in a["scheduled"]:
-            sa, sb = real.needs_sample(rid), ours.needs_sample(rid)
-            if sa != sb:
-                raise Disagreement(f"step {step}: {rid} samples? vllm={sa} ours={sb}")
-            if sa:
-                sampled[rid] = [EOS if rng.random() < p_eos else rng.choice(VOCAB)]
-            else:
-                cov["chunked_prefills"] += 1
-        fa, fb = real.update(sampled), ours.update(sampled)
-        if fa != fb:
-            raise Disagreement(f"step {step}: finished vllm={fa} ours={fb}")
-        for rid in fa:
-            alive.discard(rid)
-            if sampled[rid][-1] == EOS:
-                cov["eos_stops"] += 1
-            else:
-                cov["length_stops"] += 1
+        cov["_steps"] = steps
+        a, b = both(step, "schedule", real.schedule, ours.schedule)
+        check(step, "schedule", a, b)
+        sampled = sample(step, rng, a, real, ours, p_eos, cov)
+        if due and mid_step:
+            do_aborts(rng, family, due, alive, known, real, ours, cov)
+            cov["mid_step_aborts"] += 1
+        ua, ub = both(step, "update_from_output", lambda: real.update(sampled), lambda: ours.update(sampled))
+        cov["events"] += len(ua["events"])
+        pairing.compare(step, ua.pop("events"), ub.pop("events"))
+        check(step, "update_from_output", ua, ub)
+        count(ua, sampled, alive, cov)
         sa, sb = real.state(), ours.state()
-        if sa != sb:
-            diff = {k: (sa[k], sb[k]) for k in sa if sa[k] != sb[k]}
-            raise Disagreement(f"step {step}: state (vllm, ours) {diff}")
+        check(step, "state", sa, sb)
         cov["preemptions"] += len(a["preempted"])
         cov["resumed"] += len(a["resumed"])
         if a["preempted"] and cfg["policy"] == "priority":
             cov["priority_preemptions"] += 1
-        hits = ours.last.num_cache_hit_tokens
-        cov["prefix_hits"] += sum(1 for v in hits.values() if v > 0)
+        cov["prefix_hits"] += sum(1 for v in ours.last.num_cache_hit_tokens.values() if v > 0)
         if sa["waiting"] and not a["preempted"] and len(sa["running"]) < cfg["max_num_seqs"] \
                 and sum(n for _, n in a["scheduled"]) < cfg["max_num_batched_tokens"]:
             cov["head_of_line_blocks"] += 1
     else:
         raise Disagreement(f"trace did not finish in {MAX_STEPS} steps")
+    cov.pop("_steps", None)
     return dict(steps=steps, coverage=cov, config=cfg)
+
+
+def do_aborts(rng, family, due, alive, known, real, ours, cov) -> None:
+    for ids in abort_ids(rng, family, due, alive, known):
+        real.abort(ids)
+        ours.abort(ids)
+        cov["multi_id_aborts"] += not isinstance(ids, str) and len(ids) > 1
+    for rid in list(alive):
+        if rid in due or rid not in real.s.requests:
+            alive.discard(rid)
+    cov["aborts"] += len(due)
+
+
+def sample(step, rng, a, real, ours, p_eos, cov) -> dict:
+    sampled = {}
+    for rid, _ in a["scheduled"]:
+        sa, sb = real.needs_sample(rid), ours.needs_sample(rid)
+        if sa != sb:
+            raise Disagreement(f"step {step}: {rid} samples? vllm={sa} ours={sb}")
+        if sa:
+            u = rng.random()
+            sampled[rid] = [EOS if u < p_eos else STOP_TOKEN if u < p_eos + 0.05 else rng.choice(VOCAB)]
+        else:
+            cov["chunked_prefills"] += 1
+    return sampled
+
+
+def count(ua: dict, sampled: dict, alive: set, cov: dict) -> None:
+    for rid in ua["finished"]:
+        alive.discard(rid)
+    for rid, toks, reason, stop_reason, _ in ua["outputs"]:
+        if reason == "stop":
+            cov["stop_token_stops" if stop_reason is not None else "eos_stops"] += 1
+        elif reason == "length":
+            cov["length_stops"] += 1
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--vllm-root", required=True)
     ap.add_argument("--seeds", default="0:20", help="A:B or a comma list")
-    ap.add_argument("--mutate", default=None, help="a planted bug name, or 'all'")
+    ap.add_argument("--family", choices=FAMILIES, default="base")
+    ap.add_argument("--mutate", default=None, help="a planted bug of sched_mutations.MUTATIONS, or 'all'")
     ap.add_argument("--show", type=int, default=3)
     args = ap.parse_args()
     os.environ["PYTHONPATH"] = args.vllm_root  # vLLM inspects the model class in a subprocess
     import bootstrap
     bootstrap.setup(args.vllm_root)
+    import sched_mutations
     if ":" in args.seeds:
         a, b = map(int, args.seeds.split(":"))
         seeds = list(range(a, b))
     else:
         seeds = [int(s) for s in args.seeds.split(",") if s]
-
-    def run(mutate):
-        start = time.monotonic()
-        res = dict(traces=0, disagreements=0, steps_compared=0, first=None, coverage=dict.fromkeys(COVERAGE, 0),
-                   disagreeing_seeds=[])
-        for seed in seeds:
-            res["traces"] += 1
-            try:
-                r = play(seed, mutate)
-            except Disagreement as exc:
-                res["disagreements"] += 1
-                if len(res["disagreeing_seeds"]) < args.show:
-                    res["disagreeing_seeds"].append(seed)
-                if res["first"] is None:
-                    res["first"] = dict(seed=seed, what=str(exc)[:2000], config=draw_config(random.Random(seed)))
-                continue
-            res["steps_compared"] += r["steps"]
-            for k, v in r["coverage"].items():
-                res["coverage"][k] += v
-        res["seconds"] = round(time.monotonic() - start, 1)
-        return res
-
     if args.mutate == "all":
-        result = {"mutations": {m: run(m) for m in MUTATIONS}}
+        result = {"mutations": {}}
+        for name, (family, _) in sched_mutations.MUTATIONS.items():
+            with sched_mutations.planted(name) as mut:
+                result["mutations"][name] = run(seeds, family, mut, args.show, True)
+    elif args.mutate:
+        with sched_mutations.planted(args.mutate) as mut:
+            result = run(seeds, args.family, mut, args.show)
+        result.update(mutation=args.mutate)
     else:
-        result = run(args.mutate)
+        result = run(seeds, args.family, None, args.show)
     print(json.dumps(result))
     return 0
+
+
+def run(seeds: list[int], family: str, mutate, show: int, stop_at_first: bool = False) -> dict:
+    start = time.monotonic()
+    res = dict(traces=0, disagreements=0, steps_compared=0, first=None, coverage=dict.fromkeys(COVERAGE, 0),
+               disagreeing_seeds=[], family=family)
+    for seed in seeds:
+        res["traces"] += 1
+        try:
+            r = play(seed, family, mutate)
+        except Disagreement as exc:
+            res["disagreements"] += 1
+            if len(res["disagreeing_seeds"]) < max(show, 1):
+                res["disagreeing_seeds"].append(seed)
+            if res["first"] is None:
+                res["first"] = dict(seed=seed, what=str(exc)[:1500], config=draw_config(random.Random(seed), family))
+            if stop_at_first:
+                break
+            continue
+        res["steps_compared"] += r["steps"]
+        for k, v in r["coverage"].items():
+            res["coverage"][k] += v
+    res["seed_list"] = seeds[:res["traces"]]
+    res["seconds"] = round(time.monotonic() - start, 1)
+    return res
 
 
 if __name__ == "__main__":
