@@ -15,6 +15,7 @@ from .. import sources
 from ..notes import MECHANISMS, Note, check, load_notes
 from .explorer import ExplorerPages
 from .html import esc, permalink, rel_url, slug, url_part
+from .mechanisms import MechanismPages
 from .pages import Pages
 from .pieces import Pieces
 from .symbols import SymbolPages
@@ -43,7 +44,7 @@ class Framework:
     rank: dict[int, float] = field(default_factory=dict)
 
 
-class SiteBuilder(Pieces, Pages, SymbolPages, TourPages, ExplorerPages):
+class SiteBuilder(Pieces, Pages, MechanismPages, SymbolPages, TourPages, ExplorerPages):
     """Generates every page; each mixin writes one kind of page or piece."""
 
     def __init__(self, open_index, repo: Path):
@@ -176,6 +177,18 @@ class SiteBuilder(Pieces, Pages, SymbolPages, TourPages, ExplorerPages):
         if rows:
             return f'<a href="{esc(rel_url(from_page, "explorer/index.md"))}?fw={url_part(fw)}&amp;sym={url_part(name)}">{text}</a>'
         return text
+
+    def symbol_url(self, fw: str, name: str, from_page: str) -> str:
+        """URL of a symbol's page, else the explorer opened on it (not escaped)."""
+        from urllib.parse import quote
+
+        f = self.fw.get(fw)
+        rows = f.index.exact(name) if f is not None and f.index is not None else []
+        for r in rows:
+            if r.id in f.pages:
+                return rel_url(from_page, f.pages[r.id])
+        return (f"{rel_url(from_page, 'explorer/index.md')}?fw={quote(fw, safe='')}&sym={quote(name, safe='')}"
+                if rows else "")
 
     def _permalink(self, fw: str, path: str, line: int) -> str:
         return permalink(self.fw[fw].ref, path, line)

@@ -29,50 +29,6 @@ class Pages:
             parts.append(self.anchor_excerpt(a.framework, a, page, note.rel))
         self.pages[page] = "\n".join(parts) + "\n"
 
-    def _mechanism_page(self, mech: str) -> None:
-        """Notes per engine side by side, then per engine: a call graph and the anchored source."""
-        page = f"mechanisms/{mech}.md"
-        title = MECHANISM_TITLES.get(mech, mech)
-        notes = [n for n in self.notes if n.mechanism == mech]
-        parts = ["---", f"title: {page_title(title)}", "---", "", f"# {md(title)}", ""]
-        if not notes:
-            parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
-        engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
-        if engines:
-            parts += ['<div class="inav-side">']
-            for engine in engines:
-                parts.append(f'<div class="inav-col"><div class="inav-col-head">{esc(engine)}</div>')
-                for n in (n for n in notes if n.framework == engine):
-                    fresh = freshness(self.note_status.get(n.rel, {}))
-                    parts.append(
-                        f'<div class="inav-card"><a href="{esc(rel_url(page, note_page(n)))}">{esc(n.title)}</a> '
-                        f'{badge(fresh)}<p>{summary_html(n.body)}</p></div>')
-                parts.append("</div>")
-            parts += ["</div>", ""]
-        for fw in sorted({a.framework for n in notes for a in n.anchors}):
-            names = list(dict.fromkeys(a.target for n in notes for a in n.anchors
-                                       if a.framework == fw and not a.is_file))
-            graph = self.mermaid(fw, names)
-            if graph:
-                parts += [f"## Call graph ({fw})", "",
-                          "The anchored symbols (thick borders) and their direct callers and callees; "
-                          "dashed edges are dispatch through a base or interface method.", "", graph]
-            parts += [f"## Source ({fw})", "", f'<details class="inav-details"><summary>{esc(fw)}: '
-                      f'the code the notes anchor to</summary>']
-            seen = set()
-            for n in notes:
-                for a in n.anchors:
-                    if a.framework == fw and a.key not in seen:
-                        seen.add(a.key)
-                        parts.append(self.anchor_excerpt(fw, a, page, n.rel))
-            parts += ["</details>", ""]
-        links = "\n".join(dict.fromkeys(filter(None, (self.project_links(n, page) for n in notes))))
-        if links:
-            parts += ["", "## Reimplementation and tests", "", links]
-        if mech in self.bench:
-            parts += ["", "## Benchmarks", "", self.bench[mech]]
-        self.pages[page] = "\n".join(parts) + "\n"
-
     def _framework_page(self, f) -> None:
         page = f"frameworks/{f.ref.name}.md"
         parts = ["---", f"title: {page_title(f.ref.key)}", "---", "", f"# {md(f.ref.key)}", ""]

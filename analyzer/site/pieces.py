@@ -57,8 +57,11 @@ class Pieces:
         return (f'<div class="inav-anchor"><div class="inav-anchor-title">{title} {badge(status)}</div>'
                 f'{self.excerpt(f, row, 30)}</div>')
 
-    def mermaid(self, fw: str, names: list[str]) -> str:
+    def mermaid(self, fw: str, names: list[str], page: str = "") -> str:
+        """The anchored symbols' neighbourhood, ranked (query/ranking.py), tests left out, each
+        node linked to its symbol page or the explorer (mechanisms.graph_box draws it)."""
         from ..render import to_mermaid
+        from .mechanisms import graph_box
 
         f = self.fw.get(fw)
         if f is None or f.index is None:
@@ -68,13 +71,17 @@ class Pieces:
             return ""
         g = f.index.ranked_neighbourhood(ids, 1, {"exact", "flow", "type", "dispatch"}, GRAPH_NODES,
                                          is_test=f.ref.is_test_path)
-        return "```mermaid\n" + to_mermaid(g, set(ids)) + "\n```\n"
+        links = {f"n{sid}": self.symbol_url(fw, row.name, page) for sid, row in g.nodes.items()}
+        return graph_box(to_mermaid(g, set(ids), direction="LR"), links)
 
     def render_note_body(self, note: Note, page: str, drop_title: bool = False) -> str:
         """The note's Markdown with [[refs]] as links (the page supplies the title heading)."""
+        from .mechanisms import mermaid_fences_to_boxes
+
         body = note.body
         if drop_title:
             body = re.sub(r"\A\s*# [^\n]*\n", "", body)
+        body = mermaid_fences_to_boxes(body)
 
         def repl(m: re.Match) -> str:
             fw = note.framework if note.framework in self.fw else ""

@@ -3,7 +3,7 @@ a class's members with what each overrides, callees and callers in the query lay
 from __future__ import annotations
 
 from .code import signature
-from .html import esc, md, note_page, rel_url, title as page_title
+from .html import breakable, esc, md, note_page, rel_url, title as page_title
 
 SYMBOL_ROWS = 60               # neighbour rows per direction on a symbol page (a fan-out is one)
 CLASS_KINDS = ("class", "struct")
@@ -20,7 +20,7 @@ class SymbolPages:
         idx = f.index
         rows = sorted(idx.exact(idx.symbol(sid).name), key=lambda r: (r.path, r.line))
         row = rows[0]
-        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {md(row.name)}", ""]
+        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {breakable(row.name)}", ""]
         if len(rows) > 1:
             parts += [f'<p class="inav-meta">{len(rows)} definitions share this name (overloads, '
                       'or one per device); each below with its signature.</p>', ""]
