@@ -25,6 +25,20 @@ CENTRAL_SYMBOLS = 300          # symbol pages per framework beyond the anchored 
 _PLAIN_NAME = re.compile(r"^[A-Za-z0-9_]+(?:(?:\.|::)[A-Za-z0-9_]+)*$")
 
 
+_DUMP = re.compile(r"^\s*(?:\{.*\}|[\w-]+: \w+\(.*=.*\))\s*$")
+
+
+def _readable_bench(text: str) -> str:
+    """A benchmark section for the site: raw dumps (a JSON object, a Python repr) left out, and
+    references to "the tables above" / "the issue's table" (true in the doc, not on the page)
+    made plain."""
+    lines = [ln for ln in text.splitlines() if not _DUMP.match(ln)]
+    out = "\n".join(lines)
+    out = re.sub(r"\bthe tables above\b", "these tables", out)
+    out = re.sub(r"\bthe issue's table\b", "the table", out)
+    return out
+
+
 def symbol_slug(name: str, force_hash: bool = False) -> str:
     """A symbol page's file name from its canonical name alone: the name itself (`::` as `.`)
     when it is plain, else a readable slug plus 8 hex digits of the name's sha1 (`operator*`)."""
@@ -118,7 +132,9 @@ class SiteBuilder(Pieces, Pages, MechanismPages, SymbolPages, TourPages, Explore
         for p in sorted((self.repo / "docs" / "dev").glob("*.md")):
             text = p.read_text(encoding="utf-8", errors="replace")
             for m in re.finditer(r"^## Benchmark: ([\w-]+)\n(.*?)(?=^## |\Z)", text, re.S | re.M):
-                self.bench[m.group(1)] = self.bench.get(m.group(1), "") + m.group(2).strip() + "\n\n"
+                body = _readable_bench(m.group(2).strip())
+                src = f"<p class=\"inav-meta\">Recorded in <code>docs/dev/{esc(p.name)}</code>.</p>"
+                self.bench[m.group(1)] = self.bench.get(m.group(1), "") + body + "\n\n" + src + "\n\n"
 
     # ------------------------------------------------------------------ symbol selection
     def _choose_symbol_pages(self, f: Framework) -> None:

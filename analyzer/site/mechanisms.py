@@ -9,6 +9,19 @@ import re
 
 from .html import MECHANISM_TITLES, badge, esc, freshness, md, note_page, rel_url, summary_html, title as page_title
 
+# Search: lunr has no synonyms, so each mechanism page says the other names people search for.
+SYNONYMS = {
+    "prefix-cache": "prefix cache, prefix caching, automatic prefix caching, APC, KV cache reuse, block hash, radix tree",
+    "swap": "swap, swapping, KV offload, offloading, preemption, swap in, swap out, host memory",
+    "scheduler": "scheduler, scheduling, continuous batching, batch scheduler, chunked prefill, split fuse, preemption",
+    "block-allocator": "block allocator, block allocation, block pool, free block queue, KV blocks, paged memory",
+    "paged-attention": "paged attention, PagedAttention, block table, KV cache layout, reshape_and_cache",
+    "attention-kernel": "attention kernel, flash attention, FlashAttention, decode kernel, CUDA kernel",
+    "custom-ops": "custom ops, torch ops, torch.ops, pybind11, Python to CUDA, kernel launch",
+    "engine-loop": "engine loop, engine step, busy loop, EngineCore, step loop, batch manager",
+}
+SEARCH_BOOST = 4               # mechanism pages first in search (notes and tours: 3, see their pages)
+
 _TABLE = re.compile(r"(?m)^(\|[^\n]*\|)\n(\|[ :|-]+\|)\n((?:\|[^\n]*\|\n?)+)")
 
 
@@ -36,7 +49,10 @@ class MechanismPages:
         page = f"mechanisms/{mech}.md"
         title = MECHANISM_TITLES.get(mech, mech)
         notes = [n for n in self.notes if n.mechanism == mech]
-        parts = ["---", f"title: {page_title(title)}", "---", "", f"# {md(title)}", ""]
+        parts = ["---", f"title: {page_title(title)}", "search:", f"  boost: {SEARCH_BOOST}", "---", "",
+                 f"# {md(title)}", ""]
+        if mech in SYNONYMS:
+            parts += [f'<p class="inav-aka">Also called: {esc(SYNONYMS[mech])}.</p>', ""]
         if not notes:
             parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
         parts += self._comparison(notes, page)

@@ -14,7 +14,7 @@ class Pages:
         statuses = self.note_status.get(note.rel, {})
         fresh = freshness(statuses)
         parts = [
-            "---", f"title: {page_title(note.title)}", "---", "",
+            "---", f"title: {page_title(note.title)}", "search:", "  boost: 3", "---", "",
             f"# {md(note.title)}", "",
             f'<div class="inav-meta">{badge(fresh, big=True)} '
             f'<span>{esc(note.framework)} {esc(note.meta.get("version"))}</span> · '
@@ -50,21 +50,36 @@ class Pages:
         ]
         for d, files, syms, out in idx.directories():
             parts.append(f"| <code>{esc(d)}</code> | {files} | {syms} | {out} |")
+        tour = getattr(self, "tours", {}).get(f.ref.name)
+        if tour is not None:
+            parts[6:6] = [f'<p class="inav-intro">New here? Follow <a href="{esc(rel_url(page, f"start/{f.ref.name}.md"))}">'
+                          f"{esc(tour.title)}</a>: {len(tour.stops)} stops from the API to the kernel and back.</p>", ""]
         parts += ["", "## Most central functions", "",
-                  "Ranked by PageRank over the call graph (name-only guesses left out): the code most paths run through.", "",
+                  "Ranked by PageRank over the call graph (name-only guesses left out): the code most paths run "
+                  "through. Leaves and helpers (fewer than three callees: loggers, status constructors, "
+                  "asserts), operators and test code are left out.", "",
                   "| # | symbol | kind | location |", "|---:|---|---|---|"]
         rows = idx.symbols(list(f.rank))
         ranked = [s for s in sorted(f.rank, key=lambda s: -f.rank[s])
-                  if rows.get(s) is not None and rows[s].kind in ("function", "method", "kernel", "device")][:30]
+                  if rows.get(s) is not None and _worth_reading(f, rows[s])]
+        outdeg = {s: len(idx.walk([s], "callees", 1)) for s in ranked[:200]}
+        ranked = [s for s in ranked[:200] if outdeg[s] >= 3][:30]
         for i, sid in enumerate(ranked, 1):
             r = rows[sid]
             parts.append(f"| {i} | {self.link_symbol(f.ref.name, r.name, page)} | {esc(r.kind)} | <code>{esc(r.path)}:{r.line}</code> |")
         parts += ["", "## Entry points", "",
-                  "Functions nothing in the index calls that reach the most code within two calls.", "",
+                  "Functions nothing in the index calls that reach the most code within two calls "
+                  "(operators and test code left out). The guided path starts from the public ones.", "",
                   "| symbol | reaches | location |", "|---|---:|---|"]
-        for r, reach in _entry_points(idx, 20):
+        for r, reach in [(r, n) for r, n in _entry_points(idx, 40) if _worth_reading(f, r)][:20]:
             parts.append(f"| {self.link_symbol(f.ref.name, r.name, page)} | {reach} | <code>{esc(r.path)}:{r.line}</code> |")
         self.pages[page] = "\n".join(parts) + "\n"
+
+
+def _worth_reading(f, row) -> bool:
+    """A function a newcomer should read first: not an operator overload, not test code."""
+    return (row.kind in ("function", "method", "kernel", "device") and "operator" not in row.short
+            and not f.ref.is_test_path(row.path))
 
 
 def _entry_points(idx, n: int):

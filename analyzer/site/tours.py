@@ -69,7 +69,8 @@ class TourPages:
 
     def _tour_page(self, f, tour: Tour | None, page: str) -> str:
         title = tour.title if tour else f"Start here: {f.ref.key}"
-        parts = ["---", f"title: {page_title(title.replace(chr(39), '’'))}", "---", "", f"# {md(title)}", ""]
+        parts = ["---", f"title: {page_title(title.replace(chr(39), '’'))}", "search:", "  boost: 3", "---", "",
+                 f"# {md(title)}", ""]
         if tour is None:
             parts.append(f'<p class="inav-missing">No guided path for {esc(f.ref.key)} yet: start from its '
                          f'<a href="{esc(rel_url(page, f"frameworks/{f.ref.name}.md"))}">framework page</a>.</p>')

@@ -8,7 +8,7 @@
   var last = null;
 
   function parse(hash) {
-    var m = /^#(.+)-L(\d+)(?:-L(\d+))?$/.exec(hash || "");
+    var m = /^#(.+?)-L(\d+)(?:-L(\d+))?$/.exec(hash || "");
     if (!m) { return null; }
     var a = Number(m[2]), b = Number(m[3] || m[2]);
     return { file: m[1], from: Math.min(a, b), to: Math.max(a, b) };
