@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .. import store
-from .ranking import GRAPH_RANK, FanOut, Ranked, RankedGraph, Ranking, rank_hits
+from .ranking import GRAPH_RANK, FanOut, Members, Ranked, RankedGraph, Ranking, rank_hits
 from .rows import AmbiguousSymbol, Hit, SymbolNotFound, SymbolRow
 from .summary import Summary
 from .unresolved import Sites, UnresolvedSite
@@ -26,7 +26,7 @@ _COLUMNS = "id, name, short, kind, lang, path, line, end_line, sig, doc, flags, 
 _PATH_LINE = re.compile(r"^(.+\.(?:py|pyi|cu|cuh|cc|cpp|cxx|c|h|hh|hpp|inl)):(\d+)$")
 
 
-class Index(Walks, Ranking, Summary, Sites):
+class Index(Walks, Ranking, Members, Summary, Sites):
     """A read-only view of one framework@version index."""
 
     def __init__(self, path: Path):

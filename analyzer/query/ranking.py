@@ -192,3 +192,13 @@ def fanout_groups(edges: list[tuple[int, int, int, str]],
         if len(dsts) >= FANOUT_MIN:
             out.setdefault(src, []).append((short, line, dsts))
     return out
+
+
+class Members:
+    """Mixin of Index: a class's members, for class pages."""
+
+    def members(self, sid: int) -> list[SymbolRow]:
+        """Symbols whose parent is `sid` (methods, nested classes, fields), in source order."""
+        from . import _COLUMNS
+
+        return self._rows(f"SELECT {_COLUMNS} FROM symbols WHERE parent=? ORDER BY path, line", (sid,))

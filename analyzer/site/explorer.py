@@ -19,14 +19,14 @@ class ExplorerPages:
             return
         from ..query.ranking import GRAPH_RANK, fanout_groups
 
-        ids, nodes, shorts, tests = {}, [], {}, {}
+        ids, nodes, shorts, tests, all_names = {}, [], {}, {}, {}
         files: dict[str, int] = {}
         is_test = f.ref.is_test_path
         for sid, name, kind, path, line, end in f.index.all_symbols():
             if kind == "module":
                 continue
             ids[sid] = len(nodes)
-            shorts[sid] = re.split(r"::|\.", name)[-1]
+            shorts[sid], all_names[sid] = re.split(r"::|\.", name)[-1], name
             if path not in tests:
                 tests[path] = int(is_test(path))
             fidx = files.setdefault(path, len(files))
@@ -36,9 +36,12 @@ class ExplorerPages:
         raw = [(s, d, line, r) for s, d, line, r, _via in f.index.all_edges() if s in ids and d in ids]
         edges = sorted({(ids[s], ids[d], res_code[r]) for s, d, _line, r in raw})
         fanouts = []
+        named = {(s, shorts[d], line): d for s, d, line, r in raw if r not in ("dispatch", "guess")}
         for src, groups in fanout_groups(raw, shorts).items():
-            for short, _line, dsts in groups:
-                fanouts.append([ids[src], short, [ids[d] for d in dsts]])
+            for short, line, dsts in groups:
+                base = named.get((src, short, line))
+                of = ".".join(all_names[base].replace("::", ".").split(".")[-2:]) if base else short
+                fanouts.append([ids[src], f"{len(dsts)} overrides of {of}", [ids[d] for d in dsts]])
         data = {"framework": f.ref.key, "permalink": f.ref.spec.get("permalink", ""),
                 "version": f.ref.version, "commit": f.ref.pin.get("commit", f.ref.version),
                 "resolutions": list(res_code), "rank": [GRAPH_RANK[r] for r in res_code],

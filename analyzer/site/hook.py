@@ -40,10 +40,28 @@ def on_files(files, config):
     from infernav.analyzer.site.builder import SiteBuilder
     from infernav.analyzer.workspace import open_index
 
-    pages = SiteBuilder(lambda name: open_index(name), _project(config)).build()
+    builder = SiteBuilder(lambda name: open_index(name), _project(config))
+    pages = builder.build()
+    _say_inputs(builder)
     for path, content in sorted(pages.items()):
         files.append(File.generated(config, path, content=content))
     return files
+
+
+def _say_inputs(builder) -> None:
+    """Which engines this build found, on stderr even under `mkdocs build -q`: a site built from
+    the wrong cache (INFERNAV_HOME unset where `make` had it set) must not look like a good one."""
+    import sys
+
+    from infernav.analyzer.sources.pins import home
+
+    have = [f.ref.key for f in builder.fw.values() if f.index is not None]
+    missing = [f"{f.ref.key} ({f.reason})" for f in builder.fw.values() if f.index is None]
+    print(f"infernav site: cache {home()}; engines indexed: {', '.join(have) or 'none'}"
+          + (f"; not indexed: {'; '.join(missing)}" if missing else ""), file=sys.stderr)
+    if not have:
+        print("infernav site: WARNING: no engine is indexed, so the site has no code in it. Run `make` "
+              "(fetch + index), or point INFERNAV_HOME at the cache that holds the indexes.", file=sys.stderr)
 
 
 def on_post_build(config):

@@ -40,6 +40,12 @@ def md(text: Any) -> str:
     return esc(text)
 
 
+def breakable(text: Any) -> str:
+    """esc() with a <wbr> after each `.` and `::`: a long identifier in a heading wraps at its
+    parts on a narrow screen instead of in the middle of a word."""
+    return esc(text).replace(".", ".<wbr>").replace("&#58;&#58;", "&#58;&#58;<wbr>")
+
+
 def title(text: Any) -> str:
     """A page title for the front matter: themes print titles unescaped (mkdocs' Jinja does not
     autoescape; `striptags` even decodes references), so a title loses the characters HTML reads

@@ -14,7 +14,7 @@ class Pages:
         statuses = self.note_status.get(note.rel, {})
         fresh = freshness(statuses)
         parts = [
-            "---", f"title: {page_title(note.title)}", "---", "",
+            "---", f"title: {page_title(note.title)}", "search:", "  boost: 3", "---", "",
             f"# {md(note.title)}", "",
             f'<div class="inav-meta">{badge(fresh, big=True)} '
             f'<span>{esc(note.framework)} {esc(note.meta.get("version"))}</span> · '
@@ -27,50 +27,6 @@ class Pages:
         parts += ["## Anchors", ""]
         for a in note.anchors:
             parts.append(self.anchor_excerpt(a.framework, a, page, note.rel))
-        self.pages[page] = "\n".join(parts) + "\n"
-
-    def _mechanism_page(self, mech: str) -> None:
-        """Notes per engine side by side, then per engine: a call graph and the anchored source."""
-        page = f"mechanisms/{mech}.md"
-        title = MECHANISM_TITLES.get(mech, mech)
-        notes = [n for n in self.notes if n.mechanism == mech]
-        parts = ["---", f"title: {page_title(title)}", "---", "", f"# {md(title)}", ""]
-        if not notes:
-            parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
-        engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
-        if engines:
-            parts += ['<div class="inav-side">']
-            for engine in engines:
-                parts.append(f'<div class="inav-col"><div class="inav-col-head">{esc(engine)}</div>')
-                for n in (n for n in notes if n.framework == engine):
-                    fresh = freshness(self.note_status.get(n.rel, {}))
-                    parts.append(
-                        f'<div class="inav-card"><a href="{esc(rel_url(page, note_page(n)))}">{esc(n.title)}</a> '
-                        f'{badge(fresh)}<p>{summary_html(n.body)}</p></div>')
-                parts.append("</div>")
-            parts += ["</div>", ""]
-        for fw in sorted({a.framework for n in notes for a in n.anchors}):
-            names = list(dict.fromkeys(a.target for n in notes for a in n.anchors
-                                       if a.framework == fw and not a.is_file))
-            graph = self.mermaid(fw, names)
-            if graph:
-                parts += [f"## Call graph ({fw})", "",
-                          "The anchored symbols (thick borders) and their direct callers and callees; "
-                          "dashed edges are dispatch through a base or interface method.", "", graph]
-            parts += [f"## Source ({fw})", "", f'<details class="inav-details"><summary>{esc(fw)}: '
-                      f'the code the notes anchor to</summary>']
-            seen = set()
-            for n in notes:
-                for a in n.anchors:
-                    if a.framework == fw and a.key not in seen:
-                        seen.add(a.key)
-                        parts.append(self.anchor_excerpt(fw, a, page, n.rel))
-            parts += ["</details>", ""]
-        links = "\n".join(dict.fromkeys(filter(None, (self.project_links(n, page) for n in notes))))
-        if links:
-            parts += ["", "## Reimplementation and tests", "", links]
-        if mech in self.bench:
-            parts += ["", "## Benchmarks", "", self.bench[mech]]
         self.pages[page] = "\n".join(parts) + "\n"
 
     def _framework_page(self, f) -> None:
@@ -94,75 +50,36 @@ class Pages:
         ]
         for d, files, syms, out in idx.directories():
             parts.append(f"| <code>{esc(d)}</code> | {files} | {syms} | {out} |")
+        tour = getattr(self, "tours", {}).get(f.ref.name)
+        if tour is not None:
+            parts[6:6] = [f'<p class="inav-intro">New here? Follow <a href="{esc(rel_url(page, f"start/{f.ref.name}.md"))}">'
+                          f"{esc(tour.title)}</a>: {len(tour.stops)} stops from the API to the kernel and back.</p>", ""]
         parts += ["", "## Most central functions", "",
-                  "Ranked by PageRank over the call graph (name-only guesses left out): the code most paths run through.", "",
+                  "Ranked by PageRank over the call graph (name-only guesses left out): the code most paths run "
+                  "through. Leaves and helpers (fewer than three callees: loggers, status constructors, "
+                  "asserts), operators and test code are left out.", "",
                   "| # | symbol | kind | location |", "|---:|---|---|---|"]
         rows = idx.symbols(list(f.rank))
         ranked = [s for s in sorted(f.rank, key=lambda s: -f.rank[s])
-                  if rows.get(s) is not None and rows[s].kind in ("function", "method", "kernel", "device")][:30]
+                  if rows.get(s) is not None and _worth_reading(f, rows[s])]
+        outdeg = {s: len(idx.walk([s], "callees", 1)) for s in ranked[:200]}
+        ranked = [s for s in ranked[:200] if outdeg[s] >= 3][:30]
         for i, sid in enumerate(ranked, 1):
             r = rows[sid]
             parts.append(f"| {i} | {self.link_symbol(f.ref.name, r.name, page)} | {esc(r.kind)} | <code>{esc(r.path)}:{r.line}</code> |")
         parts += ["", "## Entry points", "",
-                  "Functions nothing in the index calls that reach the most code within two calls.", "",
+                  "Functions nothing in the index calls that reach the most code within two calls "
+                  "(operators and test code left out). The guided path starts from the public ones.", "",
                   "| symbol | reaches | location |", "|---|---:|---|"]
-        for r, reach in _entry_points(idx, 20):
+        for r, reach in [(r, n) for r, n in _entry_points(idx, 40) if _worth_reading(f, r)][:20]:
             parts.append(f"| {self.link_symbol(f.ref.name, r.name, page)} | {reach} | <code>{esc(r.path)}:{r.line}</code> |")
         self.pages[page] = "\n".join(parts) + "\n"
 
-    def _symbol_page(self, f, sid: int, page: str) -> None:
-        idx = f.index
-        row = idx.symbol(sid)
-        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {md(row.name)}", "",
-                 f'<div class="inav-meta"><span class="inav-kind">{esc(row.kind)}</span> '
-                 f'{esc(f.ref.key)} · <code>{esc(row.path)}:{row.line}</code>'
-                 + (f' · flags: {esc(row.flags)}' if row.flags else "") + "</div>", ""]
-        if row.sig:
-            parts.append(f'<pre class="inav-sig"><code>{esc(row.sig)}</code></pre>')
-        if row.doc:
-            parts.append(f'<pre class="inav-doc">{esc(row.doc)}</pre>')
-        parts.append(self.excerpt(f, row, 60))
-        for title, direction in (("Callees", "callees"), ("Callers", "callers")):
-            parts += self._neighbour_rows(f, row, direction, title, page)
-        notes = [n for n in self.notes if any(a.framework == f.ref.name and a.target == row.name
-                                             for a in n.anchors + n.refs)]
-        if notes:
-            parts += ["", "## Notes", ""] + [f"- [{md(n.title)}]({rel_url(page, note_page(n))})" for n in notes]
-        self.pages[page] = "\n".join(parts) + "\n"
 
-
-SYMBOL_ROWS = 60               # neighbour rows per direction on a symbol page (a fan-out is one)
-
-
-class NeighbourRows:
-    """Mixin of SiteBuilder: a symbol page's callers/callees table in the query layer's rank."""
-
-    def _neighbour_rows(self, f, row, direction: str, title: str, page: str) -> list[str]:
-        from ..query import FanOut
-
-        r = f.index.ranked([row.id], direction, is_test=f.ref.is_test_path)
-        tests = f" ({r.tests_hidden} in test code left out)" if r.tests_hidden else ""
-        parts = ["", f"## {title} ({r.symbols()}){tests}", ""]
-        if not r.entries:
-            return parts
-        parts += ["| symbol | resolution | at |", "|---|---|---|"]
-        for e in r.entries[:SYMBOL_ROWS]:
-            if isinstance(e, FanOut):
-                links = ", ".join(self.link_symbol(f.ref.name, h.symbol.name, page, _short2(h.symbol.name))
-                                  for h in e.members)
-                parts.append(f'| <details class="inav-fan"><summary>{esc(e.label)}</summary>{links}</details> '
-                             f"| {esc(e.resolution)} | <code>line {e.members[0].line}</code> |")
-                continue
-            at = f"{e.symbol.path}:{e.line}" if direction == "callers" else f"{e.symbol.path}:{e.symbol.line}"
-            label = e.resolution + ("/" + e.via if e.via != "call" else "")
-            parts.append(f"| {self.link_symbol(f.ref.name, e.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
-        if len(r.entries) > SYMBOL_ROWS:
-            parts.append(f"\n… and {len(r.entries) - SYMBOL_ROWS} more: <code>infernav {direction} {esc(row.name)}</code>")
-        return parts
-
-
-def _short2(name: str) -> str:
-    return ".".join(name.replace("::", ".").split(".")[-2:])
+def _worth_reading(f, row) -> bool:
+    """A function a newcomer should read first: not an operator overload, not test code."""
+    return (row.kind in ("function", "method", "kernel", "device") and "operator" not in row.short
+            and not f.ref.is_test_path(row.path))
 
 
 def _entry_points(idx, n: int):

@@ -14,19 +14,25 @@ class Pieces:
     """Mixin of SiteBuilder."""
 
     def excerpt(self, f, row, max_lines: int = 40) -> str:
-        """Source lines with numbers, escaped, with a permalink; or the permalink and why not."""
+        """Source lines highlighted, each number an anchor (code.py), with a permalink to the
+        symbol's lines upstream; or the permalink and why not."""
+        from .code import code_block
+
         link = self._permalink(f.ref.name, row.path, row.line)
-        head = (f'<div class="inav-src-head"><code>{esc(row.path)}:{row.line}</code> '
-                f'<a href="{esc(link)}">upstream at {esc(f.ref.key)}</a></div>')
         lines = f.index.source_lines(row, max_lines=max_lines) if f.index is not None else None
+        last = lines[-1][0] if lines else row.line
+        span = f"{link}-L{last}" if lines and last > row.line and link.endswith(f"#L{row.line}") else link
+        head = (f'<div class="inav-src-head"><code>{esc(row.path)}:{row.line}</code> '
+                f'<a class="inav-upstream" href="{esc(span)}">upstream at {esc(f.ref.key)}</a></div>')
         if not lines:
             return head + ('<p class="inav-missing">The source of this framework is not present where '
                            'this site was built; follow the upstream link.</p>')
-        body = "".join(f'<span class="ln">{n}</span>{esc(t)}&#10;' for n, t in lines)
+        template = self._permalink(f.ref.name, row.path, 1)
+        template = template[:-len("#L1")] if template.endswith("#L1") else ""
         more = ""
         if lines[-1][0] < row.end_line:
             more = f'<div class="inav-more">… {row.end_line - lines[-1][0]} more lines upstream</div>'
-        return f'{head}<pre class="inav-src"><code>{body}</code></pre>{more}'
+        return head + code_block(row.path, lines, template) + more
 
     def anchor_excerpt(self, fw: str, anchor, page: str, note_rel: str) -> str:
         f = self.fw.get(fw)
@@ -51,8 +57,11 @@ class Pieces:
         return (f'<div class="inav-anchor"><div class="inav-anchor-title">{title} {badge(status)}</div>'
                 f'{self.excerpt(f, row, 30)}</div>')
 
-    def mermaid(self, fw: str, names: list[str]) -> str:
+    def mermaid(self, fw: str, names: list[str], page: str = "") -> str:
+        """The anchored symbols' neighbourhood, ranked (query/ranking.py), tests left out, each
+        node linked to its symbol page or the explorer (mechanisms.graph_box draws it)."""
         from ..render import to_mermaid
+        from .mechanisms import graph_box
 
         f = self.fw.get(fw)
         if f is None or f.index is None:
@@ -62,13 +71,17 @@ class Pieces:
             return ""
         g = f.index.ranked_neighbourhood(ids, 1, {"exact", "flow", "type", "dispatch"}, GRAPH_NODES,
                                          is_test=f.ref.is_test_path)
-        return "```mermaid\n" + to_mermaid(g, set(ids)) + "\n```\n"
+        links = {f"n{sid}": self.symbol_url(fw, row.name, page) for sid, row in g.nodes.items()}
+        return graph_box(to_mermaid(g, set(ids), direction="LR"), links)
 
     def render_note_body(self, note: Note, page: str, drop_title: bool = False) -> str:
         """The note's Markdown with [[refs]] as links (the page supplies the title heading)."""
+        from .mechanisms import mermaid_fences_to_boxes
+
         body = note.body
         if drop_title:
             body = re.sub(r"\A\s*# [^\n]*\n", "", body)
+        body = mermaid_fences_to_boxes(body)
 
         def repl(m: re.Match) -> str:
             fw = note.framework if note.framework in self.fw else ""

@@ -3,7 +3,7 @@
  * Data: nodes[i] = [name, kind, fileIndex, line, endLine, symbolPageUrl|0, inTestCode];
  * edges = flat [src, dst, resolution, src, dst, resolution, ...]; resolutions[code] = label;
  * rank[code] = display order (exact, flow, type, dispatch, guess: analyzer/query/ranking.py);
- * fanouts = [[src, shortName, [dst, ...]], ...]: one call reaching many overrides, one node.
+ * fanouts = [[src, label, [dst, ...]], ...]: one call reaching many overrides, one node.
  * URL: ?fw=<engine>&sym=<canonical name> (not ?q=, which Material's search reads; an old ?q=
  * link is rewritten before Material loads).
  * Upstream text (names, source) is only ever put into the page with textContent.
@@ -132,17 +132,10 @@
     return out;
   }
 
-  function fanLabel(i, f) {
-    var base = outAdj[i].filter(function (e) {
-      return data.rank[e[1]] < 3 && data.nodes[e[0]][0].split(/::|\./).pop() === f[1];
-    })[0];
-    return f[2].length + " overrides of " + (base ? shortLabel(data.nodes[base[0]][0]) : f[1]);
-  }
-
   function addFan(i, f, k, res) {
     var id = "f" + i + "_" + k;
     if (cy.getElementById(id).length === 0) {
-      cy.add({ group: "nodes", classes: "fanout", data: { id: id, fanSrc: i, fanK: k, label: fanLabel(i, f) } });
+      cy.add({ group: "nodes", classes: "fanout", data: { id: id, fanSrc: i, fanK: k, label: f[1] } });
       cy.add({ group: "edges", data: { id: "e" + i + "_" + id, source: "n" + i, target: id,
         res: data.resolutions[res], color: COLORS[res] } });
     }
@@ -194,7 +187,7 @@
     var n = data.nodes[i];
     panel.textContent = "";
     var h = document.createElement("h3");
-    h.textContent = n[0];
+    h.textContent = n[0].replace(/(\.|::)/g, "$1\u200b");   // break at dots, never mid-word
     panel.appendChild(h);
     var meta = document.createElement("p");
     var path = data.files[n[2]];
@@ -228,6 +221,12 @@
       pre.textContent = out.join("\n");
     }).catch(function (e) { pre.textContent = e.message + "; follow the upstream link."; });
   }
+
+  new MutationObserver(function () {   // the palette toggled: labels readable on the new background
+    cy.style().selector("node").style({ "color": dark() ? "#e0e0e0" : "#222",
+      "text-background-color": dark() ? "#1e2129" : "#fff" })
+      .selector("edge").style({ "color": dark() ? "#aaa" : "#666" }).update();
+  }).observe(document.body, { attributes: true, attributeFilter: ["data-md-color-scheme"] });
 
   cy.on("tap", "node", function (evt) {
     if (evt.target.hasClass("fanout")) { openFan(evt.target); return; }

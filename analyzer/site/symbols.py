@@ -1,0 +1,93 @@
+"""Symbol pages: one per canonical name (overloads listed by signature), the highlighted source,
+a class's members with what each overrides, callees and callers in the query layer's rank."""
+from __future__ import annotations
+
+from .code import signature
+from .html import breakable, esc, md, note_page, rel_url, title as page_title
+
+SYMBOL_ROWS = 60               # neighbour rows per direction on a symbol page (a fan-out is one)
+CLASS_KINDS = ("class", "struct")
+
+
+def _short2(name: str) -> str:
+    return ".".join(name.replace("::", ".").split(".")[-2:])
+
+
+class SymbolPages:
+    """Mixin of SiteBuilder."""
+
+    def _symbol_page(self, f, sid: int, page: str) -> None:
+        idx = f.index
+        rows = sorted(idx.exact(idx.symbol(sid).name), key=lambda r: (r.path, r.line))
+        row = rows[0]
+        parts = ["---", f"title: {page_title(row.short)}", "---", "", f"# {breakable(row.name)}", ""]
+        if len(rows) > 1:
+            parts += [f'<p class="inav-meta">{len(rows)} definitions share this name (overloads, '
+                      'or one per device); each below with its signature.</p>', ""]
+        for k, r in enumerate(rows, 1):
+            parts += self._definition(f, r, k if len(rows) > 1 else 0)
+        if row.kind in CLASS_KINDS:
+            parts += self._members(f, row, page)
+        ids = [r.id for r in rows]
+        for title, direction in (("Callees", "callees"), ("Callers", "callers")):
+            parts += self._neighbour_rows(f, ids, row.name, direction, title, page)
+        notes = [n for n in self.notes if any(a.framework == f.ref.name and a.target == row.name
+                                             for a in n.anchors + n.refs)]
+        if notes:
+            parts += ["", "## Notes", ""] + [f"- [{md(n.title)}]({rel_url(page, note_page(n))})" for n in notes]
+        self.pages[page] = "\n".join(parts) + "\n"
+
+    def _definition(self, f, r, k: int) -> list[str]:
+        lines = f.index.source_lines(r, max_lines=60)
+        head = [f"## Definition {k}", ""] if k else []
+        meta = (f'<div class="inav-meta"><span class="inav-kind">{esc(r.kind)}</span> '
+                f'{esc(f.ref.key)} · <code>{esc(r.path)}:{r.line}</code>'
+                + (f' · flags: {esc(r.flags)}' if r.flags else "") + "</div>")
+        out = head + [meta, ""]
+        sig = signature(r, lines)
+        if sig:
+            out.append(f'<pre class="inav-sig"><code>{esc(sig)}</code></pre>')
+        if r.doc:
+            out.append(f'<pre class="inav-doc">{esc(r.doc)}</pre>')
+        out.append(self.excerpt(f, r, 60))
+        return out
+
+    def _members(self, f, row, page: str) -> list[str]:
+        """A class's members in source order: kind, signature, what each overrides and how many
+        override it (overloads of one name each get a row: their signatures tell them apart)."""
+        members = [m for m in f.index.members(row.id) if m.kind not in ("module", "lambda")]
+        if not members:
+            return []
+        out = ["", f"## Members ({len(members)})", "", "| member | kind | signature | overrides | overridden by |",
+               "|---|---|---|---|---:|"]
+        for m in members:
+            over = f.index.overrides([m.id]) if m.kind == "method" else {"overrides": [], "overridden_by": []}
+            up = ", ".join(self.link_symbol(f.ref.name, b.name, page, _short2(b.name)) for b in over["overrides"][:2])
+            sig = (m.sig or "").replace("\n", " ")
+            sig = sig if len(sig) <= 90 else sig[:88] + " …"
+            out.append(f"| {self.link_symbol(f.ref.name, m.name, page, m.short)} | {esc(m.kind)} | "
+                       f"<code>{esc(sig)}</code> | {up} | {len(over['overridden_by']) or ''} |")
+        return out
+
+    def _neighbour_rows(self, f, ids: list[int], name: str, direction: str, title: str, page: str) -> list[str]:
+        from ..query import FanOut
+
+        r = f.index.ranked(ids, direction, is_test=f.ref.is_test_path)
+        tests = f" ({r.tests_hidden} in test code left out)" if r.tests_hidden else ""
+        parts = ["", f"## {title} ({r.symbols()}){tests}", ""]
+        if not r.entries:
+            return parts
+        parts += ["| symbol | resolution | at |", "|---|---|---|"]
+        for e in r.entries[:SYMBOL_ROWS]:
+            if isinstance(e, FanOut):
+                links = ", ".join(self.link_symbol(f.ref.name, h.symbol.name, page, _short2(h.symbol.name))
+                                  for h in e.members)
+                parts.append(f'| <details class="inav-fan"><summary>{esc(e.label)}</summary>{links}</details> '
+                             f"| {esc(e.resolution)} | <code>line {e.members[0].line}</code> |")
+                continue
+            at = f"{e.symbol.path}:{e.line}" if direction == "callers" else f"{e.symbol.path}:{e.symbol.line}"
+            label = e.resolution + ("/" + e.via if e.via != "call" else "")
+            parts.append(f"| {self.link_symbol(f.ref.name, e.symbol.name, page)} | {esc(label)} | <code>{esc(at)}</code> |")
+        if len(r.entries) > SYMBOL_ROWS:
+            parts.append(f"\n… and {len(r.entries) - SYMBOL_ROWS} more: <code>infernav {direction} {esc(name)}</code>")
+        return parts

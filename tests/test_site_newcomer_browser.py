@@ -1,0 +1,172 @@
+"""Issue 15 in the browser: the whole site (vLLM, and KsanaLLM where its source is) in Debian's
+Chromium at 1400 px and 400 px, light and dark. Each point of the issue is driven (Start here,
+mechanism pages, note figures, the explorer, class pages, line anchors, narrow layout), no console
+errors, and screenshots written to bench/out/screenshots/ for a person to look at."""
+from __future__ import annotations
+
+import pytest
+
+import os
+
+from test_site import CHROMIUM, SCREENSHOTS, browser_site, built_site  # noqa: F401 (fixtures)
+
+SCHED = "vllm.v1.core.sched.scheduler.Scheduler.schedule"
+VIEWS = [(1400, "light"), (1400, "dark"), (400, "light"), (400, "dark")]
+
+
+@pytest.fixture(scope="module")
+def site(request):
+    """The site under test: built by this session (browser_site), or one already being served
+    at $INFERNAV_TEST_SITE_URL (a build made with this checkout, to look at without rebuilding)."""
+    return os.environ.get("INFERNAV_TEST_SITE_URL") or request.getfixturevalue("browser_site")
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync"])
+        yield browser
+        browser.close()
+
+
+def _page(chromium, base: str, width: int, scheme: str, errors: list):
+    ctx = chromium.new_context(viewport={"width": width, "height": 1000 if width > 600 else 860})
+    if scheme == "dark":   # Material keeps the palette choice in localStorage
+        ctx.add_init_script("localStorage.setItem('/.__palette', JSON.stringify("
+                            "{index: 1, color: {scheme: 'slate', primary: 'indigo', accent: 'indigo'}}))")
+    page = ctx.new_page()
+    page.on("console", lambda m: errors.append(f"{page.url}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.on("request", lambda r: errors.append(f"external request {r.url}")
+            if not r.url.startswith(base) and not r.url.startswith(("data:", "blob:")) else None)
+    return ctx, page
+
+
+def _shot(page, name: str, width: int, scheme: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-{width}-{scheme}.png"))
+
+
+def _no_sideways_scroll(page, width: int) -> None:
+    """At 400 px the page itself never scrolls sideways (wide tables and code scroll inside)."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= width + 1
+
+
+@pytest.mark.parametrize("width,scheme", VIEWS)
+def test_start_here_stop_and_next(site, chromium, width, scheme):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, width, scheme, errors)
+    page.goto(site + "/")
+    page.click("article a[href$='start/vllm/']")             # the home page's first call to action
+    page.wait_for_selector("#stop-2")
+    page.locator("#stop-2").scroll_into_view_if_needed()
+    assert page.locator(".inav-stop").count() >= 5
+    stop = page.locator(".inav-stop").nth(1)
+    assert stop.locator(".inav-code .inav-line").count() >= 5 and stop.locator(".inav-code span.k").count() >= 1
+    assert stop.locator("a", has_text="symbol page").count() == 1
+    assert stop.locator("a", has_text="read the note").count() == 1
+    _shot(page, "start-here", width, scheme)
+    stop.locator("a.inav-next").click()
+    assert page.url.endswith("#stop-3")
+    if width < 600:
+        _no_sideways_scroll(page, width)
+    ctx.close()
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize("width,scheme", VIEWS)
+def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium, width, scheme):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, width, scheme, errors)
+    page.goto(site + "/mechanisms/prefix-cache/")
+    assert page.locator("h2#compared").count() == 1 and page.locator("table").first.is_visible()
+    assert page.locator(".tabbed-labels label").count() >= 2       # one tab per engine
+    page.wait_for_selector(".inav-graph-view svg", timeout=30000)
+    box = page.locator(".inav-graph").first
+    box.scroll_into_view_if_needed()
+    _shot(page, "mechanism", width, scheme)
+    font = page.evaluate("""() => { const svg = document.querySelector('.inav-graph-view svg');
+        const el = [...svg.querySelectorAll('g.node *')].find(e => e.childElementCount === 0 && e.textContent.trim());
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        return parseFloat(getComputedStyle(el).fontSize) * scale; }""")
+    assert font >= 9, f"graph labels {font}px high"
+    before = float(box.get_attribute("data-scale"))
+    box.locator("button[data-zoom=in]").click()
+    assert float(box.get_attribute("data-scale")) > before
+    linked = page.locator(".inav-graph-view svg g.node.inav-link")
+    assert linked.count() >= 5
+    linked.first.dispatch_event("click")
+    page.wait_for_url("**/symbols/**")
+    if width < 600:
+        page.go_back()
+        _no_sideways_scroll(page, width)
+    ctx.close()
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize("width,scheme", VIEWS)
+def test_note_data_structure_figure(site, chromium, width, scheme):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, width, scheme, errors)
+    page.goto(site + "/notes/vllm/prefix-caching/")
+    page.wait_for_selector(".inav-graph-view svg", timeout=30000)
+    page.locator(".inav-graph").first.scroll_into_view_if_needed()
+    _shot(page, "diagram", width, scheme)
+    ctx.close()
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize("width,scheme", VIEWS)
+def test_explorer_deep_link_exact_edges_and_layout(site, chromium, width, scheme):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, width, scheme, errors)
+    page.goto(f"{site}/explorer/?fw=vllm&q={SCHED}")       # an old ?q= link
+    page.wait_for_function("Number(document.getElementById('inav-explorer').dataset.nodes) > 10", timeout=30000)
+    assert "sym=" in page.url and "q=" not in page.url.split("?", 1)[1]
+    assert not page.evaluate("document.getElementById('__search').checked"), "search overlay opened"
+    stats = page.evaluate("""() => { const cy = document.querySelector('#inav-graph')._cyreg.cy;
+        const out = cy.edges().filter(e => e.source().hasClass('focus'));
+        return {exact: out.filter(e => e.data('res') === 'exact').length,
+                fan: cy.nodes('.fanout').map(n => n.data('label')),
+                color: cy.nodes()[0].style('color')}; }""")
+    assert stats["exact"] >= 10
+    assert "10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens" in stats["fan"]
+    if scheme == "dark":
+        assert stats["color"] in ("rgb(224,224,224)", "rgb(224, 224, 224)")
+    g, p = page.locator("#inav-graph").bounding_box(), page.locator("#inav-panel").bounding_box()
+    if width < 600:
+        assert p["y"] >= g["y"] + g["height"] - 1 and g["width"] >= width - 60   # stacked, full width
+        _no_sideways_scroll(page, width)
+    else:
+        assert p["x"] >= g["x"] + g["width"] - 1                                 # side by side
+    _shot(page, "explorer", width, scheme)
+    ctx.close()
+    assert errors == [], errors
+
+
+@pytest.mark.parametrize("width,scheme", VIEWS)
+def test_class_page_members_and_line_ranges(site, chromium, width, scheme):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, width, scheme, errors)
+    page.goto(site + "/symbols/vllm/vllm.v1.core.sched.scheduler.Scheduler/")
+    rows = page.evaluate("""() => { const h = document.querySelector('h2[id^=members]');
+        const t = h && h.nextElementSibling; return t ? t.querySelectorAll('tr').length : 0; }""")
+    assert rows >= 10, rows
+    _shot(page, "class", width, scheme)
+    page.goto(site + f"/symbols/vllm/{SCHED}/")
+    lines = page.locator(".inav-code .inav-line a.ln")
+    lines.nth(2).click()
+    lines.nth(6).click(modifiers=["Shift"])
+    assert page.url.endswith("-L254-L258")
+    assert page.locator(".inav-line.sel").count() == 5
+    assert page.locator("a.inav-upstream").first.get_attribute("href").endswith("#L254-L258")
+    page.reload()
+    assert page.locator(".inav-line.sel").count() == 5                            # the range survives a reload
+    if width < 600:
+        _no_sideways_scroll(page, width)
+    ctx.close()
+    assert errors == [], errors
