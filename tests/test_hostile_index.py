@@ -237,6 +237,12 @@ def test_notes_check_reads_a_shared_or_read_only_cache(vllm_index, ksana_index, 
 
     need("user" if how == "another-user" else "read-only")
     home = sources.home()
+    if how == "another-user":
+        import stat
+
+        closed = [p for p in (home, *home.parents) if not p.stat().st_mode & stat.S_IXOTH]
+        if closed:   # the other user cannot even reach the cache: not a shared cache (CLI says so in one line)
+            pytest.skip(f"{closed[0]} is not traversable by other users, so {home} cannot be shared from there")
     env = {"INFERNAV_HOME": str(home)}
     as_owner = cli("notes", "check", env=env)
     assert as_owner.returncode == 0, as_owner.stderr
