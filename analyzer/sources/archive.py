@@ -11,7 +11,8 @@ from pathlib import Path
 
 from .cache import link_file, problem, read_marker, source_dir
 from .pins import FrameworkRef, SourceError
-from .sdist import Progress, extract_roots, sha256_file, writable_cache
+from .cache import sha256_file
+from .sdist import Progress, extract_roots, writable_cache
 
 ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar", ".tar.xz", ".tar.bz2")
 

@@ -49,7 +49,8 @@ def require(ref: FrameworkRef) -> Path:
 
 
 # ------------------------------------------------------------------------- manifest and verification
-def _sha256(path: str) -> str:
+def sha256_file(path: str | Path) -> str:
+    """The sha256 of a file, read in 1 MiB chunks (archives are tens of MB)."""
     import hashlib
 
     h = hashlib.sha256()
@@ -76,7 +77,7 @@ def manifest(root: Path) -> dict[str, list]:
     out = {}
     for rel, full in sorted(_files(root).items()):
         st = os.lstat(full)
-        out[rel] = [st.st_size, st.st_mtime_ns, _sha256(full) if os.path.isfile(full) else ""]
+        out[rel] = [st.st_size, st.st_mtime_ns, sha256_file(full) if os.path.isfile(full) else ""]
     return out
 
 
@@ -129,7 +130,7 @@ def _tree_differs(root: Path, files: dict[str, Any]) -> str | None:
             continue
         if st.st_size != want[0]:
             changed.append(f"{rel} changed")
-        elif st.st_mtime_ns != want[1] and os.path.isfile(full) and _sha256(full) != want[2]:
+        elif st.st_mtime_ns != want[1] and os.path.isfile(full) and sha256_file(full) != want[2]:
             changed.append(f"{rel} changed")
     changed += [f"{rel} removed" for rel in sorted(set(files) - set(present))]
     if not changed:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..tempfiles import owned, remove_stale, why
-from .cache import source_dir, write_marker
+from .cache import sha256_file, source_dir, write_marker
 from .pins import FrameworkRef, SourceError
 
 DEFAULT_INDEX = "https://pypi.org/simple"
@@ -194,16 +194,6 @@ def _common_top(members: list, roots: list[str]) -> str:
         if not any(r == top or r.startswith(top + "/") for r in roots):
             return top + "/"
     return ""
-
-
-def sha256_file(path: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def reason_of(exc: BaseException) -> str:
