@@ -122,9 +122,9 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
     """Index fetched sources (incremental: only changed files are re-parsed)."""
     from dataclasses import asdict
 
-    from ..indexer import build
+    from ..indexer import build_many
 
-    missing, reports, named = 0, [], bool(frameworks) and not all_pins
+    missing, reports, named, located = 0, [], bool(frameworks) and not all_pins, []
     for ref in _refs(frameworks, all_pins, as_json):
         root = sources.locate(ref)
         if root is None:
@@ -134,8 +134,9 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
                 fail(why, ExitStatus.EMPTY, as_json, kind="no source", framework=ref.key)
             echo(f"skip: {why}", err=True)
             continue
-        progress = None if quiet or as_json else _index_progress(ref.key)
-        report = build(ref, root, force=force, jobs=jobs, progress=progress)
+        located.append((ref, root))
+    progress_of = None if quiet or as_json else (lambda ref: _index_progress(ref.key))
+    for report in build_many(located, force=force, jobs=jobs, progress_of=progress_of):
         if as_json:
             reports.append({**asdict(report), "path": str(report.path)})
         else:

@@ -25,6 +25,24 @@ def serve() -> None:
         out.flush()
 
 
+_WORKER = "import marshal, sys; sys.path[:0] = marshal.load(sys.stdin.buffer); from {} import serve; serve()"
+
+
+def _shares(tasks: list[tuple], sizes: dict[str, int], jobs: int) -> list[list[tuple]]:
+    """Tasks spread over `jobs` workers by size, biggest first (the empty shares dropped)."""
+    shares: list[list[tuple]] = [[] for _ in range(jobs)]
+    loads = [0] * jobs
+    for t in sorted(tasks, key=lambda t: -sizes.get(t[1], 0)):
+        i = loads.index(min(loads))
+        shares[i].append(t)
+        loads[i] += sizes.get(t[1], 0) + 4096
+    return [s for s in shares if s]
+
+
+def _lost(t: tuple, rc) -> tuple:
+    return (t[1], t[2], "", 0, 0, 0, None, f"extractor failed: its parse worker exited ({rc})")
+
+
 def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progress=None) -> list[tuple]:
     """parse_one over tasks in `jobs` worker processes; results in no particular order. A worker that
     dies costs its unfinished files (recorded with the reason), not the index."""
@@ -33,14 +51,7 @@ def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progr
     import sys
     import threading
 
-    shares: list[list[tuple]] = [[] for _ in range(jobs)]
-    loads = [0] * jobs
-    for t in sorted(tasks, key=lambda t: -sizes.get(t[1], 0)):
-        i = loads.index(min(loads))
-        shares[i].append(t)
-        loads[i] += sizes.get(t[1], 0) + 4096
-    code = (f"import marshal, sys; sys.path[:0] = marshal.load(sys.stdin.buffer); "
-            f"from {__name__} import serve; serve()")
+    code = _WORKER.format(__name__)
     results: queue.Queue = queue.Queue()
 
     def run(share: list[tuple]) -> None:
@@ -59,10 +70,10 @@ def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progr
         rc = proc.wait()
         for t in share:
             if t[1] not in done:
-                results.put((t[1], t[2], "", 0, 0, 0, None, f"extractor failed: its parse worker exited ({rc})"))
+                results.put(_lost(t, rc))
         results.put(None)
 
-    threads = [threading.Thread(target=run, args=(share,), daemon=True) for share in shares if share]
+    threads = [threading.Thread(target=run, args=(share,), daemon=True) for share in _shares(tasks, sizes, jobs)]
     for th in threads:
         th.start()
     out, running = [], len(threads)
@@ -77,6 +88,58 @@ def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progr
     for th in threads:
         th.join()
     return out
+
+
+class BackgroundParse:
+    """parse_one over tasks in worker processes that run while the caller does something else
+    (the indexer resolves one framework while the next one's files are parsed).
+
+    The workers write into unlinked temporary files, not pipes: nobody reads while the caller is
+    busy, so a pipe would fill and stall them, and a reader thread would take the GIL from the
+    caller's resolution for every file. Nothing is left on disk, whatever happens to the process."""
+
+    def __init__(self, tasks: list[tuple], sizes: dict[str, int], jobs: int) -> None:
+        import subprocess
+        import sys
+        import tempfile
+
+        self.tasks = tasks
+        self._procs = []
+        for share in _shares(tasks, sizes, jobs):
+            inp, out = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+            marshal.dump([p for p in sys.path if p], inp)
+            marshal.dump(share, inp)
+            inp.seek(0)
+            proc = subprocess.Popen([sys.executable, "-c", _WORKER.format(__name__)], stdin=inp, stdout=out)
+            inp.close()
+            self._procs.append((proc, out, share))
+
+    def results(self) -> list[tuple]:
+        """Every task's result (waiting for the workers); a worker that died costs its files."""
+        out = []
+        for proc, f, share in self._procs:
+            rc = proc.wait()
+            f.seek(0)
+            done = set()
+            try:
+                while len(done) < len(share):
+                    r = marshal.load(f)
+                    done.add(r[0])
+                    out.append(r)
+            except (EOFError, ValueError):
+                pass
+            f.close()
+            out.extend(_lost(t, rc) for t in share if t[1] not in done)
+        self._procs = []
+        return out
+
+    def cancel(self) -> None:
+        """Stop the workers and drop what they wrote."""
+        for proc, f, _share in self._procs:
+            proc.kill()
+            proc.wait()
+            f.close()
+        self._procs = []
 
 
 def parse_one(args: tuple) -> tuple:

@@ -60,6 +60,10 @@ class CppResolver(CppLookup, CppEval, CppValues, CppOverrides, CppMacros, CppCal
         self._alias_fi: dict[str, int] = {}            # alias -> file it is defined in
         self.decl_info: dict[int, tuple[int, int]] = {}   # symbol -> (file, def) of its declaration
 
+
+    def release(self) -> None:
+        """Drop every table once the graph is made (see analyzer/gcpause.py: no cyclic garbage)."""
+        vars(self).clear()
     def _clear_caches(self) -> None:
         """Lookups made while the tables grew are stale once they are complete."""
         self._lookup_cache.clear()

@@ -48,6 +48,13 @@ class PyResolver(PyScopes, PyCalls):
         self.local_kinds: dict[tuple[int, int], dict[str, set]] = {}   # (file, def) -> name -> how bound
         self.flow = None                                  # python_flow.Flow, once calls are resolved
 
+    def release(self) -> None:
+        """Drop every table once the graph is made, breaking the value flow's cycles (its hooks
+        are closures over it), so that reference counting frees them (see analyzer/gcpause.py)."""
+        if self.flow is not None:
+            self.flow.release()
+        vars(self).clear()
+
     # ---------------------------------------------------------------- symbols
     def build_symbols(self) -> None:
         g = self.g

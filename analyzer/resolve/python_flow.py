@@ -70,6 +70,12 @@ class Flow(Ops, Eval, Names, Values, Apply):
                 self.replaced.add(sid)
         return self
 
+    def release(self) -> None:
+        """Break the cycles through the solver's hooks (closures over this object) so that
+        reference counting frees the whole analysis (see analyzer/gcpause.py)."""
+        vars(self.s).clear()
+        vars(self).clear()
+
     # ------------------------------------------------------------------ small helpers
     def const_var(self, t: tuple) -> int:
         vid = self.s.value(t)
