@@ -11,7 +11,7 @@ wrong and how much each costs. CI cannot reach GitHub; run it where you have a c
 of PyCG is kept in this repository: only this script and the numbers it writes.
 
 How a snippet is run. Each snippet folder becomes its own framework in a temporary pins file
-(`INFERNAV_PINS`, `source = "git"`, `roots = ["."]`), is linked with `fetch NAME --path DIR`, indexed,
+(`INFERNAV_PINS`, `source = "git"` with a placeholder `url` (the snippet is linked, never cloned), `roots = ["."]`), is linked with `fetch NAME --path DIR`, indexed,
 and every symbol's direct callees are read back, default (no name-only guesses) and `--guesses` (with
 them), plus the unresolved call sites `callees` lists, whose known targets outside the index
 (`builtin` and `external` sites) become edges to PyCG's names. Two backends give the same edges:
@@ -174,7 +174,8 @@ def in_snippet(callee: str, modules: set[str]) -> bool:
 def write_pins(snippets: list[Snippet], path: Path) -> None:
     lines = ["# Temporary pins: one framework per PyCG snippet (written by bench/pycg_microbench.py)."]
     for s in snippets:
-        lines += [f"[{s.framework}]", 'source = "git"', 'default = "0"', 'roots = ["."]', ""]
+        lines += [f"[{s.framework}]", 'source = "git"', f'url = "file:///nonexistent/{s.framework}.git"',
+                  'default = "0"', 'roots = ["."]', ""]
     path.write_text("\n".join(lines))
 
 
