@@ -5,6 +5,9 @@
 #   COMMIT=<sha> bash bench/gpu_require_run.sh      (from the repository root)
 # torch: the image's own CUDA build is used (constraints.txt pins torch==2.13.0 for the local CPU
 # installs; a CUDA wheel of it is far over the tool's 64 MiB carry limit and nothing can be fetched there).
+# Note: the device tool sends the session's own checkout (the lead's /work/main), not a helper's
+# worktree; the 2026-12-02 run therefore ran these same steps inline over that tree and printed the
+# md5 of every file the tests use (all equal to h-verify's; `md5sum -c` over the log's lines checks it).
 set -u
 OUT=${OUT:-$PWD/bench/out}; mkdir -p "$OUT"
 LOG="$OUT/kernels_gpu_require.log"
