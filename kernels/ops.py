@@ -172,6 +172,28 @@ def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int |
     the ring (None: TC_DEFAULT_CFG; the others are listed in paged_decode_tc.cu's by_dim)), 'v2' (paged_decode.cu; split=None picks split-K when any sequence is longer than
     one partition), or 'auto': 'tc' where it applies (Hq/Hkv <= 8), else 'v2'."""
     S, Hq, D = q.shape
+    Hkv, fp8 = _check_paged_inputs(q, k_cache, v_cache, block_tables, seq_lens)
+    G = Hq // Hkv
+    if impl == "auto":
+        impl = "tc" if G <= 8 and (D == 128 or (D == 64 and not fp8)) else "v2"
+    if max_seq_len is None:
+        max_seq_len = int(seq_lens.max().item()) if S else 0
+    if out is None:
+        out = torch.empty_like(q)
+    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
+    if impl == "tc":
+        _paged_decode_tc(q, k_cache, v_cache, block_tables, seq_lens, int(max_seq_len), scale, out,
+                         k_scale, v_scale, splits, cfg)
+        return out
+    if impl != "v2":
+        raise ValueError("impl must be 'auto', 'tc' or 'v2'")
+    _paged_decode_v2(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len, scale, split, out)
+    return out
+
+
+def _check_paged_inputs(q, k_cache, v_cache, block_tables, seq_lens) -> tuple[int, bool]:
+    """paged_decode's checks common to both kernels: (Hkv, whether the caches are fp8)."""
+    S, Hq, D = q.shape
     _, Hkv, bs, D2 = k_cache.shape
     fp8 = k_cache.dtype == torch.float8_e4m3fn
     if q.dtype not in _DTYPES:
@@ -190,54 +212,58 @@ def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int |
             raise ValueError("paged_decode: all inputs must be contiguous")
     if block_tables.dtype != torch.int32 or seq_lens.dtype != torch.int32:
         raise TypeError("block_tables and seq_lens must be int32")
-    G = Hq // Hkv
-    if impl == "auto":
-        impl = "tc" if G <= 8 and (D == 128 or (D == 64 and not fp8)) else "v2"
-    if max_seq_len is None:
-        max_seq_len = int(seq_lens.max().item()) if S else 0
-    if out is None:
-        out = torch.empty_like(q)
-    scale = 1.0 / math.sqrt(D) if scale is None else float(scale)
-    if impl == "tc":
-        if G > 8 or D not in (64, 128) or (fp8 and D != 128):
-            raise ValueError("paged_decode[tc]: Hq/Hkv <= 8, D in {64, 128} (fp8: D = 128)")
-        if fp8 and torch.cuda.get_device_capability(q.device) < (8, 9):
-            raise ValueError("paged_decode[tc]: fp8 caches need sm_89 or newer")
-        for sc in (k_scale, v_scale):
-            if sc is not None and (sc.dtype != torch.float32 or sc.numel() != Hkv or not sc.is_contiguous()):
-                raise ValueError("k_scale / v_scale: contiguous float32 [Hkv]")
-        if not fp8 and (k_scale is not None or v_scale is not None):
-            raise ValueError("k_scale / v_scale apply to fp8 caches only")
-        lib = _lib()
-        if cfg is None:
-            cfg = TC_DEFAULT_CFG["fp8" if fp8 else "16bit"]
-        qd, kd = _DTYPES[q.dtype], (2 if fp8 else _DTYPES[q.dtype])
-        key = (q.device, qd, kd, D, cfg, S, Hkv, int(max_seq_len), int(splits))
-        n = _TC_SPLITS.get(key)
-        if n is None:
-            used = ctypes.c_int(0)
-            _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, None, None, None, None, None, None, None, None,
-                                                None, None, None, S, Hq, Hkv, bs, block_tables.shape[1],
-                                                int(max_seq_len), int(splits), scale, ctypes.byref(used), None),
-                   "paged_decode[tc] plan")
-            n = _TC_SPLITS[key] = used.value
-        tmp_o = tmp_ml = cnt = None
-        if n > 1:
-            tmp_o = torch.empty((S, Hq, n, D), device=q.device, dtype=torch.float32)
-            tmp_ml = torch.empty((S, Hq, n, 2), device=q.device, dtype=torch.float32)
-            cnt = _counters(q.device, S * Hkv)
+    return Hkv, fp8
+
+
+def _paged_decode_tc(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int, scale: float, out,
+                     k_scale, v_scale, splits: int, cfg: int | None) -> None:
+    """paged_decode with impl='tc' (paged_decode_tc.cu), inputs already checked."""
+    S, Hq, D = q.shape
+    _, Hkv, bs, _ = k_cache.shape
+    fp8 = k_cache.dtype == torch.float8_e4m3fn
+    if Hq // Hkv > 8 or D not in (64, 128) or (fp8 and D != 128):
+        raise ValueError("paged_decode[tc]: Hq/Hkv <= 8, D in {64, 128} (fp8: D = 128)")
+    if fp8 and torch.cuda.get_device_capability(q.device) < (8, 9):
+        raise ValueError("paged_decode[tc]: fp8 caches need sm_89 or newer")
+    for sc in (k_scale, v_scale):
+        if sc is not None and (sc.dtype != torch.float32 or sc.numel() != Hkv or not sc.is_contiguous()):
+            raise ValueError("k_scale / v_scale: contiguous float32 [Hkv]")
+    if not fp8 and (k_scale is not None or v_scale is not None):
+        raise ValueError("k_scale / v_scale apply to fp8 caches only")
+    lib = _lib()
+    if cfg is None:
+        cfg = TC_DEFAULT_CFG["fp8" if fp8 else "16bit"]
+    qd, kd = _DTYPES[q.dtype], (2 if fp8 else _DTYPES[q.dtype])
+    key = (q.device, qd, kd, D, cfg, S, Hkv, max_seq_len, int(splits))
+    n = _TC_SPLITS.get(key)
+    if n is None:
         used = ctypes.c_int(0)
-        _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, _ptr(out), _ptr(q), _ptr(k_cache), _ptr(v_cache),
-                                            _ptr(k_scale), _ptr(v_scale), _ptr(block_tables), _ptr(seq_lens),
-                                            _ptr(tmp_o), _ptr(tmp_ml), _ptr(cnt), S, Hq, Hkv, bs,
-                                            block_tables.shape[1], int(max_seq_len), n, scale, ctypes.byref(used),
-                                            _stream()), "paged_decode[tc]")
-        return out
-    if impl != "v2":
-        raise ValueError("impl must be 'auto', 'tc' or 'v2'")
-    if fp8:
+        _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, None, None, None, None, None, None, None, None,
+                                            None, None, None, S, Hq, Hkv, bs, block_tables.shape[1],
+                                            max_seq_len, int(splits), scale, ctypes.byref(used), None),
+               "paged_decode[tc] plan")
+        n = _TC_SPLITS[key] = used.value
+    tmp_o = tmp_ml = cnt = None
+    if n > 1:
+        tmp_o = torch.empty((S, Hq, n, D), device=q.device, dtype=torch.float32)
+        tmp_ml = torch.empty((S, Hq, n, 2), device=q.device, dtype=torch.float32)
+        cnt = _counters(q.device, S * Hkv)
+    used = ctypes.c_int(0)
+    _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, _ptr(out), _ptr(q), _ptr(k_cache), _ptr(v_cache),
+                                        _ptr(k_scale), _ptr(v_scale), _ptr(block_tables), _ptr(seq_lens),
+                                        _ptr(tmp_o), _ptr(tmp_ml), _ptr(cnt), S, Hq, Hkv, bs,
+                                        block_tables.shape[1], max_seq_len, n, scale, ctypes.byref(used),
+                                        _stream()), "paged_decode[tc]")
+
+
+def _paged_decode_v2(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int, scale: float,
+                     split: bool | None, out) -> None:
+    """paged_decode with impl='v2' (paged_decode.cu), inputs already checked."""
+    S, Hq, D = q.shape
+    _, Hkv, bs, _ = k_cache.shape
+    if k_cache.dtype == torch.float8_e4m3fn:
         raise ValueError("paged_decode[v2]: fp8 caches need impl='tc'")
-    if D not in (64, 128) or G not in (1, 2, 4, 8):
+    if D not in (64, 128) or Hq // Hkv not in (1, 2, 4, 8):
         raise ValueError("paged_decode[v2]: D in {64,128}, Hq/Hkv in {1,2,4,8}")
     part = paged_partition_size()
     max_parts = max(1, -(-max_seq_len // part))
@@ -256,7 +282,6 @@ def paged_decode(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int |
                                         _ptr(block_tables), _ptr(seq_lens), _ptr(tmp_out), _ptr(tmp_m), _ptr(tmp_l),
                                         S, Hq, Hkv, bs, block_tables.shape[1], max_parts if split else 1, scale,
                                         _stream()), "paged_decode")
-    return out
 
 
 def attention_fp32(q, k, v, variant: str = "fast", out: torch.Tensor | None = None,

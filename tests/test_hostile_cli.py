@@ -254,3 +254,38 @@ def test_json_errors_do_not_leak_into_later_in_process_runs(twin_index, capsys):
     assert output.JSON_ERRORS is False
     code, out, err = _run_in_process(capsys, "find", "", "-f", "mini")
     assert code == 2 and out == "" and err.startswith("error: ")
+
+
+def test_several_frameworks_under_json_print_one_document(mini):
+    """fetch/index of several frameworks under --json: one JSON object, every framework's result,
+    and `error`/`message` when any failed; exit 1 when named ones failed, 0 under --all (make goes on)."""
+    def doc_of(r):
+        doc = json.loads(r.stdout)              # one document, nothing else on stdout
+        assert isinstance(doc, dict) and isinstance(doc["results"], list)
+        assert "Traceback" not in r.stderr.decode()
+        return doc
+
+    r = cli("index", "mini", "mini@7", "--json", "-q")       # mini fetched by the fixture, mini@7 not
+    doc = doc_of(r)
+    assert r.returncode == 1
+    assert [x["framework"] for x in doc["results"]] == ["mini@1", "mini@7"]
+    assert "error" not in doc["results"][0] and doc["results"][0]["symbols"] > 0
+    assert doc["results"][1]["error"].startswith("mini@7 is not fetched")
+    assert doc["error"] == "no source" and doc["message"].startswith("1 of 2 failed: mini@7 is not fetched")
+    assert "\n" not in doc["message"]
+
+    r = cli("index", "--all", "--json", "-q")                # vllm is pinned but not fetched in this cache
+    doc = doc_of(r)
+    assert r.returncode == 0
+    assert {x["framework"]: "error" in x for x in doc["results"]} == {"mini@1": False, "vllm@0.14.1": True}
+    assert doc["error"] == "no source" and "1 of 2 failed" in doc["message"]
+
+    r = cli("index", "mini", "--json", "-q")
+    assert r.returncode == 0 and "error" not in doc_of(r)
+
+    r = cli("fetch", "mini@7", "mini@8", "--json")           # their git URL cannot be reached
+    doc = doc_of(r)
+    assert r.returncode == 1
+    assert [x["framework"] for x in doc["results"]] == ["mini@7", "mini@8"]
+    assert all("cannot fetch" in x["error"] for x in doc["results"])
+    assert doc["error"] == "source" and doc["message"].startswith("2 of 2 failed: mini@7: cannot fetch")

@@ -181,6 +181,9 @@ def test_limits_truncate_and_say_so(server, cli):
     (["path", "EngineCore.step", "nosuch_zz"], "call_path", {"source": "EngineCore.step", "target": "nosuch_zz"}),
     (["callers", "x", "-f", "nope"], "callers", {"symbol": "x", "framework": "nope"}),
     (["find", "x", "-f", "ghost"], "find_symbol", {"pattern": "x", "framework": "ghost"}),
+    (["find", ""], "find_symbol", {"pattern": ""}),              # empty: an input error, not everything
+    (["find", "  "], "find_symbol", {"pattern": "  "}),
+    (["find", "", "-f", "ghost"], "find_symbol", {"pattern": "", "framework": "ghost"}),
     (["overrides", "x", "-f", "ghost"], "overrides", {"symbol": "x", "framework": "ghost"}),
 ])
 def test_errors_are_the_cli_messages(server, cli, args, tool, arguments):

@@ -23,6 +23,18 @@ def _refs(frameworks: tuple[str, ...], all_pins: bool, as_json: bool):
     return [ref_of(f, as_json) for f in frameworks]
 
 
+def _results_doc(results: list[dict], kind: str) -> dict:
+    """The one JSON document of a fetch/index over several frameworks: every framework's result,
+    and `error`/`message` (one line) when any of them failed; the exit status is decided apart."""
+    doc: dict = {"results": results}
+    bad = [r for r in results if "error" in r]
+    if bad:
+        why = "; ".join(r["error"] if r["error"].startswith(r["framework"]) else f"{r['framework']}: {r['error']}"
+                        for r in bad)
+        doc.update(error=kind, message=" ".join(f"{len(bad)} of {len(results)} failed: {why}".split()))
+    return doc
+
+
 @click.command()
 @click.argument("frameworks", nargs=-1, metavar="[NAME[@VER]]...")
 @click.option("--path", "path", type=click.Path(), default=None,
@@ -54,7 +66,7 @@ def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_u
     if as_json and failed and not lenient and len(refs) == 1:
         fail(results[0]["error"], ExitStatus.EMPTY, True, kind="source", framework=refs[0].key)
     if as_json:
-        dump({"results": results})
+        dump(_results_doc(results, "source"))
     if failed and not lenient:
         sys.exit(int(ExitStatus.EMPTY))
 
@@ -133,6 +145,7 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
             if named and len(frameworks) == 1:
                 fail(why, ExitStatus.EMPTY, as_json, kind="no source", framework=ref.key)
             echo(f"skip: {why}", err=True)
+            reports.append({"framework": ref.key, "error": why})
             continue
         located.append((ref, root))
     progress_of = None if quiet or as_json else (lambda ref: _index_progress(ref.key))
@@ -142,6 +155,6 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
         else:
             print_report(report)
     if as_json:
-        dump({"results": reports})
+        dump(_results_doc(reports, "no source"))
     if missing and frameworks and not all_pins:
         sys.exit(int(ExitStatus.EMPTY))

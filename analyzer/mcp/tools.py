@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ..query.payloads import find_payload, overrides_payload, path_payload, show_payload, walk_payload
-from .errors import lookup
+from .errors import lookup, usage
 from .state import Workspace
 
 Framework = Annotated[str, Field(description="Framework and version: vllm (default), vllm@0.14.1, ksanallm.")]
@@ -43,6 +43,8 @@ class GraphTools:
     ) -> dict[str, Any]:
         """Find symbols by name; best matches first (exact short name, then suffix, then shortest).
         Returns {query, results: [{name, kind, path, line}], total, truncated}."""
+        if not pattern.strip():  # as the CLI's `find`: an empty pattern would match every symbol
+            raise usage("find needs a non-empty PATTERN (a substring, or a glob like '*Scheduler*')")
         _, idx = self.ws.open(framework)
         rows, counts = bounded(idx.find(pattern, kind=kind, limit=1 << 30), limit)
         return {**find_payload(pattern, rows), **counts}

@@ -48,6 +48,18 @@ def _tree_blocks(m: PrefixCacheManager) -> list[CachedBlock]:
     return out
 
 
+def freed_while_held(m: PrefixCacheManager) -> list[tuple[str, int]]:
+    """(request, device block id) for every block on the free list that a request still holds.
+
+    Upstream reaches this state (docs/dev/prefix_cache.md, finding 11): a swap-out frees the whole
+    subtree under each tree block it takes out (prefix_cache_manager.cpp:893-906), also blocks a
+    swapped request holds (inactive); ours does the same, which the KsanaLLM oracle checks. From
+    there on the state is unsound upstream too, so `check_tree` does not hold and tests stop."""
+    free = {id(cb) for cb in m.free_blocks}
+    return [(rid, cb.block_id) for rid, req in m.requests.items() if req.state is not RequestState.WAITING
+            for cb in req.cached_blocks if cb.is_device and id(cb) in free]
+
+
 def check_tree(m: PrefixCacheManager) -> None:
     tree = _tree_blocks(m)
     tree_set = set(tree)

@@ -174,9 +174,20 @@ class ContinuousBatchingStrategy(Strategy):
         for r, _ in self.pending_swapout:  # MergePendingSwapoutRequests: the copies are done
             self.swapped[r.rid] = r
         self.pending_swapout = []
-        batch = tokens = 0
+        batch, tokens = self._schedule_decoding(plan)  # 1. decoding queue: budgets first, then blocks
+        if not self.step_sched_finish and self.preempt_mode == "swap" and not self.pending_swapout:
+            self._schedule_swapped(plan)  # 2. swapped queue
+        if not self.step_sched_finish:
+            batch, tokens = self._schedule_waiting(plan, batch, tokens)  # 3. waiting queue
+        plan.preempted = self._step_preempted
+        plan.swap_out_blocks = self._step_swap_out
+        self.last_step_tokens, self.last_step_batch = tokens, batch
+        assert tokens <= self.max_step_token_num and batch <= self.max_batch_size
+        return plan
 
-        # 1. decoding queue: budgets first, then blocks.
+    def _schedule_decoding(self, plan: StepPlan) -> tuple[int, int]:
+        """schedule's step 1, the decoding queue: (batch, tokens) taken."""
+        batch = tokens = 0
         passed = []
         for r in self.decoding:
             if tokens + 1 > self.max_step_token_num or batch >= self.max_batch_size:
@@ -209,59 +220,56 @@ class ContinuousBatchingStrategy(Strategy):
                 tokens -= 1
                 batch -= 1
                 break
+        return batch, tokens
 
-        # 2. swapped queue.
-        if not self.step_sched_finish and self.preempt_mode == "swap" and not self.pending_swapout:
-            for rid in sorted(self.swapped):
-                r = self.swapped[rid]
-                need = self.m.get_request_needed_block_num_for_one_next_token(rid)
-                headroom = math.ceil(len(self.decoding) * self.swapin_block_threshold)
-                if need + headroom > self.m.get_usable_block_number():
-                    self.step_sched_finish = True
-                    break
-                self.m.swap_in_request(rid)
-                del self.swapped[rid]
-                self.stats.swapin += 1
-                self.stats.swap_in_blocks += r.swapped_blocks
-                plan.swap_in_blocks += r.swapped_blocks
-                self.pending_swapin.append(r)
+    def _schedule_swapped(self, plan: StepPlan) -> None:
+        """schedule's step 2, the swapped queue: swap-ins while the headroom allows."""
+        for rid in sorted(self.swapped):
+            r = self.swapped[rid]
+            need = self.m.get_request_needed_block_num_for_one_next_token(rid)
+            headroom = math.ceil(len(self.decoding) * self.swapin_block_threshold)
+            if need + headroom > self.m.get_usable_block_number():
+                self.step_sched_finish = True
+                break
+            self.m.swap_in_request(rid)
+            del self.swapped[rid]
+            self.stats.swapin += 1
+            self.stats.swap_in_blocks += r.swapped_blocks
+            plan.swap_in_blocks += r.swapped_blocks
+            self.pending_swapin.append(r)
 
-        # 3. waiting queue.
-        if not self.step_sched_finish:
-            for r in list(self.waiting):
-                if not r.allocated:  # matched afresh each time: the tree may have changed since
-                    match = self.cache.match(r.rid, r.tokens)
-                    r.computed = match.num_computed_tokens
-                shared = r.computed
-                new = len(r.tokens) - shared
-                if 0 < self.split_fuse_token_num < new:
-                    new = self.split_fuse_token_num
-                seq = shared + new
-                need = self.m.get_request_step_block_number(r.rid, seq)
-                headroom = math.ceil(batch * self.launch_block_threshold)
-                usable = self.m.get_request_usable_block_number(r.rid) - self.future_free
-                if not (batch < self.max_batch_size and tokens + seq <= self.max_step_token_num
-                        and need + headroom <= usable):
-                    break
-                try:
-                    self.m.allocate_request_blocks(r.rid, need)
-                except OutOfBlocksError:  # pragma: no cover - usable count said it fits
-                    break
-                r.allocated = True
-                batch += 1
-                tokens += seq
-                plan.tokens[r.rid] = new
-                plan.prefill_tokens += new
-                plan.context_tokens += seq
-                self.stats.prefill_chunks += 1
-                if seq == len(r.tokens):  # final chunk: samples, then decodes
-                    plan.samples.add(r.rid)
-                    self.waiting.remove(r)
-        plan.preempted = self._step_preempted
-        plan.swap_out_blocks = self._step_swap_out
-        self.last_step_tokens, self.last_step_batch = tokens, batch
-        assert tokens <= self.max_step_token_num and batch <= self.max_batch_size
-        return plan
+    def _schedule_waiting(self, plan: StepPlan, batch: int, tokens: int) -> tuple[int, int]:
+        """schedule's step 3, the waiting queue: prefill chunks; returns (batch, tokens)."""
+        for r in list(self.waiting):
+            if not r.allocated:  # matched afresh each time: the tree may have changed since
+                match = self.cache.match(r.rid, r.tokens)
+                r.computed = match.num_computed_tokens
+            shared = r.computed
+            new = len(r.tokens) - shared
+            if 0 < self.split_fuse_token_num < new:
+                new = self.split_fuse_token_num
+            seq = shared + new
+            need = self.m.get_request_step_block_number(r.rid, seq)
+            headroom = math.ceil(batch * self.launch_block_threshold)
+            usable = self.m.get_request_usable_block_number(r.rid) - self.future_free
+            if not (batch < self.max_batch_size and tokens + seq <= self.max_step_token_num
+                    and need + headroom <= usable):
+                break
+            try:
+                self.m.allocate_request_blocks(r.rid, need)
+            except OutOfBlocksError:  # pragma: no cover - usable count said it fits
+                break
+            r.allocated = True
+            batch += 1
+            tokens += seq
+            plan.tokens[r.rid] = new
+            plan.prefill_tokens += new
+            plan.context_tokens += seq
+            self.stats.prefill_chunks += 1
+            if seq == len(r.tokens):  # final chunk: samples, then decodes
+                plan.samples.add(r.rid)
+                self.waiting.remove(r)
+        return batch, tokens
 
     def update(self, plan: StepPlan, sampled: dict[str, int]) -> list[str]:
         finished = []

@@ -125,13 +125,31 @@ class VllmScheduler:
 
     def schedule(self) -> SchedulerOutput:
         out = SchedulerOutput()
+        budget = self.max_num_scheduled_tokens
+        budget, scheduled_running, preempted = self._schedule_running(out, budget)
+        new_reqs: list[SchedRequest] = []
+        resumed: list[SchedRequest] = []
+        if not preempted:  # waiting requests, only if nobody was preempted
+            budget = self._schedule_waiting(out, budget, new_reqs, resumed)
+        assert budget >= 0 and len(self.running) <= self.max_num_running_reqs
+        out.new_req_ids = [r.request_id for r in new_reqs]
+        out.resumed_req_ids = [r.request_id for r in resumed]
+        out.running_req_ids = [r.request_id for r in scheduled_running]
+        out.preempted_req_ids = [r.request_id for r in preempted]
+        out.finished_req_ids = self.finished_req_ids
+        # _update_after_schedule: progress advances now, so a prefill can go on next step.
+        for rid, n in out.num_scheduled_tokens.items():
+            self.requests[rid].num_computed_tokens += n
+        self.finished_req_ids = set()
+        return out
+
+    def _schedule_running(self, out: SchedulerOutput,
+                          budget: int) -> tuple[int, list[SchedRequest], list[SchedRequest]]:
+        """schedule's first pass, over the running requests: (budget left, scheduled, preempted)."""
         scheduled = out.num_scheduled_tokens
         scheduled_running: list[SchedRequest] = []
         preempted: list[SchedRequest] = []
-        budget = self.max_num_scheduled_tokens
         kv = self.kv_cache_manager
-
-        # Pass 1: running requests.
         i = 0
         while i < len(self.running) and budget > 0:
             req = self.running[i]
@@ -163,51 +181,42 @@ class VllmScheduler:
             scheduled[req.request_id] = n
             budget -= n
             i += 1
+        return budget, scheduled_running, preempted
 
-        # Pass 2: waiting requests, only if nobody was preempted.
-        new_reqs: list[SchedRequest] = []
-        resumed: list[SchedRequest] = []
-        if not preempted:
-            while len(self.waiting) and budget > 0:
-                if len(self.running) == self.max_num_running_reqs:
-                    break
-                req = self.waiting.peek()
-                if req.num_computed_tokens == 0:
-                    hits, num_computed = kv.get_computed_blocks(req)
-                    num_new_computed = num_computed
-                else:  # pragma: no cover - only with KV connectors
-                    hits, num_new_computed, num_computed = [], 0, req.num_computed_tokens
-                n = req.num_tokens - num_computed
-                if 0 < self.long_prefill_token_threshold < n:
-                    n = self.long_prefill_token_threshold
-                if not self.enable_chunked_prefill and n > budget:
-                    break
-                n = min(n, budget)
-                if kv.allocate_slots(req, n, num_new_computed_tokens=num_new_computed,
-                                     new_computed_blocks=hits) is None:
-                    break
-                self.waiting.pop()
-                self.running.append(req)
-                (new_reqs if req.status == WAITING else resumed).append(req)
-                scheduled[req.request_id] = n
-                out.num_cache_hit_tokens[req.request_id] = num_computed
-                budget -= n
-                req.status = RUNNING
-                req.num_computed_tokens = num_computed
-                if req.num_cached_tokens < 0:
-                    req.num_cached_tokens = num_computed
-
-        assert budget >= 0 and len(self.running) <= self.max_num_running_reqs
-        out.new_req_ids = [r.request_id for r in new_reqs]
-        out.resumed_req_ids = [r.request_id for r in resumed]
-        out.running_req_ids = [r.request_id for r in scheduled_running]
-        out.preempted_req_ids = [r.request_id for r in preempted]
-        out.finished_req_ids = self.finished_req_ids
-        # _update_after_schedule: progress advances now, so a prefill can go on next step.
-        for rid, n in scheduled.items():
-            self.requests[rid].num_computed_tokens += n
-        self.finished_req_ids = set()
-        return out
+    def _schedule_waiting(self, out: SchedulerOutput, budget: int, new_reqs: list[SchedRequest],
+                          resumed: list[SchedRequest]) -> int:
+        """schedule's second pass, over the waiting queue: admits into `new_reqs` / `resumed`;
+        returns the budget left."""
+        kv = self.kv_cache_manager
+        while len(self.waiting) and budget > 0:
+            if len(self.running) == self.max_num_running_reqs:
+                break
+            req = self.waiting.peek()
+            if req.num_computed_tokens == 0:
+                hits, num_computed = kv.get_computed_blocks(req)
+                num_new_computed = num_computed
+            else:  # pragma: no cover - only with KV connectors
+                hits, num_new_computed, num_computed = [], 0, req.num_computed_tokens
+            n = req.num_tokens - num_computed
+            if 0 < self.long_prefill_token_threshold < n:
+                n = self.long_prefill_token_threshold
+            if not self.enable_chunked_prefill and n > budget:
+                break
+            n = min(n, budget)
+            if kv.allocate_slots(req, n, num_new_computed_tokens=num_new_computed,
+                                 new_computed_blocks=hits) is None:
+                break
+            self.waiting.pop()
+            self.running.append(req)
+            (new_reqs if req.status == WAITING else resumed).append(req)
+            out.num_scheduled_tokens[req.request_id] = n
+            out.num_cache_hit_tokens[req.request_id] = num_computed
+            budget -= n
+            req.status = RUNNING
+            req.num_computed_tokens = num_computed
+            if req.num_cached_tokens < 0:
+                req.num_cached_tokens = num_computed
+        return budget
 
     def needs_sample(self, request_id: str) -> bool:
         """After `schedule()`: whether the model samples a token for this request this step
