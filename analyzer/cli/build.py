@@ -148,11 +148,12 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
             reports.append({"framework": ref.key, "error": why})
             continue
         located.append((ref, root))
+        reports.append(None)            # its report, in the order the frameworks were given
     progress_of = None if quiet or as_json else (lambda ref: _index_progress(ref.key))
+    slots = iter([i for i, r in enumerate(reports) if r is None])
     for report in build_many(located, force=force, jobs=jobs, progress_of=progress_of):
-        if as_json:
-            reports.append({**asdict(report), "path": str(report.path)})
-        else:
+        reports[next(slots)] = {**asdict(report), "path": str(report.path)}
+        if not as_json:
             print_report(report)
     if as_json:
         dump(_results_doc(reports, "no source"))
