@@ -22,6 +22,7 @@ def test_the_render_check_can_fail(tmp_path):
     data["make_test"]["wall_s"] += 1000
     alt = tmp_path / "t.json"
     alt.write_text(json.dumps(data))
-    r = subprocess.run([sys.executable, str(REPO / "bench" / "render_test_timing.py"), str(alt), "--check"],
+    second = REPO / "bench" / "results" / "test_suite_timing_a2d4dab.json"
+    r = subprocess.run([sys.executable, str(REPO / "bench" / "render_test_timing.py"), str(alt), str(second), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "stale" in r.stdout
