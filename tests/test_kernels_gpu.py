@@ -149,7 +149,9 @@ def test_paged_decode_tc(dtype, d, hq, hkv, block_size, lens):
     kc, vc, tables, sl = R.make_paged_cache(seq_lens, hkv, d, block_size, dtype=dtype, device="cuda", generator=g)
     q = _rand((len(seq_lens), hq, d), dtype)
     ref = R.paged_decode_naive(q, kc, vc, tables, sl)
-    cfgs = (None, 0, 1, 2, 3, 4, 5) if (block_size, lens) == (16, "long") else (None,)
+    # 10, 11 (12 at D = 64): the persistent kernel, on every shape
+    tcp = (10, 11, 12) if d == 64 else (10, 11)
+    cfgs = ((None, 0, 1, 2, 3, 4, 5) if (block_size, lens) == (16, "long") else (None,)) + tcp
     for cfg in cfgs:
         for splits in (0, 1, 3, 7):
             out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, out=o, impl="tc", splits=splits,
@@ -177,7 +179,8 @@ def test_paged_decode_fp8(dtype, hq, hkv, block_size):
     v8, vs = R.quantize_fp8_per_head(vc)
     q = _rand((len(seq_lens), hq, 128), dtype)
     ref = R.paged_decode_naive(q, R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs), tables, sl)
-    for cfg in (None, 0, 2, 4, 6) if block_size == 16 else (None,):
+    # 7-9: e4m3 converted on the integer pipe; 10-14: the persistent kernel
+    for cfg in ((None, 0, 2, 4, 6, 7, 8, 9) if block_size == 16 else (None, 7)) + (10, 11, 12, 13, 14):
         for splits in (0, 1, 5):
             out = _run_twice(lambda o: ops.paged_decode(q, k8, v8, tables, sl, out=o, k_scale=ks, v_scale=vs,
                                                         splits=splits, cfg=cfg), q)
