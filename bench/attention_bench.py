@@ -300,7 +300,7 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
             torch.cuda.empty_cache()
             continue
         if scan:
-            for cfg in (1, 3, 4, 5) if d == 64 else (1, 3, 5):
+            for cfg in (1, 2, 3, 4, 5, 10) if d == 64 else (1, 2, 3, 5, 10):
                 run(f"ours_tc_cfg{cfg}", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out,
                                                                   impl="tc", cfg=cfg))
             sp = row["tc_splits"] or 1
@@ -317,7 +317,7 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
                                                         k_scale=ks, v_scale=vs), nbytes=row["bytes_min_fp8"],
                 reference=ref8)
             if scan:
-                for cfg in (2, 4, 6):
+                for cfg in (0, 2, 4, 6, 7, 10):
                     run(f"ours_tc_fp8_cfg{cfg}", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx,
                                                                           out=out, k_scale=ks, v_scale=vs, cfg=cfg),
                         nbytes=row["bytes_min_fp8"], reference=ref8)

@@ -158,10 +158,15 @@ def render_decode(res: dict) -> str:
     scan = sorted({k for r in allrows for k in r if k.startswith(("ours_tc_cfg", "ours_tc_splits", "ours_tc_fp8_",
                                                                 "ours_tc_repeat"))})
     if scan:
+        new = any(r.get("tc_cfg") == 15 for r in allrows)
+        dflt = ("the default is cfg15, which picks cfg10 or cfg2 (16-bit) and cfg10 or cfg0 (fp8) from the plan; "
+                "10: the persistent kernel (3 stages of 8 KB at 16 bits, 2 stages at fp8); 7 (fp8): e4m3 converted "
+                "on the integer pipe, 2 stages" if new else
+                "the default: cfg2 for 16-bit caches, cfg0 = cfg1 for fp8")
         out.append("\n**Decode variants scanned in this run** (GB/s, % of copy): cfgN = ring of 2, 3, 4 stages of "
-                   "8 KB tiles per warp for N = 1, 2, 3 (the default: cfg2 for 16-bit caches, cfg0 = cfg1 for fp8; "
+                   f"8 KB tiles per warp for N = 1, 2, 3 ({dflt}; "
                    "the numbering of the code at that run); 4: 4 KB tiles, 5 stages (D = 64) or "
-                   "3 stages (fp8); 5: the default ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 "
+                   "3 stages (fp8); 5: the 2-stage ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 "
                    "stages; splitsN = forced split count (default: chosen from the machine); fp8_cfgN = the fp8 "
                    "kernel with ring cfgN; repeat = the default measured again at the end of the row (its spread); "
                    "bs = block size\n")

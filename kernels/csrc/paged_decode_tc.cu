@@ -661,10 +661,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tcp_kernel(const TcArgs
       const int hh = i / D, d = i % D;
       const int64_t r0 = (head0 + hh) * a.splits;
       float acc = 0.f;
-      for (int sp = 0; sp < a.splits; ++sp) {
-        const float w = s_w[sp * 8 + hh];
-        if (w != 0.f) acc = fmaf(w, __ldcg(a.tmp_o + (r0 + sp) * D + d), acc);
-      }
+#pragma unroll 4
+      for (int sp = 0; sp < a.splits; ++sp) acc = fmaf(s_w[sp * 8 + hh], __ldcg(a.tmp_o + (r0 + sp) * D + d), acc);
       static_cast<TQ*>(a.out)[(head0 + hh) * D + d] = from_float<TQ>(acc);
     }
     if (lane == 0) a.counters[seq * a.hkv + kvh] = 0;  // ready for the next launch
@@ -725,12 +723,14 @@ int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int*
 
 // Split count for the persistent kernel: items = pairs x s over `warps` warps run in
 // ceil(items / warps) rounds of ceil(tiles / s) tiles; pick the s with the fewest tile-times, a split
-// costing its combine (about 4 tile-times once, 1 % on the rest); at least 8 tiles per item.
+// costing its combine (about 4 tile-times once, 1 % on the rest); at least 32 tiles per item once split
+// (decode_sweep run 1 allowed 8: 17-32 splits of 8-16 tiles ran at 15-72 % of copy, the one-warp
+// combine and the partials dominating).
 int choose_splits_p(int pairs, int tiles, int warps) {
   int best_s = 1;
   double best = 1e300;
   for (int s = 1; s <= kMaxSplitsP; ++s) {
-    if (s > 1 && tiles / s < 8) break;
+    if (s > 1 && tiles / s < 32) break;
     const double items = (double)pairs * s;
     const double rounds = (double)(((long long)pairs * s + warps - 1) / warps);
     const double tps = (double)((tiles + s - 1) / s);
@@ -779,6 +779,54 @@ int launch_p(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, in
   INFERNAV_RETURN_LAUNCH_STATUS();
 }
 
+template <typename K>
+int slots_of(K kern, size_t smem) {
+  int dev = 0, sms = 0, per_sm = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, kThreads, smem);
+  return sms * (per_sm > 0 ? per_sm : 1);
+}
+
+// cfg 15, the default (ops.TC_DEFAULT_CFG), picks between the two kernels from the plan, by the rules
+// that fit decode_sweep run 1 (bench/results/attention_h200_sweep1.json; docs/dev/kernels.md):
+//  * 16-bit caches: the persistent kernel (3 stages of 8 KB, one split) when the (seq, kv head) pairs
+//    fill every warp of its grid at least once and each is short (<= 64 tiles: 1024 tokens at D = 128),
+//    i.e. when the CTA kernel would run many waves of short CTAs (256 x 512 tokens: 99 % vs 96 %);
+//    otherwise the CTA kernel with 3 stages (cfg 2), as fast or faster on every long row.
+//  * fp8: the persistent kernel (2 stages of 8 KB, cvt) when the CTA kernel would run more than one
+//    wave with a last wave under 3/4 full, and the persistent plan needs <= 4 splits of >= 64 tiles
+//    (64 x 8K: 95 % vs 92 %); otherwise the CTA kernel (cfg 0).
+// A forced split count (splits > 0) keeps the CTA kernel, except a forced 1 on the 16-bit rule.
+template <typename TQ, int KVT, int D>
+int launch_auto(const TcArgs& a, int num_seqs, int max_len, int splits, cudaStream_t s, int* so) {
+  constexpr bool FP8 = KVT == 2;
+  constexpr int KT = 8192 / (2 * D * (FP8 ? 1 : 2));
+  const int tiles = max_len > 0 ? (max_len + KT - 1) / KT : 1;
+  const int pairs = num_seqs * a.hkv;
+  if constexpr (!FP8) {
+    const int warps = slots_of(paged_decode_tcp_kernel<TQ, KVT, D, 3, 8192, false>, smem_bytes_p<D, 3, 8192>()) *
+                      kWarps;
+    if (splits <= 1 && pairs >= warps && tiles <= 64) return launch_p<TQ, KVT, D, 3, 8192>(a, num_seqs, max_len, 1, s, so);
+    return launch<TQ, KVT, D, 3, 8192>(a, num_seqs, max_len, splits, s, so);
+  } else {
+    if (splits <= 0) {
+      TcArgs q = a;
+      q.out = nullptr;  // plans only
+      int s_old = 1, s_p = 1;
+      launch<TQ, KVT, D, 2, 8192>(q, num_seqs, max_len, 0, s, &s_old);
+      launch_p<TQ, KVT, D, 2, 8192, false>(q, num_seqs, max_len, 0, s, &s_p);
+      const double waves = (double)pairs * s_old / slots_of(paged_decode_tc_kernel<TQ, KVT, D, 2, 8192, false, false>,
+                                                             smem_bytes<D, 2, 8192>());
+      const double frac = waves - (double)(long long)waves;
+      const int tiles_item = (tiles + s_p - 1) / s_p;
+      if (waves > 1.0 && frac > 0.0 && frac < 0.75 && s_p <= 4 && tiles_item >= 64)
+        return launch_p<TQ, KVT, D, 2, 8192, false>(a, num_seqs, max_len, s_p, s, so);
+    }
+    return launch<TQ, KVT, D, 2, 8192>(a, num_seqs, max_len, splits, s, so);
+  }
+}
+
 // cfg 0: the default for the element size and D (measured best on the H200, docs/dev/kernels.md): 2 stages
 // of 8 KB tiles per warp (3 CTAs per SM). 1..3: rings of 2, 3, 4 stages of 8 KB tiles per warp;
 // 4: 4 KB tiles (16 keys at D = 64 or fp8 D = 128), 5 stages at D = 64, 3 at fp8 (4 CTAs per SM);
@@ -788,8 +836,16 @@ int launch_p(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, in
 // The persistent kernel (paged_decode_tcp_kernel): 16-bit: 10: 3 stages of 8 KB, 11: 2 stages of 8 KB,
 // 12 (D = 64): 5 stages of 4 KB; fp8: 10: 2 stages of 8 KB (cvt), 11: the same with the integer-pipe
 // conversion, 12: 3 stages of 8 KB, 13: 3 stages of 4 KB, 14: 4 stages of 4 KB (12-14 integer-pipe).
+// 15: the default, picks cfg 2 / 10 (16-bit) or 0 / 10 (fp8) from the plan (launch_auto).
 template <typename TQ, int KVT>
 int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int splits, cudaStream_t s, int* so) {
+  if (cfg == 15) {
+    if (d == 128) return launch_auto<TQ, KVT, 128>(a, num_seqs, max_len, splits, s, so);
+    if constexpr (KVT != 2) {
+      if (d == 64) return launch_auto<TQ, KVT, 64>(a, num_seqs, max_len, splits, s, so);
+    }
+    return (int)cudaErrorInvalidValue;
+  }
   if (d == 128) {
     if constexpr (KVT == 2) {
       switch (cfg) {
