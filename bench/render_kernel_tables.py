@@ -333,6 +333,36 @@ def render_repeat(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_sweep(res: dict) -> str:
+    """bench/decode_sweep.py: every decode variant's median % of copy over interleaved rounds, per row
+    (fp8 variants also as tokens/s over the fastest 16-bit variant of the row)."""
+    names: list[str] = []
+    for r in res["rows"]:
+        names += [k for k in r["variants"] if k not in names]
+    lines = [f"{res['device']}, {res['rounds']} interleaved rounds per row, each variant a median of CUDA-event "
+             f"timings per round; copy {res['copy_TBps']:.2f} TB/s at the start, {res['copy_TBps_end']:.2f} at the "
+             "end. Cells: median % of copy over the rounds (min-max of the rounds), splits used; fp8 cells also "
+             "the tokens/s over the fastest 16-bit variant of the row.\n",
+             "| seqs | ctx | hq/hkv | d | variant | % of copy (rounds min-max) | splits | x bf16 | err |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        vs = r["variants"]
+        best16 = min((v["ms_median"] for k, v in vs.items() if not k.startswith("fp8") and "ms_median" in v),
+                     default=None)
+        for k in names:
+            v = vs.get(k)
+            if v is None:
+                continue
+            head = f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {k} | "
+            if "ms_median" not in v:
+                lines.append(head + "n/a | - | - | - |")
+                continue
+            x = f"{best16 / v['ms_median']:.2f}x" if k.startswith("fp8") and best16 else "-"
+            lines.append(head + f"{v['pct_copy']:.1f} ({min(v['pct_rounds']):.1f}-{max(v['pct_rounds']):.1f}) | "
+                         f"{v.get('splits')} | {x} | {v['err']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
 def update_doc(doc: Path, name: str, text: str) -> None:
     src = doc.read_text()
     pat = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} -->\n).*?(<!-- END generated: {re.escape(name)} -->)",
@@ -359,8 +389,8 @@ def main() -> None:
             print(text)
         return
     res, stem = json.loads(ns.json[0].read_text()), ns.json[0].stem
-    if "rounds" in res:  # bench/fwd_repeat.py
-        text = render_repeat(res)
+    if "rounds" in res:  # bench/fwd_repeat.py or bench/decode_sweep.py
+        text = render_sweep(res) if "variants" in (res.get("rows") or [{}])[0] else render_repeat(res)
         if ns.doc:
             update_doc(ns.doc, stem, text)
         else:
