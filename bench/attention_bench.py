@@ -300,7 +300,7 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
             torch.cuda.empty_cache()
             continue
         if scan:
-            for cfg in (1, 3, 4, 5) if d == 64 else (1, 3, 5):
+            for cfg in (1, 2, 3, 4, 5, 10) if d == 64 else (1, 2, 3, 5, 10):
                 run(f"ours_tc_cfg{cfg}", lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out,
                                                                   impl="tc", cfg=cfg))
             sp = row["tc_splits"] or 1
@@ -317,7 +317,7 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
                                                         k_scale=ks, v_scale=vs), nbytes=row["bytes_min_fp8"],
                 reference=ref8)
             if scan:
-                for cfg in (2, 4, 6):
+                for cfg in (0, 2, 4, 6, 7, 10):
                     run(f"ours_tc_fp8_cfg{cfg}", lambda: ops.paged_decode(q, k8, v8, tables, lens, max_seq_len=ctx,
                                                                           out=out, k_scale=ks, v_scale=vs, cfg=cfg),
                         nbytes=row["bytes_min_fp8"], reference=ref8)
@@ -461,17 +461,20 @@ def print_floors(res: dict) -> None:
                 print(f"| fp32 {k} | {r['shape']} | {comp:.3g} | {mem:.3g} | {x['ms']:.3g} | {x['ms'] / max(comp, mem):.1f}x |")
 
 
-def selfcheck() -> None:
-    """Every kernel once on small odd shapes (for compute-sanitizer); prints rel. errors."""
+def selfcheck(decode_only: bool = False) -> None:
+    """Every kernel once on small odd shapes (for compute-sanitizer); prints rel. errors.
+    decode_only (--selfcheck --only decode): the paged-decode kernels alone."""
     torch.manual_seed(0)
     for dtype in (torch.float16, torch.bfloat16):
         for d in (64, 128):
+            if decode_only:
+                break
             q, k, v = (torch.randn(1, 2, n, d, device="cuda").to(dtype) for n in (70, 133, 133))
             for be, cfg in (("fa2", 0), ("fa3", 0), ("fa3", 1), ("fa3ws", 0), ("fa3ws", 1)):
                 out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
                 print(be, cfg, dtype, d, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
         q, k, v = (torch.randn(1, 2, n, 256, device="cuda").to(dtype) for n in (70, 300, 300))
-        for be, cfg in (("fa2", 0), ("fa3ws", 0), ("fa3ws", 1)):
+        for be, cfg in () if decode_only else (("fa2", 0), ("fa3ws", 0), ("fa3ws", 1)):
             out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
             print(be, cfg, dtype, 256, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
         kc, vc, tb, sl = R.make_paged_cache([5, 700, 1300], 2, 128, 16, dtype=dtype, device="cuda")
@@ -481,13 +484,20 @@ def selfcheck() -> None:
         for splits in (0, 1, 3):
             print("paged tc", splits, dtype, R.rel_error(ops.paged_decode(q, kc, vc, tb, sl, impl="tc", splits=splits),
                                                          ref))
+            for cfg in (10, 11):  # the persistent kernel
+                print("paged tcp", cfg, splits, dtype, R.rel_error(
+                    ops.paged_decode(q, kc, vc, tb, sl, impl="tc", splits=splits, cfg=cfg), ref))
         k8, ks = R.quantize_fp8_per_head(kc)
         v8, vs = R.quantize_fp8_per_head(vc)
         ref8 = R.paged_decode_naive(q, R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs), tb, sl)
         print("paged fp8", dtype, R.rel_error(ops.paged_decode(q, k8, v8, tb, sl, k_scale=ks, v_scale=vs, splits=3),
                                               ref8))
+        for cfg in (7, 11, 13):  # integer-pipe e4m3 conversion; persistent kernel
+            for splits in (0, 1, 3):
+                print("paged fp8", cfg, splits, dtype, R.rel_error(
+                    ops.paged_decode(q, k8, v8, tb, sl, k_scale=ks, v_scale=vs, splits=splits, cfg=cfg), ref8))
     q, k, v = (torch.randn(1, 1, n, 72, device="cuda") for n in (70, 300, 300))
-    for variant in ops.FP32_VARIANTS:
+    for variant in () if decode_only else ops.FP32_VARIANTS:
         print("fp32", variant, R.rel_error(ops.attention_fp32(q, k, v, variant=variant), R.naive_attention(q, k, v)))
     torch.cuda.synchronize()
 
@@ -505,7 +515,7 @@ def main() -> None:
     ap.add_argument("--selfcheck", action="store_true", help="run every kernel once on small shapes and exit")
     ns = ap.parse_args()
     if ns.selfcheck:
-        selfcheck()
+        selfcheck(decode_only=ns.only == "decode")
         return
     import signal  # noqa: PLC0415
 

@@ -5,6 +5,7 @@
 # inside the device tool's 10-minute limit.
 #
 #   STAGES=info,build,smoke,tests,bench BENCH_ARGS="--only decode,lowp --lean" bash bench/device_run.sh
+#   STAGES=info,build,tests,sweep,sanitize PYTEST_K=paged_decode SANITIZE_ARGS="--only decode" bash bench/device_run.sh
 set -u
 OUT=${OUT:-$PWD/bench/out}
 mkdir -p "$OUT"
@@ -63,6 +64,10 @@ if has bench; then
   stamp bench
   timeout "$(left)" python3 bench/attention_bench.py --out "$OUT" $BENCH_ARGS 2>&1 | tee "$OUT/bench.log" | grep -v "^\[" | tail -80
 fi
+if has sweep; then
+  stamp sweep
+  timeout "$(left)" python3 bench/decode_sweep.py --out "$OUT" ${SWEEP_ARGS:-} 2>&1 | tee "$OUT/sweep.log" | grep -v "^\[" | tail -20
+fi
 if has ncu; then
   stamp ncu
   timeout "$(left)" ncu --clock-control none -k regex:"fa3ws_kernel|paged_decode_tc_kernel" --launch-skip 0 \
@@ -74,7 +79,7 @@ fi
 if has sanitize; then
   for tool in memcheck racecheck; do
     stamp "compute-sanitizer $tool"
-    timeout "$(left)" compute-sanitizer --tool $tool --print-limit 20 python3 bench/attention_bench.py --selfcheck \
+    timeout "$(left)" compute-sanitizer --tool $tool --print-limit 20 python3 bench/attention_bench.py --selfcheck ${SANITIZE_ARGS:-} \
       >"$OUT/sanitizer_$tool.log" 2>&1
     tail -3 "$OUT/sanitizer_$tool.log"
   done

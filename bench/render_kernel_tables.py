@@ -158,10 +158,15 @@ def render_decode(res: dict) -> str:
     scan = sorted({k for r in allrows for k in r if k.startswith(("ours_tc_cfg", "ours_tc_splits", "ours_tc_fp8_",
                                                                 "ours_tc_repeat"))})
     if scan:
+        new = any(r.get("tc_cfg") == 15 for r in allrows)
+        dflt = ("the default is cfg15, which picks cfg10 or cfg2 (16-bit) and cfg10 or cfg0 (fp8) from the plan; "
+                "10: the persistent kernel (3 stages of 8 KB at 16 bits, 2 stages at fp8); 7 (fp8): e4m3 converted "
+                "on the integer pipe, 2 stages" if new else
+                "the default: cfg2 for 16-bit caches, cfg0 = cfg1 for fp8")
         out.append("\n**Decode variants scanned in this run** (GB/s, % of copy): cfgN = ring of 2, 3, 4 stages of "
-                   "8 KB tiles per warp for N = 1, 2, 3 (the default: cfg2 for 16-bit caches, cfg0 = cfg1 for fp8; "
+                   f"8 KB tiles per warp for N = 1, 2, 3 ({dflt}; "
                    "the numbering of the code at that run); 4: 4 KB tiles, 5 stages (D = 64) or "
-                   "3 stages (fp8); 5: the default ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 "
+                   "3 stages (fp8); 5: the 2-stage ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 "
                    "stages; splitsN = forced split count (default: chosen from the machine); fp8_cfgN = the fp8 "
                    "kernel with ring cfgN; repeat = the default measured again at the end of the row (its spread); "
                    "bs = block size\n")
@@ -330,6 +335,36 @@ def render_repeat(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_sweep(res: dict) -> str:
+    """bench/decode_sweep.py: every decode variant's median % of copy over interleaved rounds, per row
+    (fp8 variants also as tokens/s over the fastest 16-bit variant of the row)."""
+    names: list[str] = []
+    for r in res["rows"]:
+        names += [k for k in r["variants"] if k not in names]
+    lines = [f"{res['device']}, {res['rounds']} interleaved rounds per row, each variant a median of CUDA-event "
+             f"timings per round; copy {res['copy_TBps']:.2f} TB/s at the start, {res['copy_TBps_end']:.2f} at the "
+             "end. Cells: median % of copy over the rounds (min-max of the rounds), splits used; fp8 cells also "
+             "the tokens/s over the fastest 16-bit variant of the row.\n",
+             "| seqs | ctx | hq/hkv | d | variant | % of copy (rounds min-max) | splits | x bf16 | err |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for r in res["rows"]:
+        vs = r["variants"]
+        best16 = min((v["ms_median"] for k, v in vs.items() if not k.startswith("fp8") and "ms_median" in v),
+                     default=None)
+        for k in names:
+            v = vs.get(k)
+            if v is None:
+                continue
+            head = f"| {r['seqs']} | {r['ctx']} | {r['hq']}/{r['hkv']} | {r['d']} | {k} | "
+            if "ms_median" not in v:
+                lines.append(head + "n/a | - | - | - |")
+                continue
+            x = f"{best16 / v['ms_median']:.2f}x" if k.startswith("fp8") and best16 else "-"
+            lines.append(head + f"{v['pct_copy']:.1f} ({min(v['pct_rounds']):.1f}-{max(v['pct_rounds']):.1f}) | "
+                         f"{v.get('splits')} | {x} | {v['err']:.1e} |")
+    return "\n".join(lines) + "\n"
+
+
 def update_doc(doc: Path, name: str, text: str) -> None:
     src = doc.read_text()
     pat = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} -->\n).*?(<!-- END generated: {re.escape(name)} -->)",
@@ -356,8 +391,8 @@ def main() -> None:
             print(text)
         return
     res, stem = json.loads(ns.json[0].read_text()), ns.json[0].stem
-    if "rounds" in res:  # bench/fwd_repeat.py
-        text = render_repeat(res)
+    if "rounds" in res:  # bench/fwd_repeat.py or bench/decode_sweep.py
+        text = render_sweep(res) if "variants" in (res.get("rows") or [{}])[0] else render_repeat(res)
         if ns.doc:
             update_doc(ns.doc, stem, text)
         else:

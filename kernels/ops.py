@@ -146,9 +146,11 @@ def paged_partition_size() -> int:
 
 
 _TC_SPLITS: dict = {}
-# paged_decode_tc.cu ring config per cache dtype, from the H200 runs (docs/dev/kernels.md): 3 stages of
-# 8 KB per warp (cfg 2) for 16-bit caches, 2 stages (cfg 0) for fp8
-TC_DEFAULT_CFG = {"16bit": 2, "fp8": 0}
+# paged_decode_tc.cu config per cache dtype, from the H200 runs (docs/dev/kernels.md): cfg 15 picks from
+# the plan between the CTA kernel (3 stages of 8 KB per warp, cfg 2, for 16-bit caches; 2 stages, cfg 0,
+# for fp8) and the persistent kernel (cfg 10: many short sequences at 16 bits; fp8 where the CTA grid
+# would end on a partial wave); see launch_auto in paged_decode_tc.cu
+TC_DEFAULT_CFG = {"16bit": 15, "fp8": 15}
 _COUNTERS: dict = {}
 
 
@@ -249,11 +251,16 @@ def _paged_decode_tc(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: i
         tmp_ml = torch.empty((S, Hq, n, 2), device=q.device, dtype=torch.float32)
         cnt = _counters(q.device, S * Hkv)
     used = ctypes.c_int(0)
+    # cfg 15 picks the kernel from the plan again (the same inputs give the same plan); a split count
+    # passed in would count as forced and change its choice
+    launch_splits = int(splits) if cfg == 15 else n
     _check(lib.infernav_paged_decode_tc(qd, kd, D, cfg, _ptr(out), _ptr(q), _ptr(k_cache), _ptr(v_cache),
                                         _ptr(k_scale), _ptr(v_scale), _ptr(block_tables), _ptr(seq_lens),
                                         _ptr(tmp_o), _ptr(tmp_ml), _ptr(cnt), S, Hq, Hkv, bs,
-                                        block_tables.shape[1], max_seq_len, n, scale, ctypes.byref(used),
-                                        _stream()), "paged_decode[tc]")
+                                        block_tables.shape[1], max_seq_len, launch_splits, scale,
+                                        ctypes.byref(used), _stream()), "paged_decode[tc]")
+    if used.value != n:
+        raise RuntimeError(f"paged_decode[tc]: planned {n} splits, launched {used.value}")
 
 
 def _paged_decode_v2(q, k_cache, v_cache, block_tables, seq_lens, max_seq_len: int, scale: float,

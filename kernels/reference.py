@@ -242,3 +242,11 @@ def rel_error(out: torch.Tensor, ref: torch.Tensor) -> float:
     den = torch.linalg.vector_norm(ref64).item()
     num = torch.linalg.vector_norm(out64 - ref64).item()
     return num / den if den > 0 else num
+
+
+def e4m3_to_f16_bits_scaled(codes: torch.Tensor) -> torch.Tensor:
+    """The integer-pipe e4m3 -> f16 conversion of paged_decode_tc.cu (e4m3x2_to_f16x2_scaled), on one
+    code per element: uint8 codes -> int32 f16 bit patterns of value * 2^-8 (the 7 magnitude bits to
+    f16 bits 7..13, the sign to bit 15). Exact for every finite e4m3 code."""
+    h = codes.to(torch.int32) << 8
+    return ((h >> 1) & 0x3FFF) | (h & 0x8000)

@@ -149,7 +149,9 @@ def test_paged_decode_tc(dtype, d, hq, hkv, block_size, lens):
     kc, vc, tables, sl = R.make_paged_cache(seq_lens, hkv, d, block_size, dtype=dtype, device="cuda", generator=g)
     q = _rand((len(seq_lens), hq, d), dtype)
     ref = R.paged_decode_naive(q, kc, vc, tables, sl)
-    cfgs = (None, 0, 1, 2, 3, 4, 5) if (block_size, lens) == (16, "long") else (None,)
+    # 10, 11 (12 at D = 64): the persistent kernel, on every shape
+    tcp = (10, 11, 12) if d == 64 else (10, 11)
+    cfgs = ((None, 0, 1, 2, 3, 4, 5) if (block_size, lens) == (16, "long") else (None,)) + tcp
     for cfg in cfgs:
         for splits in (0, 1, 3, 7):
             out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, out=o, impl="tc", splits=splits,
@@ -157,6 +159,36 @@ def test_paged_decode_tc(dtype, d, hq, hkv, block_size, lens):
             err = R.rel_error(out, ref)
             assert err <= TOL[dtype], f"cfg={cfg} splits={splits}: rel error {err:.2e}"
     assert int(ops._COUNTERS[q.device][: len(seq_lens) * hkv].abs().sum()) == 0  # tickets left zero
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("fp8", [False, True])
+def test_paged_decode_default_many_short(dtype, fp8):
+    """The default (cfg 15) on a batch of many short sequences (2200 (seq, kv head) pairs, 1-700 tokens,
+    two empty): on an H200 its 16-bit rule picks the persistent kernel (more pairs than its 1056 warps,
+    <= 64 tiles each); also fp8, and a forced split count, on the same batch."""
+    if fp8 and torch.cuda.get_device_capability() < (8, 9):
+        pytest.skip("fp8 needs sm_89+")
+    g = torch.Generator()
+    g.manual_seed(next(_seed))
+    seq_lens = torch.randint(1, 700, (1100,), generator=g).tolist()
+    seq_lens[5] = seq_lens[600] = 0
+    kc, vc, tables, sl = R.make_paged_cache(seq_lens, 2, 128, 16, dtype=torch.float32 if fp8 else dtype,
+                                            device="cuda", generator=g)
+    q = _rand((len(seq_lens), 8, 128), dtype)
+    kw = {}
+    if fp8:
+        kc, ks = R.quantize_fp8_per_head(kc)
+        vc, vs = R.quantize_fp8_per_head(vc)
+        kw = dict(k_scale=ks, v_scale=vs)
+        ref = R.paged_decode_naive(q, R.dequantize_fp8_per_head(kc, ks), R.dequantize_fp8_per_head(vc, vs), tables, sl)
+    else:
+        ref = R.paged_decode_naive(q, kc, vc, tables, sl)
+    for splits in (0, 1, 3):
+        out = _run_twice(lambda o: ops.paged_decode(q, kc, vc, tables, sl, out=o, splits=splits, **kw), q)
+        err = R.rel_error(out, ref)
+        assert err <= TOL[dtype], f"splits={splits}: rel error {err:.2e}"
+    assert int(ops._COUNTERS[q.device][: len(seq_lens) * 2].abs().sum()) == 0
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
@@ -177,7 +209,8 @@ def test_paged_decode_fp8(dtype, hq, hkv, block_size):
     v8, vs = R.quantize_fp8_per_head(vc)
     q = _rand((len(seq_lens), hq, 128), dtype)
     ref = R.paged_decode_naive(q, R.dequantize_fp8_per_head(k8, ks), R.dequantize_fp8_per_head(v8, vs), tables, sl)
-    for cfg in (None, 0, 2, 4, 6) if block_size == 16 else (None,):
+    # 7-9: e4m3 converted on the integer pipe; 10-14: the persistent kernel
+    for cfg in ((None, 0, 2, 4, 6, 7, 8, 9) if block_size == 16 else (None, 7)) + (10, 11, 12, 13, 14, 15):
         for splits in (0, 1, 5):
             out = _run_twice(lambda o: ops.paged_decode(q, k8, v8, tables, sl, out=o, k_scale=ks, v_scale=vs,
                                                         splits=splits, cfg=cfg), q)

@@ -130,3 +130,17 @@ def test_fp8_per_head_quantization_roundtrip():
     assert err.median() < 0.04  # e4m3 keeps 3 mantissa bits: <= 6.25 % relative rounding
     for h in range(3):
         assert back[:, h][finite[:, h]].abs().max() <= 448.0 * sc[h] * (1 + 1e-6)
+
+
+def test_e4m3_integer_conversion_is_exact():
+    """The fp8 decode's integer-pipe conversion gives exactly value / 256 in f16 for all 254 finite
+    e4m3 codes (normals and subnormals, both signs); only the two NaN codes differ."""
+    codes = torch.arange(256, dtype=torch.int32).to(torch.uint8)
+    want = codes.view(torch.float8_e4m3fn).to(torch.float64) / 256.0
+    bits = R.e4m3_to_f16_bits_scaled(codes)
+    bits = torch.where(bits >= 0x8000, bits - 0x10000, bits).to(torch.int16)  # the same 16 bits, signed
+    got = bits.view(torch.float16).to(torch.float64)
+    finite = torch.isfinite(want)
+    assert int(finite.sum()) == 254
+    assert torch.equal(got[finite], want[finite])
+    assert (got[finite] == 0).sum() == 2  # +0 and -0 only

@@ -47,6 +47,7 @@ struct TcArgs {
   float* tmp_ml;  // [seqs, hq, splits, 2]: m (log2 domain), l
   int* counters;  // [seqs, hkv], zero, left zero
   int hq, hkv, g, log2_bs, max_blocks, splits, tiles_per_split;
+  int n_items;  // persistent kernel: seqs x hkv x splits
   float scale_log2;
 };
 
@@ -68,6 +69,26 @@ INFERNAV_DEVICE uint32_t e4m3x2_to_f16x2(uint32_t x16) {
 #endif
 }
 
+// two e4m3 values (low byte first) -> f16x2 on the integer pipe, no F2FP: the byte's 7 magnitude bits
+// are placed at f16 bits 7..13 and its sign at bit 15, which is exactly the f16 of value * 2^-8 for
+// every finite e4m3 (normals and subnormals; e4m3's NaN becomes 480 * 2^-8, never produced by the
+// quantizer). Callers fold the 2^8 into the softmax scale (K) and the output scale (V).
+INFERNAV_DEVICE uint32_t e4m3x2_to_f16x2_scaled(uint32_t x16) {
+  const uint32_t h = __byte_perm(x16, 0u, 0x1404u);  // byte b0 -> bits 8..15, b1 -> bits 24..31
+  return ((h >> 1) & 0x3fff3fffu) | (h & 0x80008000u);
+}
+template <bool BT>
+INFERNAV_DEVICE uint32_t e4m3x2_cv(uint32_t x16) {
+  if constexpr (BT) {
+    return e4m3x2_to_f16x2_scaled(x16);
+  } else {
+    return e4m3x2_to_f16x2(x16);
+  }
+}
+// what the BT conversion's results must be multiplied by
+template <bool BT>
+constexpr float kCvFold = BT ? 256.f : 1.f;
+
 template <typename T>
 INFERNAV_DEVICE uint32_t pair_as(float a, float b) {
   return pack2<T>(a, b);
@@ -80,7 +101,7 @@ INFERNAV_DEVICE void cp_async_16_l2_256(uint32_t dst, const void* src, bool pred
   asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(n));
 }
 
-template <typename TQ, int KVT, int D, int NST, int TB, bool L2P>
+template <typename TQ, int KVT, int D, int NST, int TB, bool L2P, bool BT = false>
 __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs a) {
   constexpr bool FP8 = KVT == 2;
   using MT = typename std::conditional<FP8, __half, TQ>::type;
@@ -109,7 +130,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs 
   const int64_t page_bytes = (int64_t)a.hkv * bs * ROWB;
   const unsigned char* Kh = a.k_cache + (int64_t)kvh * bs * ROWB;
   const unsigned char* Vh = a.v_cache + (int64_t)kvh * bs * ROWB;
-  float sl2 = a.scale_log2;
+  float sl2 = a.scale_log2 * (FP8 ? kCvFold<BT> : 1.f);
   if (FP8 && a.k_scale) sl2 *= a.k_scale[kvh];
 
   // ---- Q as the A operand: rows g < G are query heads kvh*G + g, the rest zero. Element order of
@@ -189,7 +210,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs 
           for (int i4 = 0; i4 < 4; ++i4) {
             const uint32_t x = word(w, i4);
             const uint32_t qa[4] = {qa0[4 * p + i4], 0u, qa2[4 * p + i4], 0u};
-            Mma<MT>::run(s[b], qa, e4m3x2_to_f16x2(x), e4m3x2_to_f16x2(x >> 16));
+            Mma<MT>::run(s[b], qa, e4m3x2_cv<BT>(x), e4m3x2_cv<BT>(x >> 16));
           }
         } else {
           const uint32_t qa_lo[4] = {qa0[2 * p], 0u, qa2[2 * p], 0u};
@@ -259,8 +280,8 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs 
             for (int sub = 0; sub < 2; ++sub) {
               const uint32_t sel = sub ? 0x7362u : 0x5140u;
               const uint32_t xa = __byte_perm(wa0, wa1, sel), xb = __byte_perm(wb0, wb1, sel);
-              const uint32_t va[4] = {e4m3x2_to_f16x2(xa), e4m3x2_to_f16x2(xa >> 16), e4m3x2_to_f16x2(xb),
-                                      e4m3x2_to_f16x2(xb >> 16)};
+              const uint32_t va[4] = {e4m3x2_cv<BT>(xa), e4m3x2_cv<BT>(xa >> 16), e4m3x2_cv<BT>(xb),
+                                      e4m3x2_cv<BT>(xb >> 16)};
               Mma<MT>::run(o[2 * i4 + sub], va, pb[2 * ks], pb[2 * ks + 1]);
             }
           } else {
@@ -292,7 +313,7 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs 
     s_o[(warp * 8 + 2 * t + 1) * D + d] = o[j / 2][2 * (j % 2) + 1];
   }
   __syncthreads();
-  const float vs = (FP8 && a.v_scale) ? a.v_scale[kvh] : 1.f;
+  const float vs = FP8 ? (a.v_scale ? a.v_scale[kvh] : 1.f) * kCvFold<BT> : 1.f;
   const bool split_mode = a.splits > 1;
   for (int i = tid; i < G * D; i += kThreads) {
     const int hh = i / D, d = i % D;
@@ -362,6 +383,294 @@ __global__ void __launch_bounds__(kThreads) paged_decode_tc_kernel(const TcArgs 
   if (tid == 0) a.counters[seq * a.hkv + kvh] = 0;  // ready for the next launch
 }
 
+// ---------------------------------------------------------------------------------------------
+// Persistent variant (issue 19, the 512-token row): the grid is one wave (SMs x occupancy CTAs of
+// 4 warps) and every warp owns whole work items, item = (seq, kv head, split), taking items
+// gw, gw + W, gw + 2W, ... (gw its global warp index, W the number of warps). Its cp.async ring is
+// one stream across its items: the tiles of the next item are in flight while the last tiles of
+// the current one are computed, so a short item no longer exposes a ring fill, a CTA barrier, a
+// 4-warp combine and a CTA launch (in the kernel above each of these costs a few % when the CTA
+// streams only 8 tiles per warp). A warp writes its item's output itself; with splits > 1 it
+// writes (m, l, o) and the last warp of a (seq, kv head) to finish (an atomic ticket) combines.
+constexpr int kMaxSplitsP = 32;
+
+template <typename TQ, int KVT, int D, int NST, int TB, bool BT>
+__global__ void __launch_bounds__(kThreads) paged_decode_tcp_kernel(const TcArgs a) {
+  constexpr bool FP8 = KVT == 2;
+  using MT = typename std::conditional<FP8, __half, TQ>::type;
+  constexpr int EB = FP8 ? 1 : 2;
+  constexpr int ROWB = D * EB;
+  constexpr int CPR = ROWB / 16;
+  constexpr int KT = TB / (2 * ROWB);
+  constexpr int NB = KT / 8;
+  constexpr int KS = D / 16;
+  constexpr int MB = D / 16;
+  constexpr int STAGE = TB;
+  constexpr int CPL = KT * CPR / 32;
+  static_assert(CPR >= 8 && KT % 16 == 0 && (KT * CPR) % 32 == 0, "tile shape");
+  constexpr float fold = FP8 ? kCvFold<BT> : 1.f;
+
+  extern __shared__ __align__(128) unsigned char smem[];
+  const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, t = lane & 3;
+  const int G = a.g;
+  const int W = gridDim.x * kWarps;
+  const int gw = blockIdx.x * kWarps + warp;
+  const int bs = 1 << a.log2_bs, bmask = bs - 1;
+  const int64_t page_bytes = (int64_t)a.hkv * bs * ROWB;
+  const uint32_t ring = smem_u32(smem) + warp * NST * STAGE;
+  float* s_w = reinterpret_cast<float*>(smem + kWarps * NST * STAGE) + warp * kMaxSplitsP * 8;
+
+  auto item = [&](int it, int& seq, int& kvh, int& split, int& kbeg, int& kend) {
+    split = it % a.splits;
+    const int pair = it / a.splits;
+    kvh = pair % a.hkv;
+    seq = pair / a.hkv;
+    kbeg = split * a.tiles_per_split * KT;
+    kend = min(a.seq_lens[seq], kbeg + a.tiles_per_split * KT);
+  };
+
+  // ---- the issue cursor: the next tile of this warp's stream to copy (item i_it, tokens from i_tok)
+  int i_it = gw, i_seq = 0, i_kvh = 0, i_tok = 0, i_kend = 0;
+  if (i_it < a.n_items) {
+    int sp;
+    item(i_it, i_seq, i_kvh, sp, i_tok, i_kend);
+  }
+  auto seek = [&]() {  // skip exhausted (and empty) items
+    while (i_it < a.n_items && i_tok >= i_kend) {
+      i_it += W;
+      if (i_it < a.n_items) {
+        int sp;
+        item(i_it, i_seq, i_kvh, sp, i_tok, i_kend);
+      }
+    }
+  };
+  seek();
+  int n_issued = 0;
+  auto issue = [&]() {
+    const uint32_t sK = ring + (n_issued % NST) * STAGE, sV = sK + KT * ROWB;
+    const int* bt = a.block_tables + (int64_t)i_seq * a.max_blocks;
+    const unsigned char* Kh = a.k_cache + (int64_t)i_kvh * bs * ROWB;
+    const unsigned char* Vh = a.v_cache + (int64_t)i_kvh * bs * ROWB;
+#pragma unroll
+    for (int it = 0; it < CPL; ++it) {
+      const int idx = it * 32 + lane, r = idx / CPR, c = idx % CPR;
+      const int tok = i_tok + r;
+      const bool ok = tok < i_kend;
+      int64_t off = 0;
+      if (ok) off = (int64_t)__ldg(bt + (tok >> a.log2_bs)) * page_bytes + (tok & bmask) * ROWB + c * 16;
+      cp_async_16(sK + r * ROWB + ((c ^ ((r & 1) << 2)) << 4), Kh + off, ok);
+      cp_async_16(sV + r * ROWB + ((c ^ (r & 7)) << 4), Vh + off, ok);
+    }
+    ++n_issued;
+    i_tok += KT;
+    seek();
+  };
+
+#pragma unroll
+  for (int i = 0; i < NST - 1; ++i) {
+    if (i_it < a.n_items) issue();
+    cp_async_commit();
+  }
+  int n_comp = 0;
+  for (int it = gw; it < a.n_items; it += W) {
+    int seq, kvh, split, kbeg, kend;
+    item(it, seq, kvh, split, kbeg, kend);
+    const int ntiles = kend > kbeg ? (kend - kbeg + KT - 1) / KT : 0;
+    float sl2 = a.scale_log2 * fold;
+    if (FP8 && a.k_scale) sl2 *= a.k_scale[kvh];
+
+    uint32_t qa0[KS], qa2[KS];
+    {
+      const TQ* qrow = static_cast<const TQ*>(a.q) + ((int64_t)seq * a.hq + kvh * G + min(g, G - 1)) * D;
+#pragma unroll
+      for (int kk = 0; kk < KS; ++kk) {
+        const int e0 = FP8 ? 64 * (kk / 4) + 16 * t + 4 * (kk % 4) : 32 * (kk / 2) + 8 * t + 4 * (kk % 2);
+        const uint2 raw = *reinterpret_cast<const uint2*>(qrow + e0);
+        if constexpr (std::is_same<MT, TQ>::value) {
+          qa0[kk] = raw.x;
+          qa2[kk] = raw.y;
+        } else {
+          const float2 x = unpack2<TQ>(raw.x), y = unpack2<TQ>(raw.y);
+          qa0[kk] = pair_as<MT>(x.x, x.y);
+          qa2[kk] = pair_as<MT>(y.x, y.y);
+        }
+        if (g >= G) qa0[kk] = qa2[kk] = 0u;
+      }
+    }
+    float o[MB][4];
+#pragma unroll
+    for (int i = 0; i < MB; ++i) o[i][0] = o[i][1] = o[i][2] = o[i][3] = 0.f;
+    float m_run = -INFINITY, l_run = 0.f;
+
+    for (int i = 0; i < ntiles; ++i) {
+      cp_async_wait<NST - 2>();
+      __syncwarp();
+      if (i_it < a.n_items) issue();
+      cp_async_commit();
+      const uint32_t sK = ring + (n_comp % NST) * STAGE, sV = sK + KT * ROWB;
+      ++n_comp;
+      const int tok0 = kbeg + i * KT;
+
+      float s[NB][4];
+#pragma unroll
+      for (int b = 0; b < NB; ++b) {
+        s[b][0] = s[b][1] = s[b][2] = s[b][3] = 0.f;
+        const int r = 8 * b + g;
+#pragma unroll
+        for (int p = 0; p < (FP8 ? D / 64 : D / 32); ++p) {
+          const uint4 w = lds128(sK + r * ROWB + (((4 * p + t) ^ ((r & 1) << 2)) << 4));
+          if constexpr (FP8) {
+#pragma unroll
+            for (int i4 = 0; i4 < 4; ++i4) {
+              const uint32_t x = word(w, i4);
+              const uint32_t qa[4] = {qa0[4 * p + i4], 0u, qa2[4 * p + i4], 0u};
+              Mma<MT>::run(s[b], qa, e4m3x2_cv<BT>(x), e4m3x2_cv<BT>(x >> 16));
+            }
+          } else {
+            const uint32_t qa_lo[4] = {qa0[2 * p], 0u, qa2[2 * p], 0u};
+            const uint32_t qa_hi[4] = {qa0[2 * p + 1], 0u, qa2[2 * p + 1], 0u};
+            Mma<MT>::run(s[b], qa_lo, w.x, w.y);
+            Mma<MT>::run(s[b], qa_hi, w.z, w.w);
+          }
+        }
+      }
+      float x[NB][2];
+      float mx = -INFINITY;
+#pragma unroll
+      for (int b = 0; b < NB; ++b)
+#pragma unroll
+        for (int j = 0; j < 2; ++j) {
+          x[b][j] = s[b][j] * sl2;
+          if (tok0 + KT > kend && tok0 + 8 * b + 2 * t + j >= kend) x[b][j] = -INFINITY;
+          mx = fmaxf(mx, x[b][j]);
+        }
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
+      mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
+      const float m_new = fmaxf(m_run, mx);
+      const float m_use = m_new == -INFINITY ? 0.f : m_new;
+      const float alpha = fast_exp2(m_run - m_use);
+      m_run = m_new;
+      uint32_t pb[NB];
+      float rs = 0.f;
+#pragma unroll
+      for (int b = 0; b < NB; ++b) {
+        const float p0 = fast_exp2(x[b][0] - m_use), p1 = fast_exp2(x[b][1] - m_use);
+        rs += p0 + p1;
+        pb[b] = pack2<MT>(p0, p1);
+      }
+      l_run = l_run * alpha + rs;
+      if (__any_sync(0xffffffffu, alpha != 1.f)) {
+        const float a0 = __shfl_sync(0xffffffffu, alpha, 8 * t);
+        const float a1 = __shfl_sync(0xffffffffu, alpha, 8 * t + 4);
+#pragma unroll
+        for (int mb = 0; mb < MB; ++mb) {
+          o[mb][0] *= a0;
+          o[mb][1] *= a1;
+          o[mb][2] *= a0;
+          o[mb][3] *= a1;
+        }
+      }
+#pragma unroll
+      for (int ks = 0; ks < KT / 16; ++ks) {
+        const int r0 = 16 * ks + 2 * t, r1 = r0 + 1, r2 = r0 + 8, r3 = r0 + 9;
+#pragma unroll
+        for (int h = 0; h < (FP8 ? 1 : D / 64); ++h) {
+          const int c = FP8 ? g : 8 * h + g;
+          const uint4 A0 = lds128(sV + r0 * ROWB + ((c ^ (r0 & 7)) << 4));
+          const uint4 A1 = lds128(sV + r1 * ROWB + ((c ^ (r1 & 7)) << 4));
+          const uint4 B0 = lds128(sV + r2 * ROWB + ((c ^ (r2 & 7)) << 4));
+          const uint4 B1 = lds128(sV + r3 * ROWB + ((c ^ (r3 & 7)) << 4));
+#pragma unroll
+          for (int i4 = 0; i4 < 4; ++i4) {
+            const uint32_t wa0 = word(A0, i4), wa1 = word(A1, i4), wb0 = word(B0, i4), wb1 = word(B1, i4);
+            if constexpr (FP8) {
+#pragma unroll
+              for (int sub = 0; sub < 2; ++sub) {
+                const uint32_t sel = sub ? 0x7362u : 0x5140u;
+                const uint32_t xa = __byte_perm(wa0, wa1, sel), xb = __byte_perm(wb0, wb1, sel);
+                const uint32_t va[4] = {e4m3x2_cv<BT>(xa), e4m3x2_cv<BT>(xa >> 16), e4m3x2_cv<BT>(xb),
+                                        e4m3x2_cv<BT>(xb >> 16)};
+                Mma<MT>::run(o[2 * i4 + sub], va, pb[2 * ks], pb[2 * ks + 1]);
+              }
+            } else {
+              const uint32_t va[4] = {__byte_perm(wa0, wa1, 0x5410u), __byte_perm(wa0, wa1, 0x7632u),
+                                      __byte_perm(wb0, wb1, 0x5410u), __byte_perm(wb0, wb1, 0x7632u)};
+              Mma<MT>::run(o[4 * h + i4], va, pb[2 * ks], pb[2 * ks + 1]);
+            }
+          }
+        }
+      }
+    }
+
+    // ---- the item's output, from this warp's registers: O^T columns are heads 2t and 2t+1,
+    // whose (m, l) live in lanes 8t and 8t+4
+    l_run += __shfl_xor_sync(0xffffffffu, l_run, 1);
+    l_run += __shfl_xor_sync(0xffffffffu, l_run, 2);
+    const float l0 = __shfl_sync(0xffffffffu, l_run, 8 * t), l1 = __shfl_sync(0xffffffffu, l_run, 8 * t + 4);
+    const float m0 = __shfl_sync(0xffffffffu, m_run, 8 * t), m1 = __shfl_sync(0xffffffffu, m_run, 8 * t + 4);
+    const float vs = FP8 ? (a.v_scale ? a.v_scale[kvh] : 1.f) * fold : 1.f;
+    const float inv0 = l0 > 0.f ? vs / l0 : 0.f, inv1 = l1 > 0.f ? vs / l1 : 0.f;
+    const int h0 = 2 * t, h1 = 2 * t + 1;
+    const int64_t head0 = (int64_t)seq * a.hq + kvh * G;
+    if (a.splits == 1) {
+      TQ* out = static_cast<TQ*>(a.out);
+#pragma unroll
+      for (int j = 0; j < D / 8; j += 2) {
+        const int d = FP8 ? 16 * g + j : 64 * (j / 8) + 8 * g + (j % 8);
+        if (h0 < G)
+          *reinterpret_cast<uint32_t*>(out + (head0 + h0) * D + d) = pack2<TQ>(o[j / 2][0] * inv0, o[j / 2][2] * inv0);
+        if (h1 < G)
+          *reinterpret_cast<uint32_t*>(out + (head0 + h1) * D + d) = pack2<TQ>(o[j / 2][1] * inv1, o[j / 2][3] * inv1);
+      }
+      continue;
+    }
+    const int64_t row0 = (head0 + h0) * a.splits + split, row1 = (head0 + h1) * a.splits + split;
+#pragma unroll
+    for (int j = 0; j < D / 8; j += 2) {
+      const int d = FP8 ? 16 * g + j : 64 * (j / 8) + 8 * g + (j % 8);
+      if (h0 < G) *reinterpret_cast<float2*>(a.tmp_o + row0 * D + d) = make_float2(o[j / 2][0] * inv0, o[j / 2][2] * inv0);
+      if (h1 < G) *reinterpret_cast<float2*>(a.tmp_o + row1 * D + d) = make_float2(o[j / 2][1] * inv1, o[j / 2][3] * inv1);
+    }
+    if (g == 0) {
+      if (h0 < G) *reinterpret_cast<float2*>(a.tmp_ml + 2 * row0) = make_float2(m0, l0);
+      if (h1 < G) *reinterpret_cast<float2*>(a.tmp_ml + 2 * row1) = make_float2(m1, l1);
+    }
+    __threadfence();
+    __syncwarp();
+    int last = 0;
+    if (lane == 0) last = atomicAdd(a.counters + seq * a.hkv + kvh, 1) == a.splits - 1;
+    last = __shfl_sync(0xffffffffu, last, 0);
+    if (!last) continue;
+    __threadfence();
+    if (lane < G) {
+      const int64_t r0 = (head0 + lane) * a.splits;
+      float M = -INFINITY;
+      for (int sp = 0; sp < a.splits; ++sp) M = fmaxf(M, __ldcg(a.tmp_ml + 2 * (r0 + sp)));
+      float tot = 0.f;
+      for (int sp = 0; sp < a.splits; ++sp) {
+        const float m = __ldcg(a.tmp_ml + 2 * (r0 + sp)), l = __ldcg(a.tmp_ml + 2 * (r0 + sp) + 1);
+        const float w = (M == -INFINITY || l == 0.f) ? 0.f : l * fast_exp2(m - M);
+        s_w[sp * 8 + lane] = w;
+        tot += w;
+      }
+      const float inv = tot > 0.f ? 1.f / tot : 0.f;
+      for (int sp = 0; sp < a.splits; ++sp) s_w[sp * 8 + lane] *= inv;
+    }
+    __syncwarp();
+    for (int i = lane; i < G * D; i += 32) {
+      const int hh = i / D, d = i % D;
+      const int64_t r0 = (head0 + hh) * a.splits;
+      float acc = 0.f;
+#pragma unroll 4
+      for (int sp = 0; sp < a.splits; ++sp) acc = fmaf(s_w[sp * 8 + hh], __ldcg(a.tmp_o + (r0 + sp) * D + d), acc);
+      static_cast<TQ*>(a.out)[(head0 + hh) * D + d] = from_float<TQ>(acc);
+    }
+    if (lane == 0) a.counters[seq * a.hkv + kvh] = 0;  // ready for the next launch
+    __syncwarp();  // s_w is rewritten by this warp's next combine
+  }
+  cp_async_wait<0>();
+}
+
 template <int D, int NST, int TB>
 size_t smem_bytes() {
   const size_t ring = (size_t)kWarps * NST * TB;
@@ -384,9 +693,9 @@ int choose_splits(int pairs, int tiles, int slots) {
   return s < 1 ? 1 : s;
 }
 
-template <typename TQ, int KVT, int D, int NST, int TB, bool L2P = false>
+template <typename TQ, int KVT, int D, int NST, int TB, bool L2P = false, bool BT = false>
 int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int* splits_out) {
-  auto kern = paged_decode_tc_kernel<TQ, KVT, D, NST, TB, L2P>;
+  auto kern = paged_decode_tc_kernel<TQ, KVT, D, NST, TB, L2P, BT>;
   const size_t smem = smem_bytes<D, NST, TB>();
   cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
   if (e != cudaSuccess) return (int)e;
@@ -412,13 +721,148 @@ int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int*
   INFERNAV_RETURN_LAUNCH_STATUS();
 }
 
+// Split count for the persistent kernel: items = pairs x s over `warps` warps run in
+// ceil(items / warps) rounds of ceil(tiles / s) tiles; pick the s with the fewest tile-times, a split
+// costing its combine (about 4 tile-times once, 1 % on the rest); at least 32 tiles per item once split
+// (decode_sweep run 1 allowed 8: 17-32 splits of 8-16 tiles ran at 15-72 % of copy, the one-warp
+// combine and the partials dominating).
+int choose_splits_p(int pairs, int tiles, int warps) {
+  int best_s = 1;
+  double best = 1e300;
+  for (int s = 1; s <= kMaxSplitsP; ++s) {
+    if (s > 1 && tiles / s < 32) break;
+    const double items = (double)pairs * s;
+    const double rounds = (double)(((long long)pairs * s + warps - 1) / warps);
+    const double tps = (double)((tiles + s - 1) / s);
+    const double cost = rounds * tps * (s > 1 ? 1.01 : 1.0) + (s > 1 ? 4.0 : 0.0);
+    (void)items;
+    if (cost < best - 1e-9) {
+      best = cost;
+      best_s = s;
+    }
+  }
+  return best_s;
+}
+
+template <int D, int NST, int TB>
+size_t smem_bytes_p() {
+  return (size_t)kWarps * NST * TB + (size_t)kWarps * kMaxSplitsP * 8 * 4;
+}
+
+template <typename TQ, int KVT, int D, int NST, int TB, bool BT = false>
+int launch_p(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int* splits_out) {
+  auto kern = paged_decode_tcp_kernel<TQ, KVT, D, NST, TB, BT>;
+  const size_t smem = smem_bytes_p<D, NST, TB>();
+  cudaError_t e = cudaFuncSetAttribute(kern, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+  if (e != cudaSuccess) return (int)e;
+  constexpr int KT = TB / (2 * D * (KVT == 2 ? 1 : 2));
+  const int tiles = max_len > 0 ? (max_len + KT - 1) / KT : 1;
+  int dev = 0, sms = 0, per_sm = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, kThreads, smem);
+  const int slots = sms * (per_sm > 0 ? per_sm : 1);
+  if (splits <= 0) splits = choose_splits_p(num_seqs * a.hkv, tiles, slots * kWarps);
+  if (splits > kMaxSplitsP) splits = kMaxSplitsP;
+  if (splits > tiles) splits = tiles;
+  if (splits < 1) splits = 1;
+  if (splits_out) *splits_out = splits;
+  if (a.out == nullptr) return 0;  // query only
+  if (splits > 1 && (a.tmp_o == nullptr || a.tmp_ml == nullptr || a.counters == nullptr))
+    return (int)cudaErrorInvalidValue;
+  a.splits = splits;
+  a.tiles_per_split = (tiles + splits - 1) / splits;
+  a.n_items = num_seqs * a.hkv * splits;
+  const int ctas_needed = (a.n_items + kWarps - 1) / kWarps;
+  const int grid = ctas_needed < slots ? ctas_needed : slots;
+  kern<<<grid, kThreads, smem, s>>>(a);
+  INFERNAV_RETURN_LAUNCH_STATUS();
+}
+
+template <typename K>
+int slots_of(K kern, size_t smem) {
+  int dev = 0, sms = 0, per_sm = 0;
+  cudaGetDevice(&dev);
+  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+  cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, kThreads, smem);
+  return sms * (per_sm > 0 ? per_sm : 1);
+}
+
+// cfg 15, the default (ops.TC_DEFAULT_CFG), picks between the two kernels from the plan, by the rules
+// that fit decode_sweep run 1 (bench/results/attention_h200_sweep1.json; docs/dev/kernels.md):
+//  * 16-bit caches: the persistent kernel (3 stages of 8 KB, one split) when the (seq, kv head) pairs
+//    fill every warp of its grid at least once and each is short (<= 64 tiles: 1024 tokens at D = 128),
+//    i.e. when the CTA kernel would run many waves of short CTAs (256 x 512 tokens: 99 % vs 96 %);
+//    otherwise the CTA kernel with 3 stages (cfg 2), as fast or faster on every long row.
+//  * fp8: the persistent kernel (2 stages of 8 KB, cvt) when the CTA kernel would run more than one
+//    wave with a last wave under 3/4 full, and the persistent plan needs <= 4 splits of >= 64 tiles
+//    (64 x 8K: 95 % vs 92 %); otherwise the CTA kernel (cfg 0).
+// A forced split count (splits > 0) keeps the CTA kernel, except a forced 1 on the 16-bit rule.
+template <typename TQ, int KVT, int D>
+int launch_auto(const TcArgs& a, int num_seqs, int max_len, int splits, cudaStream_t s, int* so) {
+  constexpr bool FP8 = KVT == 2;
+  constexpr int KT = 8192 / (2 * D * (FP8 ? 1 : 2));
+  const int tiles = max_len > 0 ? (max_len + KT - 1) / KT : 1;
+  const int pairs = num_seqs * a.hkv;
+  if constexpr (!FP8) {
+    const int warps = slots_of(paged_decode_tcp_kernel<TQ, KVT, D, 3, 8192, false>, smem_bytes_p<D, 3, 8192>()) *
+                      kWarps;
+    if (splits <= 1 && pairs >= warps && tiles <= 64) return launch_p<TQ, KVT, D, 3, 8192>(a, num_seqs, max_len, 1, s, so);
+    return launch<TQ, KVT, D, 3, 8192>(a, num_seqs, max_len, splits, s, so);
+  } else {
+    if (splits <= 0) {
+      TcArgs q = a;
+      q.out = nullptr;  // plans only
+      int s_old = 1, s_p = 1;
+      launch<TQ, KVT, D, 2, 8192>(q, num_seqs, max_len, 0, s, &s_old);
+      launch_p<TQ, KVT, D, 2, 8192, false>(q, num_seqs, max_len, 0, s, &s_p);
+      const double waves = (double)pairs * s_old / slots_of(paged_decode_tc_kernel<TQ, KVT, D, 2, 8192, false, false>,
+                                                             smem_bytes<D, 2, 8192>());
+      const double frac = waves - (double)(long long)waves;
+      const int tiles_item = (tiles + s_p - 1) / s_p;
+      if (waves > 1.0 && frac > 0.0 && frac < 0.75 && s_p <= 4 && tiles_item >= 64)
+        return launch_p<TQ, KVT, D, 2, 8192, false>(a, num_seqs, max_len, s_p, s, so);
+    }
+    return launch<TQ, KVT, D, 2, 8192>(a, num_seqs, max_len, splits, s, so);
+  }
+}
+
 // cfg 0: the default for the element size and D (measured best on the H200, docs/dev/kernels.md): 2 stages
 // of 8 KB tiles per warp (3 CTAs per SM). 1..3: rings of 2, 3, 4 stages of 8 KB tiles per warp;
 // 4: 4 KB tiles (16 keys at D = 64 or fp8 D = 128), 5 stages at D = 64, 3 at fp8 (4 CTAs per SM);
 // 5: the default ring with the L2::256B prefetch hint; 6 (fp8): 4 KB tiles, 4 stages.
+// fp8 only, e4m3 converted on the integer pipe (e4m3x2_to_f16x2_scaled): 7: 2 stages of 8 KB; 8: 3 stages
+// of 8 KB; 9: 3 stages of 4 KB.
+// The persistent kernel (paged_decode_tcp_kernel): 16-bit: 10: 3 stages of 8 KB, 11: 2 stages of 8 KB,
+// 12 (D = 64): 5 stages of 4 KB; fp8: 10: 2 stages of 8 KB (cvt), 11: the same with the integer-pipe
+// conversion, 12: 3 stages of 8 KB, 13: 3 stages of 4 KB, 14: 4 stages of 4 KB (12-14 integer-pipe).
+// 15: the default, picks cfg 2 / 10 (16-bit) or 0 / 10 (fp8) from the plan (launch_auto).
 template <typename TQ, int KVT>
 int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int splits, cudaStream_t s, int* so) {
+  if (cfg == 15) {
+    if (d == 128) return launch_auto<TQ, KVT, 128>(a, num_seqs, max_len, splits, s, so);
+    if constexpr (KVT != 2) {
+      if (d == 64) return launch_auto<TQ, KVT, 64>(a, num_seqs, max_len, splits, s, so);
+    }
+    return (int)cudaErrorInvalidValue;
+  }
   if (d == 128) {
+    if constexpr (KVT == 2) {
+      switch (cfg) {
+        case 7: return launch<TQ, KVT, 128, 2, 8192, false, true>(a, num_seqs, max_len, splits, s, so);
+        case 8: return launch<TQ, KVT, 128, 3, 8192, false, true>(a, num_seqs, max_len, splits, s, so);
+        case 9: return launch<TQ, KVT, 128, 3, 4096, false, true>(a, num_seqs, max_len, splits, s, so);
+        case 10: return launch_p<TQ, KVT, 128, 2, 8192, false>(a, num_seqs, max_len, splits, s, so);
+        case 11: return launch_p<TQ, KVT, 128, 2, 8192, true>(a, num_seqs, max_len, splits, s, so);
+        case 12: return launch_p<TQ, KVT, 128, 3, 8192, true>(a, num_seqs, max_len, splits, s, so);
+        case 13: return launch_p<TQ, KVT, 128, 3, 4096, true>(a, num_seqs, max_len, splits, s, so);
+        case 14: return launch_p<TQ, KVT, 128, 4, 4096, true>(a, num_seqs, max_len, splits, s, so);
+        default: break;
+      }
+    } else {
+      if (cfg == 10) return launch_p<TQ, KVT, 128, 3, 8192>(a, num_seqs, max_len, splits, s, so);
+      if (cfg == 11) return launch_p<TQ, KVT, 128, 2, 8192>(a, num_seqs, max_len, splits, s, so);
+    }
     if constexpr (KVT == 2) {
       if (cfg == 4) return launch<TQ, KVT, 128, 3, 4096>(a, num_seqs, max_len, splits, s, so);
       if (cfg == 6) return launch<TQ, KVT, 128, 4, 4096>(a, num_seqs, max_len, splits, s, so);
@@ -433,6 +877,9 @@ int by_dim(const TcArgs& a, int d, int cfg, int num_seqs, int max_len, int split
   if constexpr (KVT != 2) {
     if (d != 64) return (int)cudaErrorInvalidValue;
     switch (cfg) {
+      case 10: return launch_p<TQ, KVT, 64, 3, 8192>(a, num_seqs, max_len, splits, s, so);
+      case 11: return launch_p<TQ, KVT, 64, 2, 8192>(a, num_seqs, max_len, splits, s, so);
+      case 12: return launch_p<TQ, KVT, 64, 5, 4096>(a, num_seqs, max_len, splits, s, so);
       case 2: return launch<TQ, KVT, 64, 3, 8192>(a, num_seqs, max_len, splits, s, so);
       case 3: return launch<TQ, KVT, 64, 4, 8192>(a, num_seqs, max_len, splits, s, so);
       case 4: return launch<TQ, KVT, 64, 5, 4096>(a, num_seqs, max_len, splits, s, so);
@@ -480,7 +927,7 @@ extern "C" int infernav_paged_decode_tc(int q_dtype, int kv_dtype, int d, int cf
   a.hq = hq; a.hkv = hkv; a.g = hq / hkv; a.max_blocks = max_blocks;
   a.log2_bs = 0;
   while ((1 << a.log2_bs) < block_size) ++a.log2_bs;
-  a.splits = 1; a.tiles_per_split = 1;
+  a.splits = 1; a.tiles_per_split = 1; a.n_items = 0;
   a.scale_log2 = scale * kLog2e;
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   if (q_dtype == 0) {
