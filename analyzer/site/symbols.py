@@ -2,7 +2,6 @@
 a class's members with what each overrides, callees and callers in the query layer's rank."""
 from __future__ import annotations
 
-from .code import signature
 from .html import breakable, esc, md, note_page, rel_url, title as page_title
 
 SYMBOL_ROWS = 60               # neighbour rows per direction on a symbol page (a fan-out is one)
@@ -44,7 +43,7 @@ class SymbolPages:
                 f'{esc(f.ref.key)} · <code>{esc(r.path)}:{r.line}</code>'
                 + (f' · flags: {esc(r.flags)}' if r.flags else "") + "</div>")
         out = head + [meta, ""]
-        sig = signature(r, lines)
+        sig = f.index.signature(r, lines)
         if sig:
             out.append(f'<pre class="inav-sig"><code>{esc(sig)}</code></pre>')
         if r.doc:
