@@ -134,18 +134,50 @@ def test_explorer_deep_link_exact_edges_and_layout(site, chromium, width, scheme
                 fan: cy.nodes('.fanout').map(n => n.data('label')),
                 color: cy.nodes()[0].style('color')}; }""")
     assert stats["exact"] >= 10
-    assert "10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens" in stats["fan"]
+    if width >= 600:     # at 400 px the graph draws 12 entries each way; the list carries the fan-outs
+        assert "10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens" in stats["fan"]
     if scheme == "dark":
         assert stats["color"] in ("rgb(224,224,224)", "rgb(224, 224, 224)")
-    g, p = page.locator("#inav-graph").bounding_box(), page.locator("#inav-panel").bounding_box()
     if width < 600:
-        assert p["y"] >= g["y"] + g["height"] - 1 and g["width"] >= width - 60   # stacked, full width
-        _no_sideways_scroll(page, width)
+        _narrow_explorer(page, width, scheme)
     else:
+        g, p = page.locator("#inav-graph").bounding_box(), page.locator("#inav-panel").bounding_box()
         assert p["x"] >= g["x"] + g["width"] - 1                                 # side by side
-    _shot(page, "explorer", width, scheme)
+        assert not page.locator("#inav-list").is_visible()
+        _shot(page, "explorer", width, scheme)
     ctx.close()
     assert errors == [], errors
+
+
+def _narrow_explorer(page, width: int, scheme: str) -> None:
+    """At 400 px the ranked list is the view: readable rows, exact calls first, a fan-out one row;
+    the graph waits behind its button and, opened, draws few enough nodes to read."""
+    lst = page.locator("#inav-list")
+    assert lst.is_visible() and not page.locator("#inav-graph").is_visible()
+    rows = page.evaluate("""() => [...document.querySelectorAll('#inav-list ul.inav-nb')][0].children.length""")
+    first = page.evaluate("""() => [...document.querySelectorAll('#inav-list ul.inav-nb > li')].slice(0, 10)
+        .map(li => li.querySelector('.inav-res').textContent)""")
+    assert rows >= 30 and first == ["exact"] * 10, first
+    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#inav-list li a')).fontSize)")
+    assert font >= 12, f"list rows {font}px high"
+    fan = page.locator("#inav-list .inav-fanrow summary", has_text="10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens")
+    assert fan.count() == 1
+    box = lst.bounding_box()
+    assert box["width"] >= width - 60                                             # full width
+    _no_sideways_scroll(page, width)
+    _shot(page, "explorer", width, scheme)
+    fan.click()                                                                   # unfolds in place
+    assert page.locator("#inav-list .inav-fanrow details[open] li").count() == 10
+    page.click("#inav-graph-toggle")
+    assert page.locator("#inav-graph").is_visible()
+    g = page.evaluate("""() => { const cy = document.querySelector('#inav-graph')._cyreg.cy;
+        return {nodes: cy.nodes().length, label: cy.zoom() * parseFloat(cy.nodes()[0].style('font-size'))}; }""")
+    assert g["nodes"] <= 2 * 12 + 1 and g["label"] >= 9, g
+    _no_sideways_scroll(page, width)
+    _shot(page, "explorer-graph", width, scheme)
+    page.locator("#inav-list ul.inav-nb > li a").first.click()                    # a row moves the focus
+    page.wait_for_function("!location.search.includes('Scheduler.schedule')")
+    assert "sym=" in page.url
 
 
 @pytest.mark.parametrize("width,scheme", VIEWS)
