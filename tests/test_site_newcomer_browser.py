@@ -85,6 +85,7 @@ def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium
     page.goto(site + "/mechanisms/prefix-cache/")
     assert page.locator("h2#compared").count() == 1 and page.locator("table").first.is_visible()
     assert page.locator(".tabbed-labels label").count() >= 2       # one tab per engine
+    _compared_cells_linked(page)
     page.wait_for_selector(".inav-graph-view svg", timeout=30000)
     box = page.locator(".inav-graph").first
     box.scroll_into_view_if_needed()
@@ -104,6 +105,30 @@ def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium
     if width < 600:
         page.go_back()
         _no_sideways_scroll(page, width)
+    ctx.close()
+    assert errors == [], errors
+
+
+def _compared_cells_linked(page) -> None:
+    """Each engine's claim in the "Compared" table links the symbol it is about (the cross note's
+    [[refs]]), with a short label; KsanaLLM's only where its index was built into the site."""
+    cells = page.evaluate("""() => { const t = document.querySelector('h2#compared ~ table, h2#compared ~ * table');
+        const head = [...t.querySelectorAll('thead th')].map(th => th.textContent.trim());
+        return [...t.querySelectorAll('tbody tr')].map(tr => Object.fromEntries([...tr.children]
+            .map((td, k) => [head[k], [...td.querySelectorAll('a[href]')].map(a => a.textContent)]))); }""")
+    assert len(cells) >= 6
+    assert all(row["vLLM"] for row in cells), cells
+    assert all(len(t) < 60 for row in cells for t in row["vLLM"] + row["KsanaLLM"])
+    if page.locator(".tabbed-labels label", has_text="ksanallm").count():
+        assert sum(bool(row["KsanaLLM"]) for row in cells) >= 5, cells
+
+
+def test_scheduler_mechanism_page_compares_the_engines_claim_by_claim(site, chromium):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, 1400, "light", errors)
+    page.goto(site + "/mechanisms/scheduler/")
+    assert page.locator("h2#compared").count() == 1
+    _compared_cells_linked(page)
     ctx.close()
     assert errors == [], errors
 
