@@ -86,6 +86,8 @@ def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium
     assert page.locator("h2#compared").count() == 1 and page.locator("table").first.is_visible()
     assert page.locator(".tabbed-labels label").count() >= 2       # one tab per engine
     _compared_cells_linked(page)
+    page.locator("h2#compared").evaluate("h => window.scrollTo(0, h.getBoundingClientRect().top + scrollY - 60)")
+    _shot(page, "compared", width, scheme)                         # the engines side by side, claim by claim
     page.wait_for_selector(".inav-graph-view svg", timeout=30000)
     box = page.locator(".inav-graph").first
     box.scroll_into_view_if_needed()
@@ -213,6 +215,9 @@ def test_class_page_members_and_line_ranges(site, chromium, width, scheme):
     rows = page.evaluate("""() => { const h = document.querySelector('h2[id^=members]');
         const t = h && h.nextElementSibling; return t ? t.querySelectorAll('tr').length : 0; }""")
     assert rows >= 10, rows
+    assert page.locator("p.inav-read a").count() >= 1              # where to read about it, first
+    assert not page.locator(".inav-code").first.is_visible()       # the source is folded below the members
+    assert page.locator("h2[id^=callers]").count() == 0            # no empty "Callers (0)" on a class
     _shot(page, "class", width, scheme)
     page.goto(site + f"/symbols/vllm/{SCHED}/")
     lines = page.locator(".inav-code .inav-line a.ln")

@@ -118,6 +118,7 @@ class Pieces:
 
 
 def _short_label(name: str) -> str:
-    """A table cell's link text: the last two parts of the name (the link holds the rest)."""
+    """A table cell's link text: the last two parts of the name (the link holds the rest), with a
+    zero-width break after the separator so a narrow cell wraps there, never mid-word."""
     sep = "::" if "::" in name else "."
-    return sep.join(name.split(sep)[-2:])
+    return (sep + "\u200b").join(name.split(sep)[-2:])
