@@ -69,6 +69,7 @@ def test_start_here_stop_and_next(site, chromium, width, scheme):
     assert stop.locator(".inav-code .inav-line").count() >= 5 and stop.locator(".inav-code span.k").count() >= 1
     assert stop.locator("a", has_text="symbol page").count() == 1
     assert stop.locator("a", has_text="read the note").count() == 1
+    assert stop.locator(".inav-stop-n a.inav-skip").get_attribute("href") == "#stop-3"   # next, before the code
     _shot(page, "start-here", width, scheme)
     stop.locator("a.inav-next").click()
     assert page.url.endswith("#stop-3")
