@@ -69,6 +69,7 @@ def test_start_here_stop_and_next(site, chromium, width, scheme):
     assert stop.locator(".inav-code .inav-line").count() >= 5 and stop.locator(".inav-code span.k").count() >= 1
     assert stop.locator("a", has_text="symbol page").count() == 1
     assert stop.locator("a", has_text="read the note").count() == 1
+    assert stop.locator(".inav-stop-n a.inav-skip").get_attribute("href") == "#stop-3"   # next, before the code
     _shot(page, "start-here", width, scheme)
     stop.locator("a.inav-next").click()
     assert page.url.endswith("#stop-3")
@@ -85,6 +86,9 @@ def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium
     page.goto(site + "/mechanisms/prefix-cache/")
     assert page.locator("h2#compared").count() == 1 and page.locator("table").first.is_visible()
     assert page.locator(".tabbed-labels label").count() >= 2       # one tab per engine
+    _compared_cells_linked(page)
+    page.locator("h2#compared").evaluate("h => window.scrollTo(0, h.getBoundingClientRect().top + scrollY - 60)")
+    _shot(page, "compared", width, scheme)                         # the engines side by side, claim by claim
     page.wait_for_selector(".inav-graph-view svg", timeout=30000)
     box = page.locator(".inav-graph").first
     box.scroll_into_view_if_needed()
@@ -104,6 +108,30 @@ def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium
     if width < 600:
         page.go_back()
         _no_sideways_scroll(page, width)
+    ctx.close()
+    assert errors == [], errors
+
+
+def _compared_cells_linked(page) -> None:
+    """Each engine's claim in the "Compared" table links the symbol it is about (the cross note's
+    [[refs]]), with a short label; KsanaLLM's only where its index was built into the site."""
+    cells = page.evaluate("""() => { const t = document.querySelector('h2#compared ~ table, h2#compared ~ * table');
+        const head = [...t.querySelectorAll('thead th')].map(th => th.textContent.trim());
+        return [...t.querySelectorAll('tbody tr')].map(tr => Object.fromEntries([...tr.children]
+            .map((td, k) => [head[k], [...td.querySelectorAll('a[href]')].map(a => a.textContent)]))); }""")
+    assert len(cells) >= 6
+    assert all(row["vLLM"] for row in cells), cells
+    assert all(len(t) < 60 for row in cells for t in row["vLLM"] + row["KsanaLLM"])
+    if page.locator(".tabbed-labels label", has_text="ksanallm").count():
+        assert sum(bool(row["KsanaLLM"]) for row in cells) >= 5, cells
+
+
+def test_scheduler_mechanism_page_compares_the_engines_claim_by_claim(site, chromium):
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, 1400, "light", errors)
+    page.goto(site + "/mechanisms/scheduler/")
+    assert page.locator("h2#compared").count() == 1
+    _compared_cells_linked(page)
     ctx.close()
     assert errors == [], errors
 
@@ -134,18 +162,50 @@ def test_explorer_deep_link_exact_edges_and_layout(site, chromium, width, scheme
                 fan: cy.nodes('.fanout').map(n => n.data('label')),
                 color: cy.nodes()[0].style('color')}; }""")
     assert stats["exact"] >= 10
-    assert "10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens" in stats["fan"]
+    if width >= 600:     # at 400 px the graph draws 12 entries each way; the list carries the fan-outs
+        assert "10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens" in stats["fan"]
     if scheme == "dark":
         assert stats["color"] in ("rgb(224,224,224)", "rgb(224, 224, 224)")
-    g, p = page.locator("#inav-graph").bounding_box(), page.locator("#inav-panel").bounding_box()
     if width < 600:
-        assert p["y"] >= g["y"] + g["height"] - 1 and g["width"] >= width - 60   # stacked, full width
-        _no_sideways_scroll(page, width)
+        _narrow_explorer(page, width, scheme)
     else:
+        g, p = page.locator("#inav-graph").bounding_box(), page.locator("#inav-panel").bounding_box()
         assert p["x"] >= g["x"] + g["width"] - 1                                 # side by side
-    _shot(page, "explorer", width, scheme)
+        assert not page.locator("#inav-list").is_visible()
+        _shot(page, "explorer", width, scheme)
     ctx.close()
     assert errors == [], errors
+
+
+def _narrow_explorer(page, width: int, scheme: str) -> None:
+    """At 400 px the ranked list is the view: readable rows, exact calls first, a fan-out one row;
+    the graph waits behind its button and, opened, draws few enough nodes to read."""
+    lst = page.locator("#inav-list")
+    assert lst.is_visible() and not page.locator("#inav-graph").is_visible()
+    rows = page.evaluate("""() => [...document.querySelectorAll('#inav-list ul.inav-nb')][0].children.length""")
+    first = page.evaluate("""() => [...document.querySelectorAll('#inav-list ul.inav-nb > li')].slice(0, 10)
+        .map(li => li.querySelector('.inav-res').textContent)""")
+    assert rows >= 30 and first == ["exact"] * 10, first
+    font = page.evaluate("parseFloat(getComputedStyle(document.querySelector('#inav-list li a')).fontSize)")
+    assert font >= 12, f"list rows {font}px high"
+    fan = page.locator("#inav-list .inav-fanrow summary", has_text="10 overrides of KVConnectorBase_V1.get_num_new_matched_tokens")
+    assert fan.count() == 1
+    box = lst.bounding_box()
+    assert box["width"] >= width - 60                                             # full width
+    _no_sideways_scroll(page, width)
+    _shot(page, "explorer", width, scheme)
+    fan.click()                                                                   # unfolds in place
+    assert page.locator("#inav-list .inav-fanrow details[open] li").count() == 10
+    page.click("#inav-graph-toggle")
+    assert page.locator("#inav-graph").is_visible()
+    g = page.evaluate("""() => { const cy = document.querySelector('#inav-graph')._cyreg.cy;
+        return {nodes: cy.nodes().length, label: cy.zoom() * parseFloat(cy.nodes()[0].style('font-size'))}; }""")
+    assert g["nodes"] <= 2 * 12 + 1 and g["label"] >= 9, g
+    _no_sideways_scroll(page, width)
+    _shot(page, "explorer-graph", width, scheme)
+    page.locator("#inav-list ul.inav-nb > li a").first.click()                    # a row moves the focus
+    page.wait_for_function("!location.search.includes('Scheduler.schedule')")
+    assert "sym=" in page.url
 
 
 @pytest.mark.parametrize("width,scheme", VIEWS)
@@ -156,6 +216,9 @@ def test_class_page_members_and_line_ranges(site, chromium, width, scheme):
     rows = page.evaluate("""() => { const h = document.querySelector('h2[id^=members]');
         const t = h && h.nextElementSibling; return t ? t.querySelectorAll('tr').length : 0; }""")
     assert rows >= 10, rows
+    assert page.locator("p.inav-read a").count() >= 1              # where to read about it, first
+    assert not page.locator(".inav-code").first.is_visible()       # the source is folded below the members
+    assert page.locator("h2[id^=callers]").count() == 0            # no empty "Callers (0)" on a class
     _shot(page, "class", width, scheme)
     page.goto(site + f"/symbols/vllm/{SCHED}/")
     lines = page.locator(".inav-code .inav-line a.ln")

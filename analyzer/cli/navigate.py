@@ -49,12 +49,13 @@ def show(symbol: str, no_source: bool, framework: str | None, as_json: bool) -> 
     callers, callees = idx.walk(ids, "callers", 1), idx.walk(ids, "callees", 1)
     over = idx.overrides(ids)
     out = [(r, None if no_source else idx.source_lines(r)) for r in rows]
+    sigs = [idx.signature(r, src) for r, src in out]
     notes = _notes_on({r.name for r in rows}, ref.name)
     if as_json:
-        dump(show_payload(ref, out, callers, callees, over, notes))
+        dump(show_payload(ref, out, callers, callees, over, notes, sigs))
         return
-    for r, src in out:
-        _show_symbol(ref, r, src, no_source)
+    for (r, src), sig in zip(out, sigs):
+        _show_symbol(ref, r, src, no_source, sig)
     for title, hits in (("callers", callers), ("callees", callees)):
         echo(f"{title} ({len(hits)}):")
         for h in hits[:20]:
@@ -71,12 +72,12 @@ def show(symbol: str, no_source: bool, framework: str | None, as_json: bool) -> 
             echo(f"  {n.rel}  {n.title}")
 
 
-def _show_symbol(ref, r, src, no_source: bool) -> None:
+def _show_symbol(ref, r, src, no_source: bool, sig: str) -> None:
     echo(style(r.name, bold=True) + f"  [{r.kind}{', ' + r.flags if r.flags else ''}]")
     echo(f"  {r.path}:{r.line}-{r.end_line}" + (f"  (declared {r.decl_path}:{r.decl_line})" if r.decl_path else ""))
     echo(f"  {ref.permalink(r.path, r.line)}")
-    if r.sig:
-        echo(f"  {r.sig}")
+    for line in sig.splitlines():      # the header as written (Index.signature), not the one-line `sig`
+        echo(f"  {line}")
     if r.doc:
         doc = r.doc.strip().splitlines()
         echo("")

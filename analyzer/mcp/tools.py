@@ -68,7 +68,8 @@ class GraphTools:
         names = {r.name for r in rows}
         notes = [n for n in self.ws.notes()[0]
                  if any(a.framework == ref.name and a.target in names for a in n.anchors)]
-        out = show_payload(ref, shown, callers, callees, over, notes)
+        out = show_payload(ref, shown, callers, callees, over, notes,
+                           [idx.signature(r) for r, _ in shown])
         for sym, (row, src) in zip(out["symbols"], shown):
             _excerpt(sym, row, src, source)
         counts: dict[str, Any] = {"symbols_total": len(rows)}

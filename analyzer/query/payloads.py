@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Sequence
 
 from .rows import Hit, SymbolRow
+from .signature import header_signature
 
 
 def find_payload(pattern: str, rows: Iterable[SymbolRow]) -> dict[str, Any]:
@@ -27,17 +28,25 @@ def overrides_payload(rows: Sequence[SymbolRow], over: dict[str, list[SymbolRow]
             "overridden_by": [r.brief() for r in over["overridden_by"]]}
 
 
-def symbol_payload(ref, row: SymbolRow, source: list[tuple[int, str]] | None) -> dict[str, Any]:
-    """One symbol of `show`: every column, its permalink, and its source lines (None if absent)."""
-    return {**row.full(), "permalink": ref.permalink(row.path, row.line),
+def symbol_payload(ref, row: SymbolRow, source: list[tuple[int, str]] | None,
+                   signature: str | None = None) -> dict[str, Any]:
+    """One symbol of `show`: every column (`sig` is the index's one line), `signature` (the
+    header as written, comments dropped: Index.signature), its permalink, and its source lines
+    (None if absent)."""
+    sig = signature if signature is not None else header_signature(row, source)
+    return {**row.full(), "signature": sig, "permalink": ref.permalink(row.path, row.line),
             "source": [{"line": n, "text": t} for n, t in source] if source else None}
 
 
 def show_payload(ref, shown: Iterable[tuple[SymbolRow, list[tuple[int, str]] | None]], callers: Iterable[Hit],
-                 callees: Iterable[Hit], over: dict[str, list[SymbolRow]], notes: Iterable[Any]) -> dict[str, Any]:
-    """`show`: the symbols (overloads share a name), direct callers/callees, overrides, notes on them."""
+                 callees: Iterable[Hit], over: dict[str, list[SymbolRow]], notes: Iterable[Any],
+                 signatures: Sequence[str] | None = None) -> dict[str, Any]:
+    """`show`: the symbols (overloads share a name), direct callers/callees, overrides, notes on
+    them. `signatures` (one per shown symbol, Index.signature) when the source may be left out."""
+    shown = list(shown)
+    sigs = list(signatures) if signatures is not None else [None] * len(shown)
     return {
-        "symbols": [symbol_payload(ref, r, src) for r, src in shown],
+        "symbols": [symbol_payload(ref, r, src, sig) for (r, src), sig in zip(shown, sigs)],
         "callers": [h.as_json() for h in callers], "callees": [h.as_json() for h in callees],
         "overrides": [r.brief() for r in over["overrides"]],
         "overridden_by": [r.brief() for r in over["overridden_by"]],

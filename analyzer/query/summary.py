@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from .rows import SymbolRow
+from .signature import HEADER_KINDS
 
 
 class Summary:
@@ -46,6 +47,16 @@ class Summary:
         """The symbol's whole source text (definition lines), or None if the source is absent."""
         lines = self.source_lines(row, max_lines=1 << 30)
         return None if lines is None else "\n".join(t for _, t in lines)
+
+    def signature(self, row: SymbolRow, lines: list[tuple[int, str]] | None = None) -> str:
+        """The header as written in the source, comments and decorators dropped (query/signature.py);
+        the index's one-line `sig` when the source is absent. `lines`: the symbol's source lines
+        from its first line, when the caller has them already."""
+        from .signature import MAX_HEADER_LINES, header_signature
+
+        if lines is None and row.kind in HEADER_KINDS:
+            lines = self.source_lines(row, max_lines=MAX_HEADER_LINES)
+        return header_signature(row, lines)
 
     def source_lines(self, row: SymbolRow, context: int = 0, max_lines: int = 60) -> list[tuple[int, str]] | None:
         """(line number, text) of a symbol's source from the fetched tree, or None if absent."""

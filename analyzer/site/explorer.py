@@ -63,17 +63,22 @@ class ExplorerPages:
         missing = [f"{f.ref.key}: {f.reason}" for f in self.fw.values() if f.index is None]
         parts = ["---", 'title: "Call-graph explorer"', "hide:", "  - toc", "  - navigation", "---", "",
                  "# Call-graph explorer", "",
-                 "Search any symbol of the index, then click a node to expand its callers and callees "
-                 "(at most 40 each way: exact, flow and type calls first; an orange box stands for the "
-                 "overrides one call can dispatch to, click it to open them). Edge colours give how "
-                 "each call was resolved; the panel shows the source excerpt. The address bar keeps "
-                 "the symbol, so a link to this page opens it.", "",
+                 '<p class="inav-ex-intro">Search any symbol of the index, then click a node to expand its '
+                 "callers and callees (at most 40 each way: exact, flow and type calls first; an orange box "
+                 "stands for the overrides one call can dispatch to, click it to open them). Edge colours give "
+                 "how each call was resolved; the panel shows the source excerpt. The address bar keeps the "
+                 "symbol, so a link to this page opens it.</p>",
+                 '<p class="inav-ex-intro-narrow">Pick a symbol: what it calls and what calls it are listed '
+                 "most certain first (exact, flow, type, then dispatch). Tap a name to move there; the graph "
+                 "is behind its button.</p>", "",
                  f'<div id="inav-explorer" data-frameworks="{esc(",".join(have))}">',
                  '<div class="inav-ex-bar"><select id="inav-fw"></select>'
                  '<input id="inav-q" type="search" placeholder="symbol name, e.g. Scheduler.schedule" autocomplete="off">'
                  '<label class="inav-tests"><input id="inav-tests" type="checkbox"> tests</label>'
                  '<ul id="inav-hits"></ul></div>',
-                 '<div class="inav-ex-main"><div id="inav-graph"></div><div id="inav-panel"></div></div>',
+                 '<button type="button" id="inav-graph-toggle" aria-expanded="false">Show the graph</button>'
+                 '<div class="inav-ex-main"><div id="inav-list" aria-live="polite"></div><div id="inav-graph"></div>'
+                 '<div id="inav-panel"></div></div>',
                  '<div class="inav-legend"><span class="r0">exact</span><span class="r1">type</span>'
                  '<span class="r2">flow</span><span class="r3">dispatch</span>'
                  '<span class="r4">guess (name only)</span></div>',

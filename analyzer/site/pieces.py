@@ -86,7 +86,8 @@ class Pieces:
         def repl(m: re.Match) -> str:
             fw = note.framework if note.framework in self.fw else ""
             a = parse_target(m.group(1), fw)
-            return self.link_symbol(a.framework, a.target, page)
+            in_table = body.startswith("|", body.rfind("\n", 0, m.start()) + 1)
+            return self.link_symbol(a.framework, a.target, page, _short_label(a.target) if in_table else None)
 
         return REF.sub(repl, body)
 
@@ -115,3 +116,9 @@ class Pieces:
                                 f"~~~~~~{lang} linenums=\"1\"\n{text}\n~~~~~~\n")
         return page
 
+
+def _short_label(name: str) -> str:
+    """A table cell's link text: the last two parts of the name (the link holds the rest), with a
+    zero-width break after the separator so a narrow cell wraps there, never mid-word."""
+    sep = "::" if "::" in name else "."
+    return (sep + "\u200b").join(name.split(sep)[-2:])

@@ -86,6 +86,13 @@ class TourPages:
             parts += self._stop(f, tour, k, s, page)
         return "\n".join(parts) + "\n"
 
+    @staticmethod
+    def _skip(tour: Tour, k: int) -> str:
+        """Beside the stop's number: the next stop, so a reader need not scroll past the excerpt."""
+        if k >= len(tour.stops):
+            return ""
+        return f' · <a class="inav-skip" href="#stop-{k + 1}">next: {esc(tour.stops[k].title)}</a>'
+
     def _stop(self, f, tour: Tour, k: int, s: Stop, page: str) -> list[str]:
         note = next((n for n in self.notes if n.rel == f"{s.note}.md" or n.rel == s.note), None)
         links = []
@@ -97,7 +104,7 @@ class TourPages:
         if rows and rows[0].id in f.pages:
             links.append(f'<a href="{esc(rel_url(page, f.pages[rows[0].id]))}">symbol page</a>')
         out = ["", f"## {k}. {md(s.title)} {{#stop-{k}}}", "", '<div class="inav-stop">',
-               f'<div class="inav-stop-n">Stop {k} of {len(tour.stops)}</div>',
+               f'<div class="inav-stop-n">Stop {k} of {len(tour.stops)}{self._skip(tour, k)}</div>',
                f"<p>{esc(s.summary)}</p>",
                f'<p class="inav-stop-links">{" · ".join(links)}</p>']
         if rows:

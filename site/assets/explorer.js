@@ -6,6 +6,8 @@
  * fanouts = [[src, label, [dst, ...]], ...]: one call reaching many overrides, one node.
  * URL: ?fw=<engine>&sym=<canonical name> (not ?q=, which Material's search reads; an old ?q=
  * link is rewritten before Material loads).
+ * Narrow screens (<= 600 px): the ranked neighbour list (#inav-list) is the view, the graph is
+ * behind #inav-graph-toggle and draws only the first NARROW_CAP entries each way.
  * Upstream text (names, source) is only ever put into the page with textContent.
  */
 (function () {
@@ -18,7 +20,7 @@
       window.history.replaceState(null, "", u.toString());
     }
   })();
-  var CAP = 40;
+  var CAP = 40, NARROW_CAP = 12;
   var root = document.getElementById("inav-explorer");
   if (!root || typeof cytoscape === "undefined") { return; }
   var frameworks = (root.getAttribute("data-frameworks") || "").split(",").filter(Boolean);
@@ -27,6 +29,11 @@
   var hitsList = document.getElementById("inav-hits");
   var panel = document.getElementById("inav-panel");
   var testsBox = document.getElementById("inav-tests");
+  var listBox = document.getElementById("inav-list");
+  var toggle = document.getElementById("inav-graph-toggle");
+  var narrowQ = window.matchMedia ? window.matchMedia("(max-width: 600px)") : null;
+  var narrow = function () { return !!(narrowQ && narrowQ.matches); };
+  var cap = function () { return narrow() ? NARROW_CAP : CAP; };
   var COLORS = ["#2e7d32", "#0277bd", "#6a1b9a", "#ef6c00", "#c62828"];
   var dark = function () { return document.body.getAttribute("data-md-color-scheme") === "slate"; };
   var data = null, outAdj = null, inAdj = null, lowerNames = null, fwName = null, fanOf = null;
@@ -141,7 +148,29 @@
     }
   }
 
+  function narrowLayout() {
+    // One star as a tree that reads top to bottom: callers, the focus, its callees in rank order,
+    // each label to the right of its node (a circle of 25 labels at 400 px overlaps).
+    var f = cy.nodes(".focus")[0];
+    if (!f) { return; }
+    var y = 0, STEP = 28, callers = f.incomers("node");
+    callers.forEach(function (n) { n.position({ x: 40, y: y }); y += STEP; });
+    f.position({ x: 0, y: y });
+    y += STEP;
+    f.outgoers("node").difference(callers).forEach(function (n) { n.position({ x: 40, y: y }); y += STEP; });
+    cy.fit(undefined, 8);
+    if (cy.zoom() > 1.2) { cy.zoom(1.2); cy.pan({ x: 8, y: 8 }); }
+  }
+
+  function narrowStyle() {
+    if (!narrow()) { return; }
+    cy.style().selector("node").style({ "text-valign": "center", "text-halign": "right", "text-margin-x": 6,
+      "font-size": 12 }).selector("edge").style({ "label": "", "curve-style": "taxi", "taxi-direction": "horizontal" })
+      .update();
+  }
+
   function layout() {
+    if (narrow()) { narrowLayout(); return; }
     cy.layout({ name: "concentric", animate: false, minNodeSpacing: 18, avoidOverlap: true,
       concentric: function (n) { return n.hasClass("focus") ? 3 : n.hasClass("expanded") ? 2 : 1; },
       levelWidth: function () { return 1; } }).run();
@@ -151,10 +180,10 @@
     var node = addNode(i);
     if (node.hasClass("expanded")) { return; }
     node.addClass("expanded");
-    entries(i).slice(0, CAP).forEach(function (e) {
+    entries(i).slice(0, cap()).forEach(function (e) {
       if (e.fan) { addFan(i, e.fan, e.k, e.res); } else { addNode(e.node); addEdge(i, e.node, e.res); }
     });
-    inAdj[i].filter(shown).slice(0, CAP).forEach(function (e) { addNode(e[0]); addEdge(e[0], i, e[1]); });
+    inAdj[i].filter(shown).slice(0, cap()).forEach(function (e) { addNode(e[0]); addEdge(e[0], i, e[1]); });
     layout();
   }
 
@@ -174,10 +203,94 @@
     window.history.replaceState(null, "", u.toString());
   }
 
+  function symUrl(i) {
+    return "?fw=" + encodeURIComponent(fwName) + "&sym=" + encodeURIComponent(data.nodes[i][0]);
+  }
+
+  function listRow(i, res) {
+    var li = document.createElement("li");
+    var b = document.createElement("span");
+    b.className = "inav-res r" + res;
+    b.textContent = data.resolutions[res];
+    var a = document.createElement("a");
+    a.href = symUrl(i);
+    a.textContent = shortLabel(data.nodes[i][0]).replace(/(\.|::)/g, "$1\u200b");   // wrap at dots only
+    a.title = data.nodes[i][0];
+    a.addEventListener("click", function (ev) {
+      if (ev.ctrlKey || ev.metaKey || ev.shiftKey) { return; }
+      ev.preventDefault();
+      cy.elements().remove();
+      focus(i);
+      listBox.scrollIntoView({ block: "start" });
+    });
+    li.appendChild(b);
+    li.appendChild(a);
+    return li;
+  }
+
+  function fanRow(e) {
+    var li = document.createElement("li");
+    var det = document.createElement("details");
+    var sum = document.createElement("summary");
+    var b = document.createElement("span");
+    b.className = "inav-res r" + e.res;
+    b.textContent = data.resolutions[e.res];
+    sum.appendChild(b);
+    sum.appendChild(document.createTextNode(e.fan[1]));
+    det.appendChild(sum);
+    var ul = document.createElement("ul");
+    outAdj[e.fan[0]].filter(function (x) { return e.fan[2].indexOf(x[0]) >= 0; })
+      .forEach(function (x) { ul.appendChild(listRow(x[0], x[1])); });
+    det.appendChild(ul);
+    li.className = "inav-fanrow";
+    li.appendChild(det);
+    return li;
+  }
+
+  function listSection(title, list, more) {
+    var h = document.createElement("h4");
+    h.textContent = title + " (" + list.length + ")";
+    listBox.appendChild(h);
+    var ul = document.createElement("ul");
+    ul.className = "inav-nb";
+    list.slice(0, CAP).forEach(function (e) { ul.appendChild(e.fan ? fanRow(e) : listRow(e.node, e.res)); });
+    if (!list.length) {
+      var none = document.createElement("li");
+      none.className = "inav-none";
+      none.textContent = "none in the index";
+      ul.appendChild(none);
+    }
+    if (list.length > CAP) {
+      var li = document.createElement("li");
+      li.className = "inav-none";
+      li.textContent = "… and " + (list.length - CAP) + " more: infernav " + more;
+      ul.appendChild(li);
+    }
+    listBox.appendChild(ul);
+  }
+
+  function renderList(i) {
+    // The ranked neighbours as a list: exact, flow, type first; a fan-out one row that unfolds.
+    if (!listBox) { return; }
+    listBox.textContent = "";
+    var head = document.createElement("p");
+    head.className = "inav-list-head";
+    var strong = document.createElement("strong");
+    strong.textContent = shortLabel(data.nodes[i][0]);
+    head.appendChild(strong);
+    head.appendChild(document.createTextNode(": its calls and callers. Its symbol page link and source "
+      + "are below the lists."));
+    listBox.appendChild(head);
+    listSection("Calls", entries(i), "callees " + data.nodes[i][0]);
+    listSection("Called by", inAdj[i].filter(shown).map(function (e) { return { node: e[0], res: e[1] }; }),
+      "callers " + data.nodes[i][0]);
+  }
+
   function focus(i) {
     cy.nodes().removeClass("focus");
     addNode(i).addClass("focus");
     expand(i);
+    renderList(i);
     show(i);
     remember(i);
     root.setAttribute("data-nodes", String(cy.nodes().length));
@@ -231,13 +344,25 @@
   cy.on("tap", "node", function (evt) {
     if (evt.target.hasClass("fanout")) { openFan(evt.target); return; }
     var i = evt.target.data("idx");
+    if (narrow()) { cy.elements().remove(); focus(i); return; }   // narrow: always one readable star
     cy.nodes().removeClass("focus");
     evt.target.addClass("focus");
     expand(i);
+    renderList(i);
     show(i);
     remember(i);
     root.setAttribute("data-nodes", String(cy.nodes().length));
   });
+  narrowStyle();
+  if (toggle) {
+    toggle.addEventListener("click", function () {
+      var open = !root.classList.contains("inav-graph-open");
+      root.classList.toggle("inav-graph-open", open);
+      toggle.setAttribute("aria-expanded", String(open));
+      toggle.textContent = open ? "Hide the graph" : "Show the graph";
+      if (open) { cy.resize(); layout(); }
+    });
+  }
   if (testsBox) {
     testsBox.addEventListener("change", function () {
       var f = cy.nodes(".focus")[0];

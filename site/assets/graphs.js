@@ -42,6 +42,19 @@
     });
   }
 
+  function showAnchor(view, svg) {
+    // A graph wider than its box (400 px): scroll to the first anchored node (thick border,
+    // render.py's `style ... stroke-width:3px`), so the box opens on what the notes explain.
+    if (view.scrollWidth <= view.clientWidth + 4) { return; }
+    var shape = [].find.call(svg.querySelectorAll("g.node [style]"), function (e) {
+      return /stroke-width:\s*3px/.test(e.getAttribute("style"));
+    });
+    if (!shape) { return; }
+    var r = shape.getBoundingClientRect(), v = view.getBoundingClientRect();
+    view.scrollLeft += r.left - v.left - Math.max(8, (v.width - r.width) / 2);
+    view.scrollTop += r.top - v.top - Math.max(8, (v.height - r.height) / 3);
+  }
+
   var queue = Promise.resolve(), counter = 0;
 
   function draw(box) {
@@ -58,6 +71,7 @@
       view.classList.add("mermaid");         // the class the site's tests look for
       linkNodes(box, svg);
       setScale(box, fit(box));
+      showAnchor(view, svg);
     }).catch(function (e) {
       view.textContent = "This graph could not be drawn: " + (e && e.message || e);
     });

@@ -21,7 +21,7 @@ ANSWERS = HERE / "answers.json"
 VOLATILE = {"root", "indexed_at"}
 # Keys that carry upstream text (source lines, docstrings, signatures, diffs): kept as a digest so
 # the golden file can be committed without any upstream code in it.
-UPSTREAM_TEXT = {"source", "doc", "sig", "diff"}
+UPSTREAM_TEXT = {"source", "doc", "sig", "signature", "diff"}
 
 
 def queries() -> list[str]:
