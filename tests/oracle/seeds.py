@@ -16,3 +16,4 @@ PREFIX_RARE: dict[int, str] = {}  # 0..19 already catch every planted bug of pre
 
 PREFIX = sorted(set(FIRST) | set(PREFIX_RARE))
 SCHEDULER = sorted(set(FIRST) | set(SCHEDULER_RARE))
+RADIX = list(FIRST)  # tests/test_prefix_cache_radix_oracle.py: 0..19 catch every planted bug of sglang_radix

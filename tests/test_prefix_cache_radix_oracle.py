@@ -1,0 +1,76 @@
+"""Our radix tree (reimpl/prefix_cache/radix.py) against SGLang 0.5.10.post1's real RadixCache.
+
+tests/oracle/sglang_radix.py runs both in the oracle venv (.oracle-venv, the vLLM oracle's: torch
+CPU; built if missing, and a failed build fails the test). SGLang's modules come from the pinned
+sdist through tests/oracle/sglang_shim.py, whose docstring lists what is stubbed and why. When
+the sdist cannot be fetched, the tests skip with the reason.
+
+1,000 seeds drawn from a million each run plus the fixed seeds of tests/oracle/seeds.py (RADIX),
+printed; INFERNAV_ORACLE_SEED=<draw> replays a draw. Each planted bug of sglang_radix.MUTATIONS
+must be caught within seeds 0..299.
+"""
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import time
+
+import pytest
+from conftest import ORACLE_DIR
+from oracle_runs import fixed_seeds
+
+DRAWN = 1000
+
+
+@pytest.fixture(scope="module")
+def sglang_root():
+    from infernav.analyzer import sources
+
+    ref = sources.parse_ref("sglang")
+    try:
+        return str(sources.locate(ref) or sources.fetch(ref))
+    except Exception as exc:
+        pytest.skip(f"the pinned SGLang sdist cannot be fetched: {str(exc).splitlines()[0]}")
+
+
+def _run(vllm_oracle, root, *args):
+    bv, stamp = vllm_oracle
+    cmd = [stamp["python"], str(ORACLE_DIR / "sglang_radix.py"), "--sglang-root", root, *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=bv.oracle_env(), timeout=1200)
+    if proc.returncode != 0:
+        pytest.fail(f"sglang_radix.py did not run (exit {proc.returncode}):\n{proc.stderr[-3000:]}", pytrace=False)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_no_disagreement_with_sglang_radix_cache(vllm_oracle, sglang_root, capsys):
+    fixed = fixed_seeds("RADIX")
+    draw = int(os.environ.get("INFERNAV_ORACLE_SEED") or time.time_ns() % 1_000_000_007)
+    seeds = random.Random(draw).sample(range(20, 1_000_000), DRAWN)
+    seeds += [s for s in fixed if s not in seeds]
+    r = _run(vllm_oracle, sglang_root, "--seeds", ",".join(map(str, seeds)))
+    with capsys.disabled():
+        print(f"\n[radix oracle] seeds: INFERNAV_ORACLE_SEED={draw} drew {DRAWN}: {','.join(map(str, seeds[:DRAWN]))}; "
+              f"fixed ({len(fixed)}): {','.join(map(str, fixed))}")
+        print(f"[radix oracle] {r['disagreements']} disagreements with SGLang's RadixCache over {r['traces']} traces; "
+              f"coverage {r['coverage']}; time in the trees: SGLang {r['seconds']['theirs']} s, ours "
+              f"{r['seconds']['ours']} s; stubbed: {', '.join(r['stubbed'])}")
+    assert r["radix_cache"].startswith(sglang_root)  # the sdist's own module, not a copy
+    assert r["traces"] == len(seeds) >= DRAWN
+    assert r["disagreements"] == 0, json.dumps(r["first"], indent=1)
+    cov = r["coverage"]
+    assert all(cov[k] > 0 for k in cov), cov  # splits, locks, evictions, refusals by locks, paged traces...
+    assert cov["splits"] > r["traces"] and cov["evictions"] > r["traces"]
+
+
+def test_radix_oracle_catches_planted_bugs(vllm_oracle, sglang_root, capsys):
+    r = _run(vllm_oracle, sglang_root, "--seeds", "0:300", "--mutate", "all")
+    with capsys.disabled():
+        for name, m in r["mutations"].items():
+            first = m["first"][0] if m["first"] else {}
+            print(f"[radix oracle] planted {name}: {m['disagreements']}/300 traces disagree, first at seed "
+                  f"{first.get('seed')} call {first.get('call')} ({first.get('op')})")
+    assert r["disagreements"] == 0
+    assert len(r["mutations"]) >= 9
+    assert [n for n, m in r["mutations"].items() if m["disagreements"] == 0] == []
