@@ -110,3 +110,21 @@ def test_policy_oracle_catches_planted_bugs(vllm_oracle, sglang_root, capsys):
     assert r["disagreements"] == 0
     assert len(r["mutations"]) >= 7
     assert [n for n, m in r["mutations"].items() if m["disagreements"] == 0] == []
+
+
+def test_adapter_agrees_with_sglang_request_calls(vllm_oracle, sglang_root, capsys):
+    """RadixPrefixCache's match/allocate/commit/free against SGLang's match_prefix, inc_lock_ref,
+    cache_unfinished_req, cache_finished_req (tests/oracle/sglang_requests.py), and its planted bugs."""
+    with capsys.disabled():
+        seeds = _seeds("request oracle", "RADIX")
+    r = _run(vllm_oracle, sglang_root, "--seeds", ",".join(map(str, seeds)), script="sglang_requests.py")
+    m = _run(vllm_oracle, sglang_root, "--seeds", "0:300", "--mutate", script="sglang_requests.py")["mutations"]
+    with capsys.disabled():
+        print(f"[request oracle] {r['disagreements']} disagreements with SGLang's cache_(un)finished_req over "
+              f"{r['traces']} traces; coverage {r['coverage']}")
+        for name, x in m.items():
+            print(f"[request oracle] planted {name}: {x['disagreements']}/300 traces disagree")
+    assert r["traces"] == len(seeds) >= DRAWN
+    assert r["disagreements"] == 0, json.dumps(r["first"], indent=1)
+    assert all(v > 0 for v in r["coverage"].values()), r["coverage"]
+    assert len(m) >= 4 and [n for n, x in m.items() if x["disagreements"] == 0] == []
