@@ -99,3 +99,23 @@ def test_a_package_below_namespace_folders_of_a_package_keeps_its_import_path():
     assert got["pkg/ns/sub/__init__.py"] == ("pkg.ns.sub", True)
     assert got["pkg/ns/sub/mod.py"] == ("pkg.ns.sub.mod", False)
     assert got["other/lib/x.py"] == ("lib.x", False)
+
+
+def test_decorator_registered_ops_link_to_their_function(sglang_index):
+    """`@register_custom_op(fake_impl=_sglang_fp4_gemm_fake)` over `def fp4_gemm(` at
+    layers/quantization/modelopt_quant.py:132-133 registers torch.ops.sglang.fp4_gemm (op name =
+    the function's, custom_op.py's default); pins.toml names register_custom_op a registrar."""
+    op = "torch.ops.sglang.fp4_gemm"
+    fn = "sglang.srt.layers.quantization.modelopt_quant.fp4_gemm"
+    assert callees(sglang_index, op) == {fn: {"exact"}}
+    # ModelOptFp4LinearMethod.apply calls fp4_gemm(...) at modelopt_quant.py:1502
+    assert "sglang.srt.layers.quantization.modelopt_quant.ModelOptFp4LinearMethod.apply" in callers(sglang_index, fn)
+
+
+def test_decorator_registrar_names_the_op_from_op_name_or_the_function():
+    from infernav.analyzer.parse import python as py
+
+    src = (b"@register_custom_op(mutates_args=['x'])\ndef plain(x): pass\n\n"
+           b"@ops.register_custom_op(op_name='renamed')\ndef inner(x): pass\n\n@other\ndef no(x): pass\n")
+    facts = py.extract(src, "m.py", {"module": "m", "is_package": False, "python_op_registrars": ["register_custom_op"]})
+    assert sorted((r[2], r[3]) for r in facts["regs"]) == [("plain", "plain"), ("renamed", "inner")]

@@ -39,7 +39,6 @@ def _bug_split_drops_lock(tree_cls):
 
 
 def _bug_match_no_touch(tree_cls):
-    tree_cls.clock_skip = True
     orig = tree_cls._match_prefix_helper
 
     def helper(self, node, key):
