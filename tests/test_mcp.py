@@ -257,7 +257,7 @@ def test_notes_for_a_symbol_are_the_notes_show_lists(server, cli, request, frame
 
 def test_frameworks_lists_every_pin_and_how_to_build_what_is_missing(server):
     got = {f["framework"]: f for f in ok(server.call("frameworks"))["frameworks"]}
-    assert set(got) == {"vllm", "ksanallm", "ghost"}
+    assert set(got) == {"vllm", "ksanallm", "sglang", "ghost"}
     ghost = got["ghost"]["versions"][0]
     assert ghost["indexed"] is False and ghost["source"] is False and "infernav fetch ghost@1" in ghost["how"]
 

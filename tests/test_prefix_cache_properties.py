@@ -1,4 +1,4 @@
-"""Stateful property tests of both prefix caches, through the shared `PrefixCache` interface.
+"""Stateful property tests of the three prefix caches, through the shared `PrefixCache` interface.
 
 A hypothesis state machine plays a scheduler: requests arrive (prompts cut from a few templates
 over a tiny vocabulary, so they share prefixes and collide), are matched and admitted in chunks,
@@ -31,7 +31,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
 
 from infernav.reimpl.prefix_cache import HashChainCache, OutOfBlocksError, PrefixCache, TreeCache
-from infernav.reimpl.prefix_cache.invariants import check_hash_chain, check_tree, freed_while_held
+from infernav.reimpl.prefix_cache.invariants import check_hash_chain, check_radix, check_tree, freed_while_held
+from infernav.reimpl.prefix_cache.radix import RadixPrefixCache
 
 EXAMPLES = 600
 SETTINGS = settings(max_examples=EXAMPLES, stateful_step_count=30, deadline=None,
@@ -216,7 +217,16 @@ class TreeMachine(CacheMachine):
         self.cache.free(rid)
 
 
-@pytest.mark.parametrize("machine", [HashChainMachine, TreeMachine], ids=["hash_chain", "tree"])
+class RadixMachine(CacheMachine):
+    """SGLang's radix tree (reimpl/prefix_cache/radix.py) behind the interface."""
+    make_cache = staticmethod(lambda n, b: RadixPrefixCache(n, b))
+    check_state = staticmethod(check_radix)
+
+    def _known(self):
+        return self.cache._reqs
+
+
+@pytest.mark.parametrize("machine", [HashChainMachine, TreeMachine, RadixMachine], ids=["hash_chain", "tree", "radix"])
 def test_cache_properties(machine, capsys):
     machine.passed = machine.invalid = 0
     run_state_machine_as_test(machine, settings=SETTINGS)

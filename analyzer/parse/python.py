@@ -142,6 +142,7 @@ def extract(source: bytes, path: str, context: dict[str, Any]) -> FileFacts:
     _link_parents(spans, defs)
     _docstrings(caps, defs, spans)
     calls, regs = _calls(caps, defs, spans, registrars)
+    regs += _decorator_registrations(defs, registrars)
     imports: list = []
     for node in caps.get("import", ()):
         _imports(node, module, is_package, imports)
@@ -312,6 +313,22 @@ def _calls(caps, defs: list, spans: list, registrars: tuple[str, ...]) -> tuple[
             if reg is not None:
                 regs.append(reg)
     return calls, regs
+
+
+_OP_NAME = re.compile(r"""\bop_name\s*=\s*["']([A-Za-z_]\w*)["']""")
+
+
+def _decorator_registrations(defs: list, registrars: tuple[str, ...]) -> list:
+    """`@register_custom_op(...)` over a function (SGLang): the op is named by a literal `op_name`,
+    else by the function; the function is the op's implementation."""
+    regs = []
+    for d in defs if registrars else ():
+        for deco in d["decos"] if d["kind"] == "function" else ():
+            if deco.split("(", 1)[0].strip().rsplit(".", 1)[-1] in registrars:
+                m = _OP_NAME.search(deco)
+                regs.append(("py_custom_op", "", m.group(1) if m else d["name"], d["name"], d["line"], d["end"],
+                             d["parent"]))
+    return regs
 
 
 def _custom_op_registration(args, line: int, end: int, owner: int):

@@ -156,7 +156,10 @@ def module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
     part of the name, as in Python and PyCG: `nest/imported.py` is `nest.imported`; vLLM's names
     (one package chain from the root) are its import paths."""
     packages = {p.rsplit("/", 1)[0] for p in paths if p.endswith("/__init__.py")}
-    roots = {""} | {_parent(d) for d in packages if _parent(d) not in packages}
+    # A package below a regular package is importable through it even across folders without
+    # __init__.py (SGLang: sglang/__init__.py, no sglang/srt/__init__.py, sglang/srt/layers/
+    # __init__.py is `sglang.srt.layers`), so only a package with no package above it makes a root.
+    roots = {""} | {_parent(d) for d in packages if not _below_a_package(d, packages)}
     root_of: dict[str, str] = {}   # folder -> its nearest import root (itself included)
 
     def nearest(folder: str) -> str:
@@ -185,6 +188,14 @@ def module_names(paths: list[str]) -> dict[str, tuple[str, bool]]:
         rel = stem[len(base) + 1:] if base else stem
         out[p] = (rel.replace("/", "."), is_pkg)
     return out
+
+
+def _below_a_package(folder: str, packages: set[str]) -> bool:
+    while "/" in folder:
+        folder = _parent(folder)
+        if folder in packages:
+            return True
+    return False
 
 
 def _parent(path: str) -> str:

@@ -96,3 +96,36 @@ def check_tree(m: PrefixCacheManager) -> None:
     assert not set(free_ids) & set(held), "a free block is also held"
     assert sorted(free_ids + list(held)) == list(range(m.num_device_blocks)), "device blocks lost or duplicated"
     assert m.get_usable_block_number() + m.get_used_block_number() == m.num_device_blocks
+
+
+def check_radix(cache) -> None:
+    """`RadixPrefixCache`: locks equal the requests holding a node below, sizes and evictable
+    leaves follow the locks, and every KV slot is in exactly one place (free, the tree, or one
+    request's own tail)."""
+    tree = cache.tree
+    locked = Counter()
+    for req in cache._reqs.values():
+        node = req.last_node if not req.prefix else tree.root
+        while node is not tree.root:
+            locked[id(node)] += 1
+            node = node.parent
+    nodes, stack = [], list(tree.root.children.values())
+    while stack:
+        n = stack.pop()
+        nodes.append(n)
+        stack.extend(n.children.values())
+    for n in nodes:
+        assert n.lock_ref == locked[id(n)], f"node {n.key[:4]}: lock_ref {n.lock_ref}, held by {locked[id(n)]}"
+        assert len(n.key) == len(n.value) > 0, "a node's key and value differ in length"
+        assert n.parent.children.get(tree.child_key(n.key)) is n, "a child under the wrong key"
+    assert tree.evictable_size() == sum(len(n.key) for n in nodes if n.lock_ref == 0), "evictable size"
+    assert tree.protected_size() == sum(len(n.key) for n in nodes if n.lock_ref > 0), "protected size"
+    leaves = {n for n in nodes if n.lock_ref == 0 and not n.children}
+    assert tree.evictable_leaves == leaves, "evictable leaves are not the unlocked leaves"
+    places = Counter(cache.free_slots)
+    places.update(v for n in nodes for v in n.value)
+    for req in cache._reqs.values():
+        if not req.prefix:
+            places.update(req.slots[req.protected:])
+    assert all(c == 1 for c in places.values()), "a KV slot is in two places"
+    assert set(places) == set(range(cache.num_blocks * cache.block_size)), "a KV slot is lost"
