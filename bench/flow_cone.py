@@ -4,12 +4,13 @@ incremental solver NOTES "Python resolution" plans.
   python bench/flow_cone.py [FILE ...]      # paths inside vllm/, default: five files
 
 Runs the whole resolution on the index's stored facts with each solver variable tagged by the
-module whose declare/build pass created it, then, per FILE, walks the final copy edges (static
-ones and those that hooks added while solving) forward from that module's variables. The cone is
-a LOWER bound of what an edit of the file could change: a hook (a call site, an attribute load)
-also makes a variable depend on the values of its trigger variable, and those dependencies are
-not edges. Variables created by deferred work are tagged with the last module built. Writes
-bench/results/flow_cone.json.
+module whose declare/build pass created it, then, per FILE, walks forward from that module's
+variables over two kinds of dependency: the final copy edges (static ones and those hooks added
+while solving), and hook dependencies (while a hook of variable u runs, every variable it adds
+values or copy edges to depends on u: a call site on its callee, an attribute load on its base).
+`copy_cone` uses the first only (a lower bound), `cone` both (what a cone re-solve would redo,
+up to work that `later` defers, which has no trigger). Variables created by deferred work are
+tagged with the last module built. Writes bench/results/flow_cone.json.
 """
 from __future__ import annotations
 
@@ -31,9 +32,31 @@ def tagged_solve(files: list, settings: dict) -> tuple[list[int], dict, list[str
     """(owner module index per variable, the final copy edges, module paths)."""
     from infernav.analyzer.resolve import _resolve, python_flow, python_solver
 
-    cur, owner, keep = [-1], [], {}
+    cur, owner, keep, trig, deps = [-1], [], {}, [-1], {}
     flow, solver = python_flow.Flow, python_solver.Solver
     declare, build, var, release = flow._declare, flow._build, solver.var, flow.release
+    add, copy, hook, drain = solver.add, solver.copy, solver.hook, solver._drain
+
+    def note(v):
+        if trig[0] >= 0 and trig[0] != v:
+            deps.setdefault(trig[0], set()).add(v)
+
+    def traced_add(self, v, vals):
+        note(v)
+        add(self, v, vals)
+
+    def traced_copy(self, src, dst):
+        note(dst)
+        copy(self, src, dst)
+
+    def traced_hook(self, v, fn):
+        def run(new, v=v, fn=fn):
+            outer, trig[0] = trig[0], v
+            try:
+                fn(new)
+            finally:
+                trig[0] = outer
+        hook(self, v, run)
 
     def tag(step):
         def run(self, fi):
@@ -50,21 +73,26 @@ def tagged_solve(files: list, settings: dict) -> tuple[list[int], dict, list[str
         release(self)
 
     flow._declare, flow._build, solver.var, flow.release = tag(declare), tag(build), tagged_var, keep_edges
+    solver.add, solver.copy, solver.hook = traced_add, traced_copy, traced_hook
     try:
         _resolve(files, settings)
     finally:
         flow._declare, flow._build, solver.var, flow.release = declare, build, var, release
-    return owner, keep["succ"], keep["paths"]
+        solver.add, solver.copy, solver.hook = add, copy, hook
+    return owner, keep["succ"], deps, keep["paths"]
 
 
-def cone(owner: list[int], succ: dict, fi: int) -> tuple[int, int, int]:
+def cone(owner: list[int], graphs: list[dict], fi: int) -> tuple[int, int, int]:
+    """(own variables, variables reached over the union of `graphs`, modules they belong to)."""
     start = [v for v, o in enumerate(owner) if o == fi]
     seen, queue = set(start), deque(start)
     while queue:
-        for s in succ.get(queue.popleft(), ()):
-            if s not in seen:
-                seen.add(s)
-                queue.append(s)
+        v = queue.popleft()
+        for g in graphs:
+            for s in g.get(v, ()):
+                if s not in seen:
+                    seen.add(s)
+                    queue.append(s)
     return len(start), len(seen), len(Counter(owner[v] for v in seen))
 
 
@@ -77,14 +105,18 @@ def main() -> None:
     gc.disable()
     files = [marshal.loads(b) for (b,) in conn.execute("SELECT facts FROM files WHERE facts IS NOT NULL")]
     t = time.perf_counter()
-    owner, succ, paths = tagged_solve(files, ref.settings)
+    owner, succ, deps, paths = tagged_solve(files, ref.settings)
     rows = []
     for target in targets:
-        own, reached, modules = cone(owner, succ, paths.index(target))
-        rows.append({"file": target, "own_vars": own, "cone_vars": reached,
-                     "cone_share_pct": round(100 * reached / len(owner), 2), "cone_modules": modules})
-        print(f"{target}: {own} own variables; forward cone {reached} variables "
-              f"({rows[-1]['cone_share_pct']} % of {len(owner)}) in {modules} of {len(paths)} modules")
+        fi = paths.index(target)
+        own, lower, lower_mods = cone(owner, [succ], fi)
+        _, reached, modules = cone(owner, [succ, deps], fi)
+        rows.append({"file": target, "own_vars": own, "copy_cone_vars": lower, "copy_cone_modules": lower_mods,
+                     "cone_vars": reached, "cone_share_pct": round(100 * reached / len(owner), 2),
+                     "cone_modules": modules})
+        print(f"{target}: {own} own variables; copy edges reach {lower} ({lower_mods} modules); with hook "
+              f"dependencies {reached} ({rows[-1]['cone_share_pct']} % of {len(owner)}) in {modules} of "
+              f"{len(paths)} modules")
     out = Path(__file__).resolve().parent / "results" / "flow_cone.json"
     out.write_text(json.dumps({"framework": ref.key, "variables": len(owner), "modules": len(paths),
                                "solve_s": round(time.perf_counter() - t, 2), "load_avg": os.getloadavg()[0],
