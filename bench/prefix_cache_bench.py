@@ -8,18 +8,20 @@ budget per step, chunked prefill, preemption of the newest request when blocks r
 
 - ours/hash: `HashChainCache` (our vLLM v1 reimplementation),
 - vllm:      the same adapter over vLLM's own `KVCacheManager`/`BlockPool`/`Request`,
-- ours/tree: `TreeCache` (our KsanaLLM reimplementation).
+- ours/tree: `TreeCache` (our KsanaLLM reimplementation),
+- ours/radix: `RadixPrefixCache` (our SGLang RadixCache reimplementation, pages of BLOCK tokens).
 
 Workloads: `chat` (multi-turn conversations on a few shared system prompts; a turn's prompt is
 the whole conversation so far, released when the previous turn finishes), `fewshot` (a few long
-few-shot templates, short questions and answers), `random` (unrelated prompts: the no-hit
-baseline). Hit rate = prompt tokens whose prefill was skipped / prompt tokens admitted.
+few-shot templates, short questions and answers), `tot` (agentic tree of thought: branches that
+continue their parent's answer), `random` (unrelated prompts: the no-hit baseline). Hit rate = prompt tokens whose prefill was skipped / prompt tokens admitted.
 Speed = cache operations (match, allocate, commit, free) per second of time spent inside the
 cache, best of --repeat interleaved replays; ratio = ours / vLLM's. ours/hash and vllm must make
 identical decisions on every trace (checked: same number of operations, same results).
 
 Then the full differential oracle: --oracle-traces seeded random traces (tests/oracle).
-Everything printed comes from this one run; a JSON copy goes to bench/out/prefix_cache.json.
+Everything printed comes from this one run; a JSON copy goes to bench/out/prefix_cache.json
+(or --out).
 """
 from __future__ import annotations
 
@@ -88,7 +90,23 @@ def random_prompts(seed: int = 3) -> tuple[list[Job], int]:
     return jobs, 768
 
 
-WORKLOADS = {"chat": chat, "fewshot": fewshot, "random": random_prompts}
+def tree_of_thought(seed: int = 4) -> tuple[list[Job], int]:
+    """Agentic tree of thought: per problem a root request, then 3 branches continuing its answer,
+    then 3 branches of each (13 requests a problem); a node's prompt is its parent's prompt plus
+    the parent's output plus a short instruction, released when the parent finishes."""
+    rng = random.Random(seed)
+    system = words(rng, 400)
+
+    def node(rid: str, prompt: list[int], depth: int) -> Job:
+        out = words(rng, rng.randint(40, 90))
+        kids = tuple(node(f"{rid}.{b}", prompt + out + words(rng, rng.randint(10, 30)), depth + 1)
+                     for b in range(3)) if depth < 2 else None
+        return Job(rid, prompt, out, then=kids)
+
+    return [node(f"t{i}", system + words(rng, rng.randint(100, 300)), 0) for i in range(16)], 768
+
+
+WORKLOADS = {"chat": chat, "fewshot": fewshot, "tot": tree_of_thought, "random": random_prompts}
 
 
 # --------------------------------------------------------------------------- replay
@@ -174,8 +192,8 @@ def replay(cache, jobs: list[Job], budget: int = 4096, max_running: int = 48) ->
             if done:
                 cache.free(job.rid)
                 running.remove(job)
-                if job.then is not None:
-                    waiting.append(_copy(job.then))
+                for nxt in job.then if isinstance(job.then, tuple) else (job.then,) if job.then else ():
+                    waiting.append(_copy(nxt))
     return {"admitted_prompt_tokens": admitted, "prefill_tokens_saved": saved,
             "hit_rate": saved / admitted if admitted else 0.0, "preemptions": preemptions, "steps": steps}
 
@@ -192,12 +210,14 @@ def pickle_sha256(parent, tokens):
 
 def run_cache(kind: str, jobs: list[Job], num_blocks: int):
     from infernav.reimpl.prefix_cache import HashChainCache, TreeCache
+    from infernav.reimpl.prefix_cache.radix import RadixPrefixCache
     from sides import RealHashChainCache
 
     make = {"ours/hash": lambda: HashChainCache(num_blocks + 1, BLOCK),
             "ours/hash+pickle": lambda: HashChainCache(num_blocks + 1, BLOCK, hash_fn=pickle_sha256),
             "vllm": lambda: RealHashChainCache(num_blocks + 1, BLOCK),
-            "ours/tree": lambda: TreeCache(num_blocks, BLOCK)}[kind]
+            "ours/tree": lambda: TreeCache(num_blocks, BLOCK),
+            "ours/radix": lambda: RadixPrefixCache(num_blocks, BLOCK)}[kind]
     timed = Timed(make())
     gc.collect()
     result = replay(timed, jobs)
@@ -216,7 +236,7 @@ def inner(args) -> int:
     from sides import OurSide, RealSide
 
     RealSide(2, 1, 8)  # import vLLM before any timing
-    kinds = ["ours/hash", "ours/hash+pickle", "vllm", "ours/tree"]
+    kinds = ["ours/hash", "ours/hash+pickle", "vllm", "ours/tree", "ours/radix"]
     report = {"workloads": {}, "block_size": BLOCK, "repeat": args.repeat}
     print(f"{'workload':9} {'cache':16} {'hit rate':>8} {'preempt':>7} {'ops':>7} {'ops/s':>9} {'vs vLLM':>8}")
     for name, make in WORKLOADS.items():
@@ -247,9 +267,9 @@ def inner(args) -> int:
         print(f"\noracle: {result['disagreements']} disagreements over {result['traces']} traces "
               f"(seeds 0..{args.oracle_traces - 1}), {result['calls_compared']} calls compared, "
               f"{result['seconds']} s; coverage {result['coverage']}")
-    out = HERE / "out"
-    out.mkdir(exist_ok=True)
-    (out / "prefix_cache.json").write_text(json.dumps(report, indent=1))
+    out = Path(args.out) if args.out else HERE / "out" / "prefix_cache.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=1))
     return 0
 
 
@@ -258,6 +278,7 @@ def main() -> int:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--oracle-traces", type=int, default=1000)
     ap.add_argument("--quick", action="store_true", help="an eighth of each workload (smoke run)")
+    ap.add_argument("--out", help="JSON of the run (default bench/out/prefix_cache.json; bench/results/ for a reference run)")
     ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--vllm-root", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -272,7 +293,8 @@ def main() -> int:
         print(f"cannot run the benchmark: {exc}", file=sys.stderr)
         return 1
     cmd = [stamp["python"], __file__, "--inner", "--vllm-root", stamp["vllm_root"],
-           "--repeat", str(args.repeat), "--oracle-traces", str(args.oracle_traces)] + (["--quick"] if args.quick else [])
+           "--repeat", str(args.repeat), "--oracle-traces", str(args.oracle_traces)] + (["--quick"] if args.quick else []) \
+        + (["--out", str(Path(args.out).resolve())] if args.out else [])
     return subprocess.call(cmd, env=build_venv.oracle_env())
 
 
