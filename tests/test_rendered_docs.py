@@ -26,3 +26,22 @@ def test_the_render_check_can_fail(tmp_path):
     r = subprocess.run([sys.executable, str(REPO / "bench" / "render_test_timing.py"), str(alt), str(second), "--check"],
                        capture_output=True, text=True)
     assert r.returncode == 1 and "stale" in r.stdout
+
+
+def _render(script: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / "bench" / script), *args], capture_output=True, text=True,
+                          cwd=REPO / "bench")
+
+
+def test_oracle_and_prefix_tables_are_rendered_from_their_results(tmp_path):
+    """The vLLM oracle tables and the three-cache table are what their JSON renders, and a changed
+    JSON makes the check fail."""
+    import json
+
+    assert _render("render_tables.py", "--check").returncode == 0
+    assert _render("render_prefix_bench.py", "--check").returncode == 0
+    data = json.loads((REPO / "bench" / "results" / "prefix_cache_3engines.json").read_text())
+    data["workloads"]["chat"]["ours/radix"]["hit_rate"] = 0.5
+    alt = tmp_path / "p.json"
+    alt.write_text(json.dumps(data))
+    assert _render("render_prefix_bench.py", str(alt), "--check").returncode == 1
