@@ -49,10 +49,12 @@ def breakable(text: Any) -> str:
 def title(text: Any) -> str:
     """A page title for the front matter: themes print titles unescaped (mkdocs' Jinja does not
     autoescape; `striptags` even decodes references), so a title loses the characters HTML reads
-    (`<>&"'` and backticks, controls) to '?'. The page's heading shows the exact text."""
+    (`<>&"'` and backticks, controls) to '?'. An apostrophe becomes the typographic one (U+2019,
+    nothing HTML reads), so "SGLang's" does not show as "SGLang?s" in the header and the tab. The
+    page's heading shows the exact text."""
     import json
 
-    return json.dumps(_TITLE_UNSAFE.sub("?", str(text)).strip() or "?")
+    return json.dumps(_TITLE_UNSAFE.sub("?", str(text).replace("'", "\u2019")).strip() or "?")
 
 
 def url(link: str) -> str:
