@@ -93,6 +93,18 @@ vllm_index = _session_index("vllm")
 ksana_index = _session_index("ksanallm")
 
 
+@pytest.fixture(scope="session")
+def sglang_index():
+    """SGLang's pinned sdist, indexed; skips (saying why) where PyPI cannot be reached."""
+    os.environ.pop("INFERNAV_PINS", None)
+    try:
+        idx = _real_index("sglang")
+    except Exception as exc:  # no network to PyPI, a full disk: say which
+        pytest.skip(f"the pinned SGLang sdist cannot be fetched: {str(exc).splitlines()[0]}")
+    yield idx
+    idx.close()
+
+
 # ---------------------------------------------------------------------------- vLLM oracle venv
 ORACLE_DIR = Path(__file__).parent / "oracle"
 

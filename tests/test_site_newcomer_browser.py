@@ -114,16 +114,19 @@ def test_mechanism_page_engines_side_by_side_graph_zoom_and_links(site, chromium
 
 def _compared_cells_linked(page) -> None:
     """Each engine's claim in the "Compared" table links the symbol it is about (the cross note's
-    [[refs]]), with a short label; KsanaLLM's only where its index was built into the site."""
+    [[refs]]), with a short label; KsanaLLM's and SGLang's only where their index was built into the site."""
     cells = page.evaluate("""() => { const t = document.querySelector('h2#compared ~ table, h2#compared ~ * table');
         const head = [...t.querySelectorAll('thead th')].map(th => th.textContent.trim());
         return [...t.querySelectorAll('tbody tr')].map(tr => Object.fromEntries([...tr.children]
             .map((td, k) => [head[k], [...td.querySelectorAll('a[href]')].map(a => a.textContent)]))); }""")
     assert len(cells) >= 6
     assert all(row["vLLM"] for row in cells), cells
-    assert all(len(t) < 60 for row in cells for t in row["vLLM"] + row["KsanaLLM"])
+    assert all(len(t) < 60 for row in cells for t in row["vLLM"] + row["KsanaLLM"] + row.get("SGLang", []))
     if page.locator(".tabbed-labels label", has_text="ksanallm").count():
         assert sum(bool(row["KsanaLLM"]) for row in cells) >= 5, cells
+    # Every SGLang claim, where the table has an SGLang column (the scheduler's compares two engines).
+    if "SGLang" in cells[0] and page.locator(".tabbed-labels label", has_text="sglang").count():
+        assert all(row["SGLang"] for row in cells), cells
 
 
 def test_scheduler_mechanism_page_compares_the_engines_claim_by_claim(site, chromium):

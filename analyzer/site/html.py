@@ -49,10 +49,12 @@ def breakable(text: Any) -> str:
 def title(text: Any) -> str:
     """A page title for the front matter: themes print titles unescaped (mkdocs' Jinja does not
     autoescape; `striptags` even decodes references), so a title loses the characters HTML reads
-    (`<>&"'` and backticks, controls) to '?'. The page's heading shows the exact text."""
+    (`<>&"'` and backticks, controls) to '?'. An apostrophe becomes the typographic one (U+2019,
+    nothing HTML reads), so "SGLang's" does not show as "SGLang?s" in the header and the tab. The
+    page's heading shows the exact text."""
     import json
 
-    return json.dumps(_TITLE_UNSAFE.sub("?", str(text)).strip() or "?")
+    return json.dumps(_TITLE_UNSAFE.sub("?", str(text).replace("'", "\u2019")).strip() or "?")
 
 
 def url(link: str) -> str:
@@ -114,11 +116,20 @@ def summary_html(body: str, limit: int = 320) -> str:
     return "".join(f"<code>{esc(p)}</code>" if i % 2 else esc(p) for i, p in enumerate(parts))
 
 
+def _ref_label(ref: str) -> str:
+    """A [[reference]] in a summary: code, its last two parts without the framework prefix (a
+    card is narrow; the full name would break mid-word), with a zero-width break after the
+    separator so it wraps there."""
+    name = re.sub(r"^[A-Za-z0-9_]+:(?!:)", "", ref.strip())
+    sep = "::" if "::" in name else "."
+    return (sep + "\u200b").join(name.split(sep)[-2:])
+
+
 def _first_paragraph(body: str) -> str:
     for para in re.split(r"\n\s*\n", body):
         p = para.strip()
         if p and not p.startswith(("#", "```", "|", "-", "!!!")):
-            return REF.sub(lambda m: m.group(1), re.sub(r"\s+", " ", p))[:400]
+            return REF.sub(lambda m: f"`{_ref_label(m.group(1))}`", re.sub(r"\s+", " ", p))[:400]
     return ""
 
 

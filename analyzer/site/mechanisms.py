@@ -56,7 +56,9 @@ class MechanismPages:
         if not notes:
             parts.append('<p class="inav-missing">No note covers this mechanism yet.</p>')
         parts += self._comparison(notes, page)
-        engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", e))
+        # Engines in the pins file's order (the order of the Compared table's columns), cross last.
+        order = {fw: i for i, fw in enumerate(self.fw)}
+        engines = sorted({n.framework for n in notes}, key=lambda e: (e == "cross", order.get(e, len(order)), e))
         if engines:
             parts += ["## The notes, engine by engine", "", '<div class="inav-side">']
             for engine in engines:
@@ -68,7 +70,7 @@ class MechanismPages:
                         f'{badge(fresh)}<p>{summary_html(n.body)}</p></div>')
                 parts.append("</div>")
             parts += ["</div>", ""]
-        fws = sorted({a.framework for n in notes for a in n.anchors if a.framework in self.fw})
+        fws = [fw for fw in self.fw if any(a.framework == fw for n in notes for a in n.anchors)]
         if fws:
             parts += ["## Code and call graph, per engine", ""]
         for fw in fws:

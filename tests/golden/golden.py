@@ -33,7 +33,7 @@ def frameworks_of(query: str) -> set[str]:
     """Frameworks a query reads (`-f NAME`, default vllm; notes read every pinned one)."""
     args = shlex.split(query)
     if args[0] == "notes":
-        return {"vllm", "ksanallm"}
+        return {"vllm", "ksanallm", "sglang"}
     if "-f" in args:
         return {args[args.index("-f") + 1].split("@")[0]}
     return {"vllm"}
