@@ -294,7 +294,7 @@ def test_notes_and_mechanisms_are_resources(server, cli):
         if n["mechanism"] == "prefix-cache":
             assert n["title"] in page
             for a in n["anchors"]:
-                assert (a.split(":", 1)[1] if a.startswith(("vllm:", "ksanallm:")) else a) in page
+                assert (a.split(":", 1)[1] if a.startswith(("vllm:", "ksanallm:", "sglang:")) else a) in page
 
 
 def test_unknown_resources_are_mcp_errors_with_the_cli_message(server):
