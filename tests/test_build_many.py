@@ -8,28 +8,11 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import MINI_PINS
+from test_pyflow import PINS as PYFLOW_PINS
 
 FIXTURES = Path(__file__).parent / "fixtures"
-PINS = """
-[mini]
-source = "git"
-url = "file:///nonexistent/mini.git"
-default = "1"
-roots = ["app", "csrc"]
-python_op_namespace = "vllm"
-
-[mini.torch_extension_names]
-"" = "_C"
-
-[pyflow]
-source = "git"
-url = "file:///nonexistent/pyflow.git"
-default = "1"
-roots = ["flow", "csrc"]
-
-[pyflow.torch_extension_names]
-"" = "_C"
-"""
+PINS = MINI_PINS + PYFLOW_PINS   # the two fixture frameworks, pinned as their own tests pin them
 
 
 def _dump(path: Path) -> list:
