@@ -56,20 +56,29 @@ def _python_header(lines) -> list[str]:
 
 def _python_colon(code: str, depth: int) -> int | None:
     """Where the header's closing ':' is on this line (bracket depth 0, outside strings)."""
+    for i, c, d in _code_chars(code, depth, "([{", ")]}"):
+        if c == ":" and d <= 0:
+            return i
+    return None
+
+
+def _code_chars(code: str, depth: int, opens: str, closes: str):
+    """(index, character, bracket depth after it) of each character of a line outside string
+    quotes: the one scanner under both headers' "where does the header end" rules."""
     quote = None
     for i, c in enumerate(code):
         if quote:
             if c == quote:
                 quote = None
-        elif c in "\"'":
+            continue
+        if c in "\"'":
             quote = c
-        elif c in "([{":
+            continue
+        if c in opens:
             depth += 1
-        elif c in ")]}":
+        elif c in closes:
             depth -= 1
-        elif c == ":" and depth <= 0:
-            return i
-    return None
+        yield i, c, depth
 
 
 def _cpp_header(lines) -> list[str]:
@@ -79,17 +88,9 @@ def _cpp_header(lines) -> list[str]:
         code, in_block = _strip_block_comments(raw, in_block)
         code = _strip_comment(code, "//")
         cut = None
-        quote = None
-        for i, c in enumerate(code):
-            if quote:
-                if c == quote:
-                    quote = None
-            elif c in "\"'":
-                quote = c
-            elif c == "(":
-                depth, opened = depth + 1, True
-            elif c == ")":
-                depth -= 1
+        for i, c, depth in _code_chars(code, depth, "(", ")"):
+            if c == "(":
+                opened = True
             elif depth <= 0 and (c in "{;" or (opened and c == ":" and code[i - 1:i] != ":"
                                                 and code[i + 1:i + 2] != ":")):
                 cut = i                 # the body, a declaration's end, or a member-initializer list
