@@ -40,24 +40,31 @@ def splice(text: str, name: str, body: str) -> str:
     return pat.sub(lambda m: m.group(1) + body + "\n" + m.group(2), text, count=1)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    check = "--check" in argv
-    paths = [a for a in argv if a != "--check"]
-    data = json.loads(Path(paths[0] if paths else DEFAULT).read_text())
+def render_into(parts: list[tuple[str, Path, str]], check: bool, what: str = "tables") -> int:
+    """Splice each (marker name, doc, body) into its doc; with `check`, write nothing and return 1
+    if any doc differs from what it renders. The one write-or-check loop of the renderers."""
     stale = []
-    for key, (name, doc, unit) in DOCS.items():
+    for name, doc, body in parts:
         old = doc.read_text()
-        new = splice(old, name, render(data[key], data["command"], unit))
+        new = splice(old, name, body)
         if new != old:
             stale.append(str(doc))
             if not check:
                 doc.write_text(new)
     if check and stale:
-        print("stale tables in: " + ", ".join(stale))
+        print(f"stale {what} in: " + ", ".join(stale))
         return 1
-    print(("checked " if check else "rendered ") + ", ".join(str(d) for _, d, _ in DOCS.values()))
+    print(("checked " if check else "rendered ") + ", ".join(dict.fromkeys(str(doc) for _, doc, _ in parts)))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    check = "--check" in argv
+    paths = [a for a in argv if a != "--check"]
+    data = json.loads(Path(paths[0] if paths else DEFAULT).read_text())
+    return render_into([(name, doc, render(data[key], data["command"], unit))
+                        for key, (name, doc, unit) in DOCS.items()], check)
 
 
 if __name__ == "__main__":

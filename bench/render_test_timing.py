@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from render_tables import splice  # noqa: E402
+from render_tables import render_into  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT = [REPO / "bench" / "results" / "test_suite_timing.json",
@@ -92,20 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     check = "--check" in argv
     paths = [Path(a) for a in argv if a != "--check"] or DEFAULT
     data = [{**json.loads(p.read_text()), "_file": _rel(p)} for p in paths]
-    stale = []
-    for name, doc, body in (("test_timing_readme", REPO / "README.md", readme(data)),
-                            ("test_timing", REPO / "docs" / "dev" / "NOTES.md", notes(data))):
-        old = doc.read_text()
-        new = splice(old, name, body)
-        if new != old:
-            stale.append(str(doc))
-            if not check:
-                doc.write_text(new)
-    if check and stale:
-        print("stale test timing in: " + ", ".join(stale))
-        return 1
-    print("checked" if check else "rendered", "README.md, docs/dev/NOTES.md")
-    return 0
+    return render_into([("test_timing_readme", REPO / "README.md", readme(data)),
+                        ("test_timing", REPO / "docs" / "dev" / "NOTES.md", notes(data))], check, "test timing")
 
 
 if __name__ == "__main__":
