@@ -20,6 +20,7 @@ from typing import Callable, Iterator
 from . import store
 from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
 from .parse.languages import needs_module_name
+from .resolve import RESOLVER_VERSION
 from . import sources
 from .sources import FrameworkRef, home, walk
 
@@ -41,6 +42,7 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)   # (path, why)
     seconds: dict[str, float] = field(default_factory=dict)
     reason: str = ""              # why a cold build happened, if not asked for
+    reresolve: bool = False       # the stored graph came from another resolver version
 
 
 def _usable_cores() -> int:
@@ -183,7 +185,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
     present = {p for p, *_ in scanned}
     deleted = [p for p in stored if p not in present]
     report.deleted = len(deleted)
-    if report.mode == "incremental" and not todo and not deleted:
+    if report.mode == "incremental" and not todo and not deleted and not report.reresolve:
         return _up_to_date(path, conn, touched, report, t0)
 
     t1 = time.perf_counter()
@@ -193,7 +195,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
     report.seconds["parse"] = time.perf_counter() - t1
     if after_parse:
         after_parse()
-    if report.mode == "incremental" and not deleted and _same_facts(conn, parsed, stored):
+    if report.mode == "incremental" and not deleted and not report.reresolve and _same_facts(conn, parsed, stored):
         # Resolution is a pure function of the facts: the derived tables stay as they are.
         return _up_to_date(path, conn, touched, report, t0, rows=[r[:7] for r in parsed])
     t2 = time.perf_counter()
@@ -251,6 +253,9 @@ def _open_previous(path: Path, root: Path, fingerprint: str, force: bool, report
         report.reason = f"source moved ({meta.get('root')} -> {root})"
     else:
         report.mode = "incremental"
+        if meta.get("resolver_version") != str(RESOLVER_VERSION):
+            report.reresolve = True
+            report.reason = "resolution changed since the last index; re-resolving the stored facts"
         return conn, store.file_states(conn)
     return conn, {}
 
@@ -345,7 +350,8 @@ def _unmarshal_facts(parsed: list, conn, unchanged: list[str], report: IndexRepo
 def _meta(ref: FrameworkRef, root: Path, fingerprint: str, report: IndexReport, graph) -> dict:
     return {
         "framework": ref.name, "version": ref.version, "root": str(root),
-        "extractor_version": EXTRACTOR_VERSION, "parse_context": fingerprint, "files": report.files,
+        "extractor_version": EXTRACTOR_VERSION, "resolver_version": RESOLVER_VERSION,
+        "parse_context": fingerprint, "files": report.files,
         "symbols": report.symbols, "edges": report.edges, "overrides": len(graph.overrides),
         "resolved_calls": graph.resolved_calls, "unresolved_calls": graph.unresolved,
         "parse_error_files": "\n".join(report.parse_error_files),

@@ -9,7 +9,7 @@ variables over two kinds of dependency: the final copy edges (static ones and th
 while solving), and hook dependencies (while a hook of variable u runs, every variable it adds
 values or copy edges to depends on u: a call site on its callee, an attribute load on its base).
 `copy_cone` uses the first only (a lower bound), `cone` both (what a cone re-solve would redo,
-up to work that `later` defers, which has no trigger). Variables created by deferred work are
+up to the decisions `at_fixpoint` runs, which have no trigger). Variables those decisions make are
 tagged with the last module built. Writes bench/results/flow_cone.json.
 """
 from __future__ import annotations

@@ -38,6 +38,7 @@ class Apply(Builtins):
         self.site_targets: dict[tuple, dict[int, tuple[str, str]]] = {}   # site key -> sid -> (label, via)
         self.site_external: dict[tuple, set[str]] = {}
         self.site_top: set[tuple] = set()
+        self.site_dispatched: set[tuple] = set()                          # (site key, sid) reached as an override
         self.extra_edges: set[tuple[int, int, int, str, str]] = set()      # decorators, implicit calls
         self.partials: dict[int, tuple[int, list, list]] = {}
         self._applied: set[tuple] = set()
@@ -56,6 +57,8 @@ class Apply(Builtins):
             cur = self.site_targets.setdefault(call.key, {})
             if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
                 cur[sid] = (label, via)
+            if label == "dispatch":      # an override's fan-out: not a merge the too-many cut is for
+                self.site_dispatched.add((call.key, sid))
         else:
             self.extra_edges.add((call.caller, sid, call.line, label, via))
 
@@ -96,11 +99,11 @@ class Apply(Builtins):
             self._container_method(call, v[1], v[2])
 
     def invoke(self, call: Call, sid: int, recv: int | None, label: str) -> None:
-        key = (call.key, sid, recv)
+        self._record(call, sid, label)      # before the check: a flow label beats a dispatch one
+        key = (call.key, sid, recv)         # that reached the same target first
         if key in self._applied:
             return
         self._applied.add(key)
-        self._record(call, sid, label)
         s = self.s
         params = self.param_vars(sid)
         kinds = self.param_kinds(sid)
@@ -213,9 +216,8 @@ class Apply(Builtins):
                 s.copy(self.elem(aid, name), params[j])
                 s.copy(unknown, params[j])
             if dstar is not None:
-                for key in list(self.keys_of.get(aid, ())):
-                    if key not in by_name:
-                        s.copy(self.elem(aid, key), self._vararg_elem(params[dstar], key))
+                self.each_key(aid, lambda key, aid=aid: None if key in by_name else
+                              s.copy(self.elem(aid, key), self._vararg_elem(params[dstar], key)))
 
     def construct(self, call: Call, cid: int) -> None:
         s = self.s
@@ -318,5 +320,4 @@ class Apply(Builtins):
             v = s.vals[vid]
             if v[0] != "s" or v[1] == aid:
                 continue
-            for key in list(self.keys_of.get(v[1], ())):
-                s.copy(self.elem(v[1], key), self.elem(aid, key))
+            self.each_key(v[1], lambda key, src=v[1]: s.copy(self.elem(src, key), self.elem(aid, key)))

@@ -11,7 +11,9 @@ from .graph import COMMON_METHOD_NAMES, MAX_NAME_CANDIDATES
 _ASSUMED_CALLABLE_METHODS = ("__call__", "forward")  # torch.nn.Module instances call forward()
 # A call site the value flow says reaches more defs than this gets none of them: it is kept as an
 # unresolved 'too-many' site (a context-insensitive analysis merges the callers of shared helpers,
-# and past a handful of targets the list is mostly that merge, not what the site calls).
+# and past a handful of targets the list is mostly that merge, not what the site calls). Not
+# counted: the overrides a virtual call reaches (a dispatch fan-out, whatever label won) and what
+# names and types found. The cut is made on the final sets, so it never depends on build order.
 MAX_FLOW_TARGETS = 12
 _SEG = re.compile(r"^([A-Za-z_]\w*)((?:\(\)|\[\])*)$")
 
@@ -49,7 +51,7 @@ def _why_unresolved(external: set[str] | None, top: bool) -> tuple[str, str]:
 class PyCalls:
     """Mixin of PyResolver: the call-resolution half (needs its symbol tables and lookups)."""
 
-    def resolve_calls(self, links) -> None:
+    def resolve_calls(self, links, build_order: list[int] | None = None) -> None:
         """Edges for every call site; `links` (cross_language.PythonLinks) reach other languages.
 
         Per site, the names-and-types answer (`resolve_call`: exact/type/dispatch) and the value
@@ -59,7 +61,7 @@ class PyCalls:
         from .cross_language import link_python_call
         from .python_flow import Flow
 
-        flow = self.flow = Flow(self, links).solve()
+        flow = self.flow = Flow(self, links).solve(build_order)
         g = self.g
         for fi, f in enumerate(self.files):
             ids = self.local_sym[fi]
@@ -77,9 +79,11 @@ class PyCalls:
                         edges.setdefault(dst, (res, "call"))
                 key = ("site", fi, k)
                 found = flow.site_targets.get(key, {})
-                if sum(1 for d, lv in found.items() if lv[0] == "flow" and d not in edges) > MAX_FLOW_TARGETS:
+                merged = [d for d, lv in found.items()
+                          if lv[0] == "flow" and d not in edges and (key, d) not in flow.site_dispatched]
+                if len(merged) > MAX_FLOW_TARGETS:
                     flow.site_top.add(key)     # too many to be useful: say so instead of listing them
-                    found = {d: lv for d, lv in found.items() if lv[0] != "flow"}
+                    found = {d: lv for d, lv in found.items() if d not in merged}
                 for dst, lv in found.items():
                     edges.setdefault(dst, lv)
                 if not edges and link_python_call(self, links, callee, fi, src, line, "pybind"):

@@ -56,12 +56,16 @@ class Flow(Ops, Eval, Names, Values, Apply):
         self.defaults: dict[tuple[int, int], int] = {}    # (sid, parameter) -> its default's variable
 
     # ------------------------------------------------------------------ entry point
-    def solve(self) -> "Flow":
+    def solve(self, build_order: list[int] | None = None) -> "Flow":
+        """Solve the whole program. `build_order` (file indexes) only reorders the building of
+        constraints; the answer is the same for every order (tests/test_flow_order.py)."""
         for fi in range(len(self.files)):
             self._declare(fi)
         self.finish_binds()
         self._external_bases()
         for fi in range(len(self.files)):
+            self._passthrough(fi)
+        for fi in range(len(self.files)) if build_order is None else build_order:
             self._build(fi)
         self.s.run()
         for sid, (orig, dv) in self.decorated.items():
@@ -131,8 +135,13 @@ class Flow(Ops, Eval, Names, Values, Apply):
                 self.globs.setdefault((fi, op[1]), set()).update(op[2])
         for di, plist in fl["params"].items():
             sid = ids[di]
-            self._params[sid] = [self.bind(fi, di, p[0], -1, -1) for p in plist]
+            pv = self._params[sid] = [self.bind(fi, di, p[0], -1, -1) for p in plist]
             self._kinds[sid] = [(p[0], p[1]) for p in plist]
+            for i, (_name, kind, default, _ann) in enumerate(plist):
+                if default is not None:        # made now: a call built before this def reads it
+                    self.defaults[(sid, i)] = self.s.var()
+                if kind in ("v", "w"):
+                    self.s.add1(pv[i], self.s.value(("s", self.alloc(("args", sid, kind)))))
         self.generators.update(ids[di] for di in fl["gens"])
         for j, op in enumerate(fl["ops"]):
             t = op[0]
@@ -241,17 +250,15 @@ class Flow(Ops, Eval, Names, Values, Apply):
         sid = self.py.local_sym[fi][di]
         pv = self._params[sid]
         outer = (fi, d["parent"] if d["parent"] >= 0 else 0)
-        for i, (_name, kind, default, ann) in enumerate(plist):
+        for i, (_name, _kind, default, ann) in enumerate(plist):
             if default is not None:
                 dv = self.ev(default, outer)
                 if dv is not None:
-                    s.copy(dv, pv[i])
-                    self.defaults[(sid, i)] = dv
+                    s.copy(dv, self.defaults[(sid, i)])
+                s.copy(self.defaults[(sid, i)], pv[i])
             cid = self._ann(ann, fi, di)
             if cid is not None:
                 s.add1(pv[i], s.value(("a", cid)))
-            if kind in ("v", "w"):
-                s.add(pv[i], (s.value(("s", self.alloc(("args", sid, kind)))),))
         if d["kind"] == "method" and plist and plist[0][1] == "p" and "staticmethod" not in d["flags"]:
             cls = self.py.local_sym[fi][d["parent"]]
             s.add1(pv[0], s.value(("c" if "classmethod" in d["flags"] else "a", cls)))
@@ -289,13 +296,14 @@ class Flow(Ops, Eval, Names, Values, Apply):
         def settle() -> None:
             """The name is bound to the def itself when a decorator returned it (registries:
             their shared return variable holds every def they registered) or returned nothing
-            callable that is known (outside the index); else to what the decorators returned."""
+            callable that is known (outside the index); else to what the decorators returned.
+            Decided at every fixpoint: once either holds, it stays bound so (both may)."""
             vals = self.s.values_of(cur)
             if ov in vals or TOP in vals or not any(self.s.vals[v][0] in _CALLABLE_KINDS for v in vals):
                 self.s.add1(dv, ov)
             else:
                 self.s.copy(cur, dv)
-        self.s.later(settle)
+        self.s.at_fixpoint(settle)
 
     def _return(self, fi: int, op: tuple) -> None:
         scope = op[1]
@@ -304,10 +312,8 @@ class Flow(Ops, Eval, Names, Values, Apply):
         sid = self.py.local_sym[fi][scope]
         if op[0] == "ret":
             for alt in _alternatives(op[2]):
-                i = self._returned_param(fi, scope, alt)
-                if i is not None:    # `return x` of a parameter: per call, what that call passed
-                    self.passthrough.setdefault(sid, set()).add(i)
-                    continue
+                if self._returned_param(fi, scope, alt) is not None:
+                    continue         # per call, what that call passed (see _passthrough)
                 v = self.ev(alt, (fi, scope))
                 if v is not None:
                     self.s.copy(v, self.ret(sid))
@@ -319,6 +325,20 @@ class Flow(Ops, Eval, Names, Values, Apply):
             self.s.copy(self.iterate(v, None), self.yld(sid))
         else:
             self.s.copy(v, self.yld(sid))
+
+    def _passthrough(self, fi: int) -> None:
+        """The parameters each def returns unchanged (`return x`): a call's result is then what
+        that call passed. Known before any constraint is built, since a call built earlier than
+        the def's own file reads it."""
+        fl = self.files[fi].get("flow")
+        if not fl:
+            return
+        for op in fl["ops"]:
+            if op[0] == "ret" and op[1]:
+                for alt in _alternatives(op[2]):
+                    i = self._returned_param(fi, op[1], alt)
+                    if i is not None:
+                        self.passthrough.setdefault(self.py.local_sym[fi][op[1]], set()).add(i)
 
     def _returned_param(self, fi: int, scope: int, e) -> int | None:
         """Index of the parameter `return e` returns unchanged (never rebound in the function)."""
@@ -336,4 +356,5 @@ class Flow(Ops, Eval, Names, Values, Apply):
         return None
 
     def stats(self) -> dict[str, Any]:
-        return {"vars": len(self.s.pts), "values": len(self.s.vals), "steps": self.s.steps}
+        return {"vars": len(self.s.pts), "values": len(self.s.vals), "steps": self.s.steps, "cut": self.s.cut,
+                "container_cut": self.s.container_cut}

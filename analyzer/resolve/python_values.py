@@ -37,6 +37,7 @@ class Values:
         self.fields: dict[tuple[int, str], int] = {}
         self.elems: dict[tuple[int, object], int] = {}
         self.keys_of: dict[int, list] = {}
+        self._key_watchers: dict[int, list] = {}
         self.kinds: dict[int, str] = {}
         self.slice_of: dict[int, tuple[int, int | None]] = {}   # slice container -> (original, start)          # container -> 'list' | 'tuple' | 'set' | 'dict' | ...
         self.lengths: dict[int, int] = {}
@@ -67,7 +68,16 @@ class Values:
             if key != ALL:
                 self.keys_of.setdefault(aid, []).append(key)
                 self.s.copy(v, self.elem(aid, ALL))
+                for fn in self._key_watchers.get(aid, ()):
+                    fn(key)
         return v
+
+    def each_key(self, aid: int, fn) -> None:
+        """Run fn(key) for every constant key container aid has, now and later: keys appear as
+        constraints are built, so reading the list once would depend on the build order."""
+        self._key_watchers.setdefault(aid, []).append(fn)
+        for key in list(self.keys_of.get(aid, ())):
+            fn(key)
 
     def container_var(self, aid: int) -> int:
         return self.const_var(("s", aid))
@@ -180,9 +190,9 @@ class Values:
         if plan is None:
             sid = self.member(cid, attr)
             prop = sid is not None and "property" in self.py.g.symbols[sid].flags
-            fields = []
-            if attr in self.stored_attrs:
-                fields = [self.field(c, attr) for c in self.py.mro(cid) if (c, attr) in self.fields or sid is None]
+            # Every class's field of that name along the MRO, stored yet or not: which ones a
+            # store has made by now depends on the order constraints are built in.
+            fields = [self.field(c, attr) for c in self.py.mro(cid)] if attr in self.stored_attrs else []
             ext = None
             if sid is None and attr not in self.stored_attrs:
                 base = self.external_base(cid)
@@ -248,17 +258,18 @@ class Values:
     def subscript(self, ov: int, key: object, kv: int | None, t: int, call) -> None:
         """t ⊇ ov[key]: key is a constant, ('sl', start) a slice, or None with kv its variable."""
         if key is None and kv is not None:
-            self.s.later(lambda: self._subscript_keys(ov, kv, t, call))
+            done: set = set()
+            self.s.at_fixpoint(lambda: self._subscript_keys(ov, kv, t, call, done))
             return
         self.s.hook(ov, lambda vals: self._on_subscript(vals, key, kv, t, call))
 
-    def _subscript_keys(self, ov: int, kv: int, t: int, call) -> None:
-        keys = [self.s.vals[x] for x in self.s.values_of(kv)]   # ('k*',) (constants cut) is not 'k"
-        if keys and all(k[0] == "k" for k in keys):
-            for k in keys:
-                self.s.hook(ov, lambda vals, c=k[1]: self._on_subscript(vals, c, kv, t, call))
-        else:
-            self.s.hook(ov, lambda vals: self._on_subscript(vals, ALL, kv, t, call))
+    def _subscript_keys(self, ov: int, kv: int, t: int, call, done: set) -> None:
+        """`ov[kv]`, at a fixpoint: by each constant kv holds, or by every key once kv holds
+        anything else; `done` holds the keys already hooked (ALL for all of them)."""
+        for key in _keys_now(self.s, kv):
+            if key not in done:
+                done.add(key)
+                self.s.hook(ov, lambda vals, c=key: self._on_subscript(vals, c, kv, t, call))
 
     def _on_subscript(self, vals: set[int], key: object, kv: int | None, t: int, call) -> None:
         s = self.s
@@ -311,11 +322,14 @@ class Values:
             self.s.hook(ov, lambda vals: on(vals, ["*" if key is None else key]))
             return
 
-        def later() -> None:
-            ks = [self.s.vals[x] for x in self.s.values_of(kv)]
-            keys = [k[1] for k in ks] if ks and all(k[0] == "k" for k in ks) else ["*"]
-            self.s.hook(ov, lambda vals: on(vals, keys))
-        self.s.later(later)
+        done: set = set()
+
+        def decide() -> None:
+            fresh = [k for k in _keys_now(self.s, kv, "*") if k not in done]
+            if fresh:
+                done.update(fresh)
+                self.s.hook(ov, lambda vals: on(vals, fresh))
+        self.s.at_fixpoint(decide)
 
     # ------------------------------------------------------------------ iteration
     def iterate(self, ov: int, call) -> int:
@@ -346,3 +360,18 @@ class Values:
                     s.hook(it, lambda vs: self._on_iterate(vs, t, call, False))
                 else:
                     self.implicit(call, vid, v[1], "__next__", [], t)
+
+
+def _keys_now(s, kv: int, other: object = ALL) -> list:
+    """The keys a subscript by variable kv takes at this fixpoint: each constant it holds, and
+    `other` (every key) when it holds nothing known or anything that is not a constant."""
+    if not s.values_of(kv):
+        return [other]
+    keys = []
+    for x in s.values_of(kv):
+        t = s.vals[x]
+        if t[0] == "k":
+            keys.append(t[1])
+        elif other not in keys:
+            keys.append(other)
+    return keys
