@@ -5,6 +5,8 @@
 
 With --doc, the text between the markers `<!-- BEGIN generated: NAME -->` and `<!-- END generated: NAME -->`
 (NAME = the JSON file's stem) is replaced by the rendered tables. The bench imports `render` too.
+`python bench/render_kernel_tables.py --check` re-renders every generated block of docs/dev/kernels.md from
+the committed JSON and fails if one differs (tests/test_rendered_docs.py).
 """
 from __future__ import annotations
 
@@ -345,16 +347,29 @@ def _fwd(res: dict, shape: tuple, causal: bool, key: str | None = None) -> str:
     if key is None:
         k, b = best_ours(row)
         return f"{b['TFLOPs']:.0f} ({k.replace('ours_', '')})" if b else "-"
+    if key in ("default", "default_burst"):  # recorded from run 7 on
+        k, b = default_ours(row)
+        if key == "default_burst":
+            b = (b or {}).get("burst")
+        return f"{b['TFLOPs']:.0f} ({k.replace('ours_', '')})" if b else "-"
     return _tf(row.get(key))
 
 
 def render_progression(runs: list[tuple[str, dict]]) -> str:
     """Issue 19's rows across runs of the bench (one column per run): what each step gained."""
     heads = [label for label, _ in runs]
-    lines = ["| measured (bf16; decode: block 16) | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
+    lines = ["| measured (bf16; decode: block 16; forward up to run 6: one short timing, often at the burst clock; "
+             "from run 7: steady state) | " + " | ".join(heads) + " |", "|---" * (len(heads) + 1) + "|"]
     specs = [("fwd [4,16,8192,8192,128], fa3 (wgmma + cp.async, issue 7)", (4, 16, 8192, 8192, 128), False, "ours_fa3"),
              ("fwd [4,16,8192,8192,128], best of ours", (4, 16, 8192, 8192, 128), False, None),
+             ("fwd same, the default config in steady state (run 7 on)", (4, 16, 8192, 8192, 128), False, "default"),
+             ("fwd same, the default config after 1 s idle (burst clock; run 7 on)", (4, 16, 8192, 8192, 128), False,
+              "default_burst"),
              ("fwd same, causal, best of ours", (4, 16, 8192, 8192, 128), True, None),
+             ("fwd same, causal, the default config in steady state (run 7 on)", (4, 16, 8192, 8192, 128), True,
+              "default"),
+             ("fwd same, causal, the default config after 1 s idle (run 7 on)", (4, 16, 8192, 8192, 128), True,
+              "default_burst"),
              ("fwd [4,16,8192,8192,64], best of ours", (4, 16, 8192, 8192, 64), False, None),
              ("fwd [4,16,8192,8192,256], best of ours", (4, 16, 8192, 8192, 256), False, None),
              ("fwd [4,16,8192,8192,128], SDPA cuDNN (same run)", (4, 16, 8192, 8192, 128), False, "sdpa_cudnn")]
@@ -394,6 +409,25 @@ def render_repeat(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_steady(res: dict) -> str:
+    """bench/fwd_steady.py: each kernel after 1 s idle (burst) and in steady state, with nvidia-smi's clocks."""
+    c = res["ceilings"]
+    lines = [f"{res['device']}, {res['shape']}, {res['rounds']} interleaved rounds; burst: 1 s idle, 1 launch, then <= 30 "
+             f"reps over ~150 ms; steady: {res['warm_ms']:.0f} ms of launches, then ~300 ms of reps. Copy "
+             f"{c['copy_TBps']:.2f} TB/s, GEMM {c['bf16_gemm_TFLOPs']:.0f} TFLOP/s (the bench's ceiling timing).\n",
+             "| dtype | causal | kernel | burst, TFLOP/s per round | steady, TFLOP/s per round | steady / burst |",
+             "|---|---|---|---|---|---|"]
+    by = {}
+    for r in res["rows"]:
+        by.setdefault((r["dtype"], r["causal"], r["kernel"]), {})[r["mode"]] = r
+    for (dt, causal, k), m in by.items():
+        b, st = m.get("burst"), m.get("steady")
+        fmt = lambda r: " ".join(f"{x['TFLOPs']:.0f}" for x in r["samples"]) if r else "-"  # noqa: E731
+        ratio = f"{st['median_TFLOPs'] / b['median_TFLOPs']:.2f}" if b and st else "-"
+        lines.append(f"| {dt} | {'yes' if causal else 'no'} | {k} | {fmt(b)} | {fmt(st)} | {ratio} |")
+    return "\n".join(lines) + "\n"
+
+
 def render_sweep(res: dict) -> str:
     """bench/decode_sweep.py: every decode variant's median % of copy over interleaved rounds, per row
     (fp8 variants also as tokens/s over the fastest 16-bit variant of the row)."""
@@ -424,13 +458,44 @@ def render_sweep(res: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+CHECK = {"on": False, "stale": []}  # --check: compare instead of writing
+
+
 def update_doc(doc: Path, name: str, text: str) -> None:
     src = doc.read_text()
     pat = re.compile(rf"(<!-- BEGIN generated: {re.escape(name)} -->\n).*?(<!-- END generated: {re.escape(name)} -->)",
                      re.S)
     if not pat.search(src):
         raise SystemExit(f"{doc}: no markers for {name}")
-    doc.write_text(pat.sub(lambda m: m.group(1) + text + m.group(2), src))
+    new = pat.sub(lambda m: m.group(1) + text + m.group(2), src)
+    if CHECK["on"]:
+        if new != src:
+            CHECK["stale"].append(name)
+        return
+    doc.write_text(new)
+
+
+# what `--check` re-renders (bench/results relative to the repository root): the blocks of docs/dev/kernels.md
+CHECKED = [["attention_h200.json"], ["attention_h200_fwd_repeat.json"], ["attention_h200_sweep1.json"],
+           ["attention_h200_fwd_steady.json"],
+           ["--progression"] + [f"attention_h200_run{i}.json" for i in range(1, 7)] + ["attention_h200.json"]]
+
+
+def check_all() -> int:
+    """Re-render every generated block of docs/dev/kernels.md from its committed JSON; 1 if any is stale."""
+    import sys  # noqa: PLC0415
+
+    root = Path(__file__).resolve().parent.parent
+    CHECK["on"] = True
+    for args in CHECKED:
+        files = [str(root / "bench" / "results" / a) if a.endswith(".json") else a for a in args]
+        sys.argv = ["render_kernel_tables.py", *files, "--doc", str(root / "docs" / "dev" / "kernels.md")]
+        main()
+    if CHECK["stale"]:
+        print("stale generated blocks in docs/dev/kernels.md: " + ", ".join(CHECK["stale"]))
+        return 1
+    print("docs/dev/kernels.md: every generated block matches its JSON")
+    return 0
 
 
 def main() -> None:
@@ -451,7 +516,9 @@ def main() -> None:
         return
     res, stem = json.loads(ns.json[0].read_text()), ns.json[0].stem
     if "rounds" in res:  # bench/fwd_repeat.py or bench/decode_sweep.py
-        text = render_sweep(res) if "variants" in (res.get("rows") or [{}])[0] else render_repeat(res)
+        first = (res.get("rows") or [{}])[0]
+        text = (render_sweep(res) if "variants" in first else render_steady(res) if "mode" in first
+                else render_repeat(res))
         if ns.doc:
             update_doc(ns.doc, stem, text)
         else:
@@ -468,4 +535,8 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    import sys as _sys
+
+    if _sys.argv[1:] == ["--check"]:
+        raise SystemExit(check_all())
     main()
