@@ -4,7 +4,8 @@ benchmark's own inputs, and times them next to PyTorch's paths. One call on the 
     python bench/attention_bench.py [--out DIR] [--quick] [--only fp32,lowp,decode]
 
 Prints markdown tables (the last thing printed) and writes DIR/attention_bench.json. Medians of
-CUDA-event timings after a warm-up; inputs are random (never zeros) and larger than L2 where it
+CUDA-event timings after a warm-up (the forward in steady state, and after 1 s idle for the default and
+cuDNN: time_steady / time_burst; nvidia-smi's clocks recorded per timed window); inputs are random (never zeros) and larger than L2 where it
 matters. Ceilings measured first: a device-to-device copy (bytes read + written) and a bf16 GEMM.
 """
 from __future__ import annotations
@@ -15,8 +16,11 @@ import math
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile as _tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import torch
@@ -66,6 +70,83 @@ def time_cuda(fn, target_ms: float = 200.0, min_reps: int = 3, max_reps: int = 5
     return statistics.median(a.elapsed_time(b) for a, b in zip(starts, ends)), reps
 
 
+def time_steady(fn, warm_ms: float = 250.0, target_ms: float = 250.0, max_reps: int = 200) -> dict:
+    """Steady state: `warm_ms` of back-to-back launches first, then time_cuda's median over ~target_ms.
+    On the H200 the SM clock stays at 1980 MHz for the first ~0.1-0.2 s of a burst after idle and then
+    settles near 1700 MHz with the software power cap active (nvidia-smi's clocks_event_reasons 0x4;
+    the issue-19 call of bench/fwd_steady.py, bench/results/attention_h200_fwd_steady.json): a short
+    timing after an idle gap measures the burst clock, this one the sustained one. Returns ms, reps and the
+    wall-clock window of the timed part (for CLOCKS.window)."""
+    t_end = time.time() + warm_ms / 1e3
+    while time.time() < t_end:
+        for _ in range(4):
+            fn()
+        torch.cuda.synchronize()
+    t0 = time.time()
+    ms, reps = time_cuda(fn, target_ms=target_ms, max_reps=max_reps, warmup=0)
+    return {"ms": ms, "reps": reps, "t0": t0, "t1": time.time()}
+
+
+def time_burst(fn, idle_s: float = 1.0) -> dict:
+    """The timing of the bench up to run 6 (one warm-up launch, then ~150 ms of reps, at most 30), after
+    `idle_s` of an idle GPU: the clock is still at its burst value."""
+    torch.cuda.synchronize()
+    time.sleep(idle_s)
+    t0 = time.time()
+    ms, reps = time_cuda(fn, target_ms=150, max_reps=30)
+    return {"ms": ms, "reps": reps, "t0": t0, "t1": time.time()}
+
+
+class Clocks:
+    """nvidia-smi sampled every 100 ms in the background (SM clock, power, temperature, clock event
+    reasons); window(t0, t1) summarises the samples taken in that wall-clock window."""
+
+    def __init__(self) -> None:
+        self.path = Path(_tempfile.mkstemp(prefix="infernav-smi-", suffix=".csv")[1])
+        self.proc = None
+        try:
+            self.proc = subprocess.Popen(
+                ["nvidia-smi", "--query-gpu=timestamp,clocks.sm,power.draw,temperature.gpu,clocks_event_reasons.active",
+                 "--format=csv,noheader,nounits", "-lms", "100"], stdout=self.path.open("w"), stderr=subprocess.DEVNULL)
+        except OSError:
+            self.proc = None
+
+    def samples(self) -> list[tuple]:
+        out = []
+        try:
+            lines = self.path.read_text().splitlines()
+        except OSError:
+            return out
+        for line in lines:
+            p = [x.strip() for x in line.split(",")]
+            try:  # nvidia-smi prints local time, as datetime.timestamp() reads a naive datetime
+                ts = datetime.strptime(p[0], "%Y/%m/%d %H:%M:%S.%f").timestamp()
+                out.append((ts, int(float(p[1])), float(p[2]), int(p[3]), p[4]))
+            except (ValueError, IndexError):
+                continue
+        return out
+
+    def window(self, t0: float, t1: float) -> dict | None:
+        sel = [x for x in self.samples() if t0 - 0.05 <= x[0] <= t1 + 0.05]
+        if not sel:
+            return None
+        mhz = [x[1] for x in sel]
+        return {"n": len(sel), "sm_mhz_median": statistics.median(mhz), "sm_mhz_min": min(mhz), "sm_mhz_max": max(mhz),
+                "power_w_max": max(x[2] for x in sel), "temp_c_max": max(x[3] for x in sel),
+                "reasons": sorted({x[4] for x in sel})}
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+
+
+CLOCKS: Clocks | None = None
+
+
+def clock_window(t: dict) -> dict | None:
+    return CLOCKS.window(t["t0"], t["t1"]) if CLOCKS is not None else None
+
+
 def rand(shape, dtype, seed):
     g = torch.Generator(device="cuda")
     g.manual_seed(seed)
@@ -83,6 +164,11 @@ def ceilings() -> dict:
     x, y = rand((8192, 8192), torch.bfloat16, 1), rand((8192, 8192), torch.bfloat16, 2)
     ms, _ = time_cuda(lambda: x @ y, target_ms=300)
     gemm = 2 * 8192**3 / (ms * 1e-3) / 1e12
+    # the same GEMM after 1 s idle (burst clock) and in steady state (power-capped clock), as the forward rows
+    tb = time_burst(lambda: x @ y)
+    ts = time_steady(lambda: x @ y, warm_ms=500, target_ms=300)
+    gemm_modes = {"burst": {"TFLOPs": 2 * 8192**3 / (tb["ms"] * 1e-3) / 1e12, "clock": clock_window(tb)},
+                  "steady": {"TFLOPs": 2 * 8192**3 / (ts["ms"] * 1e-3) / 1e12, "clock": clock_window(ts)}}
     x32, y32 = x.float(), y.float()
     torch.backends.cuda.matmul.allow_tf32 = False
     ms, _ = time_cuda(lambda: x32 @ y32, target_ms=300)
@@ -91,7 +177,9 @@ def ceilings() -> dict:
     ms, _ = time_cuda(lambda: x32 @ y32, target_ms=300)
     tf32 = 2 * 8192**3 / (ms * 1e-3) / 1e12
     torch.backends.cuda.matmul.allow_tf32 = False
-    return {"copy_TBps": copy_tbs, "bf16_gemm_TFLOPs": gemm, "fp32_gemm_TFLOPs": sgemm, "tf32_gemm_TFLOPs": tf32}
+    return {"copy_TBps": copy_tbs, "bf16_gemm_TFLOPs": gemm, "fp32_gemm_TFLOPs": sgemm, "tf32_gemm_TFLOPs": tf32,
+            "bf16_gemm_TFLOPs_burst": gemm_modes["burst"]["TFLOPs"], "bf16_gemm_TFLOPs_steady": gemm_modes["steady"]["TFLOPs"],
+            "bf16_gemm_clock_burst": gemm_modes["burst"]["clock"], "bf16_gemm_clock_steady": gemm_modes["steady"]["clock"]}
 
 
 # ------------------------------------------------------------------ fp32 table (the issue's shapes)
@@ -150,13 +238,13 @@ def fp32_table(quick: bool, budget_s: float) -> list[dict]:
 # ------------------------------------------------------------------ fp16 / bf16 table
 def fa3ws_cfgs(d: int, scan: bool) -> tuple[int, ...]:
     """fa3ws configs to run: 0 (default), 1 (no ping-pong), 4 (three consumer warpgroups, D = 64 only),
-    5 (176-key tiles, D = 128 only);
+    5 (176-key tiles, D = 128 only), 6 (3-stage rings, D = 128), 7 and 8 (persistent, D = 128);
     with --scan also 2 and 3 (rescale O every tile). INFERNAV_FA3WS_CFGS (set by the device script
     from the smoke test) lists the configs allowed to run at all."""
-    raw = os.environ.get("INFERNAV_FA3WS_CFGS", "0,1,2,3,4,5,6")
+    raw = os.environ.get("INFERNAV_FA3WS_CFGS", "0,1,2,3,4,5,6,7,8")
     ok = {int(x) for x in raw.split(",") if x.strip()}
-    want = (0, 1, 2, 3, 4, 5, 6) if scan else (0, 1, 4, 5, 6)
-    return tuple(c for c in want if c in ok and (c != 4 or d == 64) and (c not in (5, 6) or d == 128))
+    want = (0, 1, 2, 3, 4, 5, 6, 7, 8) if scan else (0, 1, 4, 5, 6, 7, 8)
+    return tuple(c for c in want if c in ok and (c != 4 or d == 64) and (c not in (5, 6, 7, 8) or d == 128))
 
 
 def lowp_table(quick: bool, lean: bool = False, fi=None, scan: bool = False) -> list[dict]:
@@ -182,7 +270,9 @@ def lowp_table(quick: bool, lean: bool = False, fi=None, scan: bool = False) -> 
                 row = {"shape": [B, H, N, N, d], "dtype": str(dtype).split(".")[-1], "causal": causal, "flops": flops}
                 out = torch.empty_like(q)
 
-                def run(name, fn, post=None):
+                # every variant in steady state (time_steady: the sustained, power-capped clock); the default
+                # config and cuDNN also after 1 s idle (time_burst: the burst clock, the bench's timing up to run 6)
+                def run(name, fn, post=None, burst=False):
                     try:
                         out.fill_(float("nan"))
                         fn()
@@ -190,17 +280,26 @@ def lowp_table(quick: bool, lean: bool = False, fi=None, scan: bool = False) -> 
                             post()
                         torch.cuda.synchronize()
                         err = R.rel_error(out[:1, :2], ref)
-                        ms, reps = time_cuda(fn, target_ms=150, max_reps=30)
-                        row[name] = {"ms": ms, "err": err, "TFLOPs": flops / (ms * 1e-3) / 1e12}
+                        t = time_steady(fn)
+                        ms = t["ms"]
+                        row[name] = {"ms": ms, "reps": t["reps"], "err": err, "TFLOPs": flops / (ms * 1e-3) / 1e12,
+                                     "clock": clock_window(t)}
+                        if burst:
+                            tb = time_burst(fn)
+                            row[name]["burst"] = {"ms": tb["ms"], "reps": tb["reps"],
+                                                  "TFLOPs": flops / (tb["ms"] * 1e-3) / 1e12, "clock": clock_window(tb)}
+                        bs = f" burst {row[name]['burst']['TFLOPs']:6.1f}" if burst else ""
                         log(f"{row['dtype']} {row['shape']} causal={causal} {name:14s} {ms:8.3f} ms "
-                            f"{row[name]['TFLOPs']:6.1f} TFLOP/s err {err:.1e}")
+                            f"{row[name]['TFLOPs']:6.1f} TFLOP/s{bs} err {err:.1e}")
                     except Exception as ex:  # noqa: BLE001
                         row[name] = {"error": repr(ex)[:200]}
                         log(f"{row['dtype']} {row['shape']} {name} n/a: {ex!r}"[:300])
 
+                row["fa3ws_default_cfg"] = ops.fa3ws_default_cfg(d, N)
                 for cfg in fa3ws_cfgs(d, scan):
                     run(f"ours_fa3ws_cfg{cfg}", lambda: ops.flash_attn(q, k, v, causal=causal, out=out,
-                                                                       backend="fa3ws", cfg=cfg))
+                                                                       backend="fa3ws", cfg=cfg),
+                        burst=cfg == row["fa3ws_default_cfg"])
                 if d in (64, 128):
                     run("ours_fa3", lambda: ops.flash_attn(q, k, v, causal=causal, out=out, backend="fa3"))
                     if not lean:
@@ -220,7 +319,8 @@ def lowp_table(quick: bool, lean: bool = False, fi=None, scan: bool = False) -> 
                     if name == "sdpa_math" and (N > 2048 or lean):
                         continue
                     with torch.nn.attention.sdpa_kernel([be]):
-                        run(name, lambda: out.copy_(F.scaled_dot_product_attention(q, k, v, is_causal=causal)))
+                        run(name, lambda: out.copy_(F.scaled_dot_product_attention(q, k, v, is_causal=causal)),
+                            burst=name == "sdpa_cudnn")
                 rows.append(row)
                 del q, k, v, out, ref
         torch.cuda.empty_cache()
@@ -267,8 +367,10 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
                 fn()
                 torch.cuda.synchronize()
                 err = R.rel_error(out[:nchk], reference)
+                t0 = time.time()
                 ms, _ = time_cuda(fn, target_ms=150, max_reps=300)
-                row[name] = {"ms": ms, "err": err, "GBps": nbytes / (ms * 1e-3) / 1e9,
+                row[name] = {"ms": ms, "err": err, "clock": clock_window({"t0": t0, "t1": time.time()}),
+                             "GBps": nbytes / (ms * 1e-3) / 1e9,
                              "pct_copy": 100.0 * nbytes / (ms * 1e-3) / (copy_tbps * 1e12),
                              "tokens_per_s": S / (ms * 1e-3)}
                 log(f"decode S={S} ctx={ctx} hq={hq} hkv={hkv} d={d} {name:18s} {ms:8.3f} ms "
@@ -473,6 +575,12 @@ def selfcheck(decode_only: bool = False) -> None:
             for be, cfg in (("fa2", 0), ("fa3", 0), ("fa3", 1), ("fa3ws", 0), ("fa3ws", 1)):
                 out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
                 print(be, cfg, dtype, d, R.rel_error(out, R.naive_attention(q, k, v, causal=True)))
+        # the persistent fa3ws kernel (cfg 7, 8) with more tiles (140 heads x 1) than CTAs (SMs), so CTAs loop
+        for cfg in () if decode_only else (7, 8):
+            q, k, v = (torch.randn(1, 140, n, 128, device="cuda").to(dtype) for n in (70, 133, 133))
+            for causal in (False, True):
+                out = ops.flash_attn(q, k, v, causal=causal, backend="fa3ws", cfg=cfg)
+                print("fa3ws persistent", cfg, dtype, causal, R.rel_error(out, R.naive_attention(q, k, v, causal=causal)))
         q, k, v = (torch.randn(1, 2, n, 256, device="cuda").to(dtype) for n in (70, 300, 300))
         for be, cfg in () if decode_only else (("fa2", 0), ("fa3ws", 0), ("fa3ws", 1)):
             out = ops.flash_attn(q, k, v, causal=True, backend=be, cfg=cfg)
@@ -531,6 +639,12 @@ def main() -> None:
     fi = load_flashinfer() if ns.flashinfer else None
     if fi is not None:
         res["flashinfer"] = getattr(fi, "__version__", "?")
+    global CLOCKS
+    CLOCKS = Clocks()
+    res["timing"] = ("forward: time_steady (250 ms of launches, then the median of ~250 ms of CUDA-event timings) for "
+                     "every variant, time_burst (1 s idle, 1 launch, then <= 30 reps over ~150 ms) for the fa3ws default "
+                     "and cuDNN; decode: 150 ms of GEMMs and 150 ms of the kernel before each row, then ~150 ms per "
+                     "variant; clocks: nvidia-smi every 100 ms, summarised per timed window")
     res["ceilings"] = ceilings()
     log(f"ceilings {res['ceilings']}")
     name = ns.name or ("attention_bench" + ("" if parts == {"fp32", "lowp", "decode"} else "_" + "_".join(sorted(parts))))
@@ -548,6 +662,9 @@ def main() -> None:
         res["ceilings"]["copy_TBps_end"] = 2 * n / (ms * 1e-3) / 1e12
         del a, b
     finally:
+        if CLOCKS is not None:
+            res["clock_samples"] = [list(x) for x in CLOCKS.samples()]
+            CLOCKS.stop()
         res["wall_s"] = time.time() - T0
         (out_dir / f"{name}.json").write_text(json.dumps(res, indent=1))
         print_tables(res)

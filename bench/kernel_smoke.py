@@ -32,6 +32,8 @@ CASES = [  # (name, kind, args)
     ("fa3ws d64 cfg4", "fwd", dict(d=64, cfg=4)),
     ("fa3ws d128 cfg5", "fwd", dict(d=128, cfg=5)),
     ("fa3ws d128 cfg6", "fwd", dict(d=128, cfg=6)),
+    ("fa3ws d128 cfg7", "fwd", dict(d=128, cfg=7)),
+    ("fa3ws d128 cfg8", "fwd", dict(d=128, cfg=8)),
 ]
 
 
@@ -141,7 +143,7 @@ def main() -> None:
     Path(ns.out).mkdir(parents=True, exist_ok=True)
     (Path(ns.out) / "smoke.json").write_text(json.dumps(results, indent=1))
     ok = []
-    for c in range(7):
+    for c in range(9):
         mine = [v for k, v in results.items() if k.startswith("fa3ws") and k.endswith(f"cfg{c}")]
         if mine and all(v.startswith("PASS") for v in mine):
             ok.append(c)

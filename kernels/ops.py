@@ -48,8 +48,20 @@ def _check_16b(t: torch.Tensor, name: str) -> None:
 
 BACKENDS = ("auto", "fa3ws", "fa3", "fa2")
 # fa3ws's default config per head dim, from the H200 runs (docs/dev/kernels.md): three consumer
-# warpgroups at D = 64 (cfg 4), two warpgroups with ping-pong and conditional rescaling otherwise (cfg 0)
+# warpgroups at D = 64 (cfg 4), two warpgroups with ping-pong and conditional rescaling otherwise (cfg 0);
+# at D = 128 with >= 4096 keys the 176-key tiles (cfg 5, fa3ws_default_cfg): the fastest in steady state
+# (sustained clock) on all four [4,16,8192,8192,128] rows in two calls (bench/results/attention_h200_fwd_repeat.json,
+# attention_h200_fwd_steady.json); cfg 0 had looked fastest in runs 5-6 only because the bench timed it first,
+# after an idle gap, at the burst clock.
 FA3WS_DEFAULT_CFG = {64: 4, 128: 0, 256: 0}
+FA3WS_LONG_KEYS = 4096  # D = 128: cfg 5 from this many keys on
+
+
+def fa3ws_default_cfg(d: int, seqlen_k: int) -> int:
+    """The config `cfg=None` runs for head dim d and seqlen_k keys (the longest sequence for varlen)."""
+    if d == 128 and seqlen_k >= FA3WS_LONG_KEYS:
+        return 5
+    return FA3WS_DEFAULT_CFG.get(d, 0)
 
 
 def _pick_backend(backend: str, d: int, device: torch.device) -> str:
@@ -71,7 +83,7 @@ def _launch_fwd(backend, dtype, D, cfg, q, k, v, out, strides, cu_q, cu_k, B, Hq
                 scale, causal, what):
     lib = _lib()
     if cfg is None:
-        cfg = FA3WS_DEFAULT_CFG.get(D, 0) if backend == "fa3ws" else 0
+        cfg = fa3ws_default_cfg(D, M) if backend == "fa3ws" else 0
     if backend == "fa3ws":
         code = lib.infernav_fa3ws_fwd(dtype, D, cfg, _ptr(q), _ptr(k), _ptr(v), _ptr(out), strides, _ptr(cu_q),
                                       _ptr(cu_k), B, Hq, Hkv, N, M, total_q, total_k, scale, int(causal), _stream())

@@ -56,9 +56,10 @@ def _backends(d):
     out = [("fa2", c) for c in ((0, 1, 2) if d != 256 else (0, 1))]
     if HOPPER and d in (64, 128):
         out += [("fa3", 1), ("fa3", 0)]
-    if HOPPER:  # no ping-pong; rescale every tile; neither; 3 consumer warpgroups; 176-key tiles; default
+    if HOPPER:  # no ping-pong; rescale every tile; neither; 3 consumer warpgroups; 176-key tiles; 3 stages;
+        # persistent (128- and 176-key tiles); default
         out += [("fa3ws", c) for c in (1, 2, 3)] + ([("fa3ws", 4)] if d == 64 else []) + \
-            ([("fa3ws", 5), ("fa3ws", 6)] if d == 128 else []) + [("fa3ws", 0), ("fa3ws", None)]
+            ([("fa3ws", 5), ("fa3ws", 6), ("fa3ws", 7), ("fa3ws", 8)] if d == 128 else []) + [("fa3ws", 0), ("fa3ws", None)]
     return out
 
 
@@ -84,6 +85,63 @@ def test_flash_attn(dtype, d, causal, shape):
         out = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=causal, out=o, cfg=cfg, backend=backend), q)
         err = R.rel_error(out, ref)
         assert err <= TOL[dtype], f"{backend} cfg {cfg}: rel error {err:.2e}"
+
+
+PERSISTENT_SHAPES = [  # B, Hq, Hkv, N, M: more output tiles than SMs, so every CTA of cfg 7/8 loops
+    (2, 36, 12, 333, 333),
+    (1, 70, 14, 520, 300),  # N > M: with causal, tiles without keys between tiles with keys
+    (3, 64, 8, 129, 1100),  # the K/V rings wrap inside a tile and across tiles
+]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("shape", PERSISTENT_SHAPES)
+def test_flash_attn_persistent(dtype, causal, shape):
+    if not HOPPER:
+        pytest.skip("fa3ws needs sm_90")
+    B, Hq, Hkv, N, M = shape
+    d = 128
+    q, k, v = _rand((B, Hq, N, d), dtype), _rand((B, Hkv, M, d), dtype), _rand((B, Hkv, M, d), dtype)
+    ref = R.naive_attention(q, k, v, causal=causal)
+    for cfg in (7, 8, None):
+        out = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=causal, out=o, cfg=cfg, backend="fa3ws"), q)
+        err = R.rel_error(out, ref)
+        assert err <= TOL[dtype], f"fa3ws cfg {cfg}: rel error {err:.2e}"
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_attn_default_long_keys(causal):
+    # cfg None at D = 128 runs cfg 5 (176-key tiles) from ops.FA3WS_LONG_KEYS keys on, cfg 0 below
+    if not HOPPER:
+        pytest.skip("fa3ws needs sm_90")
+    dtype = torch.bfloat16
+    for m, want in ((ops.FA3WS_LONG_KEYS + 37, 5), (ops.FA3WS_LONG_KEYS - 1, 0)):
+        assert ops.fa3ws_default_cfg(128, m) == want
+        q, k, v = _rand((1, 4, 200, 128), dtype), _rand((1, 2, m, 128), dtype), _rand((1, 2, m, 128), dtype)
+        ref = R.naive_attention(q, k, v, causal=causal)
+        out = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=causal, out=o, backend="fa3ws"), q)
+        same = _run_twice(lambda o: ops.flash_attn(q, k, v, causal=causal, out=o, backend="fa3ws", cfg=want), q)
+        assert torch.equal(out, same)
+        assert R.rel_error(out, ref) <= TOL[dtype]
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_flash_attn_varlen_persistent(causal):
+    # 6 sequences x 32 heads x 3 query blocks = 576 tiles, many past their sequence's end (skipped)
+    if not HOPPER:
+        pytest.skip("fa3ws needs sm_90")
+    dtype = torch.bfloat16
+    lq, lk = [5, 130, 64, 257, 1, 9], [5, 200, 64, 300, 77, 0]
+    cq = torch.tensor([0] + list(torch.tensor(lq).cumsum(0)), dtype=torch.int32, device="cuda")
+    ck = torch.tensor([0] + list(torch.tensor(lk).cumsum(0)), dtype=torch.int32, device="cuda")
+    q, k, v = _rand((sum(lq), 32, 128), dtype), _rand((sum(lk), 4, 128), dtype), _rand((sum(lk), 4, 128), dtype)
+    ref = R.naive_attention_varlen(q, k, v, cq, ck, causal=causal)
+    for cfg in (7, 8):
+        out = _run_twice(lambda o: ops.flash_attn_varlen(q, k, v, cq, ck, max(lq), max(lk), causal=causal, out=o,
+                                                         cfg=cfg, backend="fa3ws"), q)
+        assert R.rel_error(out, ref) <= TOL[dtype], cfg
+        assert out[-9:].abs().max().item() == 0, cfg
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])

@@ -45,3 +45,20 @@ def test_oracle_and_prefix_tables_are_rendered_from_their_results(tmp_path):
     alt = tmp_path / "p.json"
     alt.write_text(json.dumps(data))
     assert _render("render_prefix_bench.py", str(alt), "--check").returncode == 1
+
+
+def test_kernel_tables_are_rendered_from_their_results(tmp_path):
+    """docs/dev/kernels.md's generated blocks (reference run, progression, repeat rounds, sweep, steady vs
+    burst) are what bench/render_kernel_tables.py renders from bench/results; a stale block fails."""
+    assert _render("render_kernel_tables.py", "--check").returncode == 0
+    import json
+
+    data = json.loads((REPO / "bench" / "results" / "attention_h200.json").read_text())
+    data["ceilings"]["copy_TBps"] += 1.0
+    alt = tmp_path / "attention_h200.json"
+    alt.write_text(json.dumps(data))
+    doc = tmp_path / "kernels.md"
+    doc.write_text((REPO / "docs" / "dev" / "kernels.md").read_text())
+    before = doc.read_text()
+    assert _render("render_kernel_tables.py", str(alt), "--doc", str(doc)).returncode == 0
+    assert doc.read_text() != before  # the same JSON path, other numbers: the block changes

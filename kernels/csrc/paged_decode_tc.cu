@@ -706,7 +706,12 @@ int launch(TcArgs a, int num_seqs, int max_len, int splits, cudaStream_t s, int*
     cudaGetDevice(&dev);
     cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
     cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kern, kThreads, smem);
-    splits = choose_splits(num_seqs * a.hkv, tiles, sms * (per_sm > 0 ? per_sm : 1));
+    int slots = sms * (per_sm > 0 ? per_sm : 1);
+    // fp8 (3 CTAs per SM): a one-wave plan is sized to 2 CTAs per SM, i.e. fewer, longer splits (issue 19,
+    // bench/fwd_steady.py's forced split counts at 8 x 32K: 4 splits 0.137-0.140 ms vs 6 splits
+    // 0.140-0.143 ms, 2 rounds each, two ring configs); the other decode rows plan the same either way
+    if (KVT == 2 && per_sm > 2 && num_seqs * a.hkv <= 2 * sms) slots = 2 * sms;
+    splits = choose_splits(num_seqs * a.hkv, tiles, slots);
   }
   if (splits > kMaxSplits) splits = kMaxSplits;
   if (splits > tiles) splits = tiles;
