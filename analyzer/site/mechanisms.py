@@ -79,6 +79,8 @@ class MechanismPages:
         links = list(dict.fromkeys(ln for n in notes for ln in self.project_links(n, page).splitlines() if ln))
         if links:
             parts += ["", "## Reimplementation and tests", "", *links]
+        if mech in self.charts:
+            parts += ["", "## The caches on the same traces", "", self.charts[mech], ""]
         if mech in self.bench:
             parts += ["", "## Benchmarks", "", self.bench[mech]]
         self.pages[page] = "\n".join(parts) + "\n"
