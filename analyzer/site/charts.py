@@ -26,6 +26,7 @@ PREFIX_SERIES = {
 W, H = 720, 300                 # viewBox
 LEFT, RIGHT, TOP, BOTTOM = 52, 12, 44, 40
 TICKS = 5
+LEGEND_CHAR = 6.0               # px per character of an 11 px legend label (for spacing only)
 
 
 def _nice_max(v: float) -> float:
@@ -44,10 +45,11 @@ def _nice_max(v: float) -> float:
 
 
 def bar_chart(title: str, groups: list[str], series: list[str], values: list[list[float]],
-              fmt, ymax: float | None = None, caption: str = "") -> str:
+              fmt, ymax: float | None = None, caption: str = "", tick_fmt=None) -> str:
     """A grouped bar chart as one line of HTML: `values[g][s]` is series s in group g; `fmt`
-    turns a value into its label. The y axis runs from 0 to `ymax` (or a round number above the
-    largest value)."""
+    turns a value into its label (`tick_fmt`, default `fmt`, labels the axis). The y axis runs
+    from 0 to `ymax` (or a round number above the largest value)."""
+    tick_fmt = tick_fmt or fmt
     top = ymax if ymax is not None else _nice_max(max((v for row in values for v in row), default=0))
     plot_w, plot_h = W - LEFT - RIGHT, H - TOP - BOTTOM
     group_w = plot_w / max(len(groups), 1)
@@ -58,11 +60,12 @@ def bar_chart(title: str, groups: list[str], series: list[str], values: list[lis
         y = TOP + plot_h - plot_h * i / TICKS
         out.append(f'<line class="inav-chart-grid" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                    f'<text class="inav-chart-tick" x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end">'
-                   f'{esc(fmt(top * i / TICKS))}</text>')
+                   f'{esc(tick_fmt(top * i / TICKS))}</text>')
+    x = float(LEFT)
     for s, name in enumerate(series):          # legend, one row above the plot
-        x = LEFT + s * (plot_w / max(len(series), 1))
         out.append(f'<rect class="inav-bar inav-s{s}" x="{x:.1f}" y="10" width="12" height="12"/>'
                    f'<text class="inav-chart-legend" x="{x + 17:.1f}" y="20">{esc(name)}</text>')
+        x += 17 + LEGEND_CHAR * len(name) + 18
     for g, group in enumerate(groups):
         gx = LEFT + g * group_w + group_w * 0.1
         for s, name in enumerate(series):
@@ -78,7 +81,7 @@ def bar_chart(title: str, groups: list[str], series: list[str], values: list[lis
                    f'text-anchor="middle">{esc(group)}</text>')
     out.append(f'<line class="inav-chart-axis" x1="{LEFT}" x2="{W - RIGHT}" y1="{TOP + plot_h}" y2="{TOP + plot_h}"/>')
     out.append("</svg>")
-    cap = f"<figcaption>{caption}</figcaption>" if caption else ""
+    cap = f"<figcaption><strong>{esc(title)}.</strong> {caption}</figcaption>"
     return f'<figure class="inav-chart">{"".join(out)}{cap}</figure>'
 
 
@@ -99,6 +102,7 @@ def prefix_cache_charts(data: dict, source: str = PREFIX_RESULTS) -> str:
     pools = [f"{g} ({w['num_blocks']} blocks)" for g, w in workloads.items()]
     src = f"Drawn at build time from <code>{esc(source)}</code>"
     hit = bar_chart("Prefix-cache hit rate per workload and cache", groups, names, hits, _pct, ymax=1.0,
+                    tick_fmt=lambda v: f"{v:.0%}",
                     caption=f"Hit rate: prompt tokens whose prefill was skipped / prompt tokens admitted, "
                             f"one continuous-batching scheduler over each cache. {src}.")
     mem = bar_chart("Preemptions per workload and cache, on the same KV pool", pools, names, pre,

@@ -70,6 +70,8 @@ class MechanismPages:
                         f'{badge(fresh)}<p>{summary_html(n.body)}</p></div>')
                 parts.append("</div>")
             parts += ["</div>", ""]
+        if mech in self.charts:      # measured side by side: right under the notes, above the code
+            parts += ["## The caches on the same traces", "", self.charts[mech], ""]
         fws = [fw for fw in self.fw if any(a.framework == fw for n in notes for a in n.anchors)]
         if fws:
             parts += ["## Code and call graph, per engine", ""]
@@ -79,8 +81,6 @@ class MechanismPages:
         links = list(dict.fromkeys(ln for n in notes for ln in self.project_links(n, page).splitlines() if ln))
         if links:
             parts += ["", "## Reimplementation and tests", "", *links]
-        if mech in self.charts:
-            parts += ["", "## The caches on the same traces", "", self.charts[mech], ""]
         if mech in self.bench:
             parts += ["", "## Benchmarks", "", self.bench[mech]]
         self.pages[page] = "\n".join(parts) + "\n"
