@@ -129,6 +129,39 @@ def _compared_cells_linked(page) -> None:
         assert all(row["SGLang"] for row in cells), cells
 
 
+@pytest.mark.parametrize("width,scheme", VIEWS)
+def test_prefix_cache_charts_are_drawn_readable_and_follow_the_palette(site, chromium, width, scheme):
+    """The two build-time SVG charts (analyzer/site/charts.py): on screen, every bar as tall as its
+    data-value says, labels readable, text in the palette's colour, no sideways scroll at 400 px."""
+    errors: list[str] = []
+    ctx, page = _page(chromium, site, width, scheme, errors)
+    page.goto(site + "/mechanisms/prefix-cache/")
+    charts = page.locator("figure.inav-chart")
+    assert charts.count() == 2
+    charts.first.scroll_into_view_if_needed()
+    _shot(page, "charts", width, scheme)
+    info = page.evaluate("""() => [...document.querySelectorAll('figure.inav-chart svg')].map(svg => {
+        const scale = svg.getBoundingClientRect().width / svg.viewBox.baseVal.width;
+        const bars = [...svg.querySelectorAll('rect[data-value]')].map(r => [parseFloat(r.dataset.value),
+            r.getBoundingClientRect().height]);
+        const label = svg.querySelector('text.inav-chart-group');
+        return {bars, scale, visible: svg.getBoundingClientRect().width > 0,
+                font: parseFloat(getComputedStyle(label).fontSize) * scale,
+                fill: getComputedStyle(label).fill, bg: getComputedStyle(document.body).backgroundColor}; })""")
+    for chart in info:
+        assert chart["visible"] and len(chart["bars"]) >= 12
+        top = max(v for v, _ in chart["bars"])
+        tallest = max(h for _, h in chart["bars"])
+        for v, h in chart["bars"] if top else []:   # drawn height proportional to the value
+            assert abs(h - tallest * v / top) <= 1.5, (v, h, top, tallest)
+        assert chart["font"] >= 8, chart["font"]     # 560 px at least: the figure scrolls instead
+        assert chart["fill"] != chart["bg"]
+    if width < 600:
+        _no_sideways_scroll(page, width)
+    ctx.close()
+    assert errors == [], errors
+
+
 def test_scheduler_mechanism_page_compares_the_engines_claim_by_claim(site, chromium):
     errors: list[str] = []
     ctx, page = _page(chromium, site, 1400, "light", errors)

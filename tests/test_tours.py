@@ -34,7 +34,7 @@ TOURS = tour_files()
 
 
 def test_there_is_a_tour_per_engine():
-    assert {p.stem for p in TOURS} >= {"vllm", "ksanallm"}
+    assert {p.stem for p in TOURS} >= {"vllm", "ksanallm", "sglang"}
 
 
 @pytest.mark.parametrize("path", TOURS, ids=lambda p: p.name)

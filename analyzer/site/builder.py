@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import sources
 from ..notes import MECHANISMS, Note, check, load_notes
+from .charts import mechanism_charts
 from .explorer import ExplorerPages
 from .html import esc, permalink, rel_url, slug, url_part
 from .mechanisms import MechanismPages
@@ -69,6 +70,7 @@ class SiteBuilder(Pieces, Pages, MechanismPages, SymbolPages, TourPages, Explore
         self.notes: list[Note] = []
         self.note_status: dict[str, dict[str, str]] = {}  # note -> anchor raw -> status
         self.bench: dict[str, str] = {}
+        self.charts: dict[str, str] = {}
         self.tours: dict = {}                  # framework -> tours.Tour
         self.tour_errors: list[str] = []
 
@@ -87,6 +89,7 @@ class SiteBuilder(Pieces, Pages, MechanismPages, SymbolPages, TourPages, Explore
 
         self.tours, self.tour_errors = load_tours(notes_root())
         self._load_bench_tables()
+        self.charts = mechanism_charts(self.repo)
         for f in self.fw.values():
             self._choose_symbol_pages(f)
         for note in self.notes:

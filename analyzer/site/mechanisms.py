@@ -70,6 +70,8 @@ class MechanismPages:
                         f'{badge(fresh)}<p>{summary_html(n.body)}</p></div>')
                 parts.append("</div>")
             parts += ["</div>", ""]
+        if mech in self.charts:      # measured side by side: right under the notes, above the code
+            parts += ["## The caches on the same traces", "", self.charts[mech], ""]
         fws = [fw for fw in self.fw if any(a.framework == fw for n in notes for a in n.anchors)]
         if fws:
             parts += ["## Code and call graph, per engine", ""]
