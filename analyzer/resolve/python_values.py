@@ -90,7 +90,7 @@ class Values:
         s = self.s
 
         def present(vals: set[int]) -> None:
-            if any(v > 1 and s.minor[v] in (0, 3) for v in vals):   # not constants or outside names
+            if any(v != TOP and s.minor[v] in (0, 3) for v in vals):   # not constants or outside names
                 s.add1(t, cv)
         s.hook(self.elem(aid, ALL), present)
         return t
