@@ -87,6 +87,17 @@ def time_steady(fn, warm_ms: float = 250.0, target_ms: float = 250.0, max_reps: 
     return {"ms": ms, "reps": reps, "t0": t0, "t1": time.time()}
 
 
+def preheat(kernel, seconds: float = 0.15) -> None:
+    """Untimed: `seconds` of bf16 GEMMs, then as long of `kernel`, before a decode row's timings
+    (the row's setup leaves the GPU idle; see decode_table)."""
+    ga = torch.randn((4096, 4096), device="cuda", dtype=torch.bfloat16)
+    for fn in (lambda: ga @ ga, kernel):
+        t_end = time.time() + seconds
+        while time.time() < t_end:
+            fn()
+            torch.cuda.synchronize()
+
+
 def time_burst(fn, idle_s: float = 1.0) -> dict:
     """The timing of the bench up to run 6 (one warm-up launch, then ~150 ms of reps, at most 30), after
     `idle_s` of an idle GPU: the clock is still at its burst value."""
@@ -154,13 +165,17 @@ def rand(shape, dtype, seed):
 
 
 # ------------------------------------------------------------------ ceilings
-def ceilings() -> dict:
-    n = 1 << 30  # 1 GiB of bytes per buffer
+def copy_ceiling() -> float:
+    """Device copy bandwidth, TB/s read + write, over 1 GiB buffers: the paged-decode rows' ceiling."""
+    n = 1 << 30
     a = torch.randint(0, 255, (n,), device="cuda", dtype=torch.uint8)
     b = torch.empty_like(a)
     ms, _ = time_cuda(lambda: b.copy_(a), target_ms=300)
-    copy_tbs = 2 * n / (ms * 1e-3) / 1e12
-    del a, b
+    return 2 * n / (ms * 1e-3) / 1e12
+
+
+def ceilings() -> dict:
+    copy_tbs = copy_ceiling()
     x, y = rand((8192, 8192), torch.bfloat16, 1), rand((8192, 8192), torch.bfloat16, 2)
     ms, _ = time_cuda(lambda: x @ y, target_ms=300)
     gemm = 2 * 8192**3 / (ms * 1e-3) / 1e12
@@ -384,13 +399,7 @@ def decode_table(quick: bool, copy_tbps: float, scan: bool = False, fi=None) -> 
         # at d = 64, the decode with the most instructions per byte; the row's setup leaves the GPU idle
         # for a second or so before it.
         tc = lambda: ops.paged_decode(q, kc, vc, tables, lens, max_seq_len=ctx, out=out, impl="tc")  # noqa: E731
-        ga = torch.randn((4096, 4096), device="cuda", dtype=torch.bfloat16)
-        for fn in (lambda: ga @ ga, tc):
-            t_end = time.time() + 0.15
-            while time.time() < t_end:
-                fn()
-                torch.cuda.synchronize()
-        del ga
+        preheat(tc)
         run("ours_tc", tc)
         row["tc_splits"] = ops._TC_SPLITS.get((q.device, 1, 1, d, ops.TC_DEFAULT_CFG["16bit"], S, hkv, ctx, 0))
         row["tc_cfg"] = ops.TC_DEFAULT_CFG["16bit"]

@@ -15,7 +15,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -31,14 +30,6 @@ VARIANTS_FP8 = {"fp8_default": None, "fp8_cfg2": 2, "fp8_cfg7": 7, "fp8_cfg8": 8
                 "fp8_cfg11": 11, "fp8_cfg12": 12, "fp8_cfg13": 13, "fp8_cfg14": 14}
 
 
-def copy_tbps() -> float:
-    n = 1 << 30
-    a = torch.randint(0, 255, (n,), device="cuda", dtype=torch.uint8)
-    b = torch.empty_like(a)
-    ms, _ = B.time_cuda(lambda: b.copy_(a), target_ms=300)
-    return 2 * n / (ms * 1e-3) / 1e12
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default="bench/out")
@@ -48,7 +39,7 @@ def main() -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     props = torch.cuda.get_device_properties(0)
     res = {"device": f"{props.name}, {props.multi_processor_count} SMs", "torch": torch.__version__,
-           "argv": sys.argv, "rounds": ns.rounds, "copy_TBps": copy_tbps(), "rows": []}
+           "argv": sys.argv, "rounds": ns.rounds, "copy_TBps": B.copy_ceiling(), "rows": []}
     B.log(f"copy {res['copy_TBps']:.3f} TB/s")
     for (S, ctx, hq, hkv, d) in B.DECODE_CASES:
         bs = 16
@@ -94,14 +85,7 @@ def main() -> None:
             except Exception as ex:  # noqa: BLE001
                 row["variants"][name] = {"error": repr(ex)[:300]}
                 B.log(f"{name} failed: {ex!r}"[:300])
-        # pre-heat as the bench does: bf16 GEMMs, then the default kernel
-        ga = torch.randn((4096, 4096), device="cuda", dtype=torch.bfloat16)
-        for fn in (lambda: ga @ ga, fns["tc_default"][0]):
-            t_end = time.time() + 0.15
-            while time.time() < t_end:
-                fn()
-                torch.cuda.synchronize()
-        del ga
+        B.preheat(fns["tc_default"][0])      # as the bench does: bf16 GEMMs, then the default kernel
         for _ in range(ns.rounds):
             for name, (fn, nb, rf, cfg, fp8) in fns.items():
                 v = row["variants"][name]
@@ -122,7 +106,7 @@ def main() -> None:
         del kc, vc, q, out
         k8 = v8 = None  # noqa: F841
         torch.cuda.empty_cache()
-    res["copy_TBps_end"] = copy_tbps()
+    res["copy_TBps_end"] = B.copy_ceiling()
     (out_dir / "decode_sweep.json").write_text(json.dumps(res, indent=1))
     print(f"\ncopy {res['copy_TBps']:.3f} TB/s, at the end {res['copy_TBps_end']:.3f}")
     for row in res["rows"]:
