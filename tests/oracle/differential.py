@@ -36,6 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from traces import parse_seeds  # noqa: E402
 
 
 class Disagreement(Exception):
@@ -253,13 +254,6 @@ class Trace:
 
 
 # ------------------------------------------------------------------------- running
-def parse_seeds(text: str) -> list[int]:
-    if ":" in text:
-        start, stop = map(int, text.split(":"))
-        return list(range(start, stop))
-    return [int(s) for s in text.split(",") if s]
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vllm-root", required=True)

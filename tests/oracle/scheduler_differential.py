@@ -304,11 +304,8 @@ def main() -> int:
     import bootstrap
     bootstrap.setup(args.vllm_root)
     import sched_mutations
-    if ":" in args.seeds:
-        a, b = map(int, args.seeds.split(":"))
-        seeds = list(range(a, b))
-    else:
-        seeds = [int(s) for s in args.seeds.split(",") if s]
+    from traces import parse_seeds
+    seeds = parse_seeds(args.seeds)
     if args.mutate == "all":
         result = {"mutations": {}}
         for name, (family, _) in sched_mutations.MUTATIONS.items():

@@ -16,7 +16,7 @@ PREFIX_RARE: dict[int, str] = {}  # 0..19 already catch every planted bug of pre
 
 PREFIX = sorted(set(FIRST) | set(PREFIX_RARE))
 SCHEDULER = sorted(set(FIRST) | set(SCHEDULER_RARE))
-RADIX = list(FIRST)  # tests/test_prefix_cache_radix_oracle.py: 0..19 catch every planted bug of sglang_radix
+RADIX = list(FIRST)  # tests/test_sglang_oracle.py: 0..19 catch every planted bug of sglang_radix
 # tests/oracle/sglang_policy.py: 267 is the first of 0..999 where the in-batch threshold's `<=`
 # (schedule_policy.py:223) matters (a cached prefix of exactly 32 tokens).
 POLICY_RARE: dict[int, str] = {267: "cached prefix of exactly 32 tokens: in-batch check still applies"}

@@ -28,7 +28,8 @@ from types import SimpleNamespace
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sglang_shim  # noqa: E402
-from sglang_radix import Ours, Theirs, parse_seeds  # noqa: E402
+from sglang_radix import Ours, Theirs  # noqa: E402
+from traces import count_disagreements, parse_seeds  # noqa: E402
 
 POLICY_STUBS = ["sglang.srt.managers.schedule_batch", "sglang.srt.server_args", "sglang.srt.mem_cache.swa_memory_pool",
                 "sglang.srt.dllm.config", "sglang.srt.layers.attention.nsa.utils", "sglang.srt.layers.utils.cp_utils",
@@ -173,14 +174,8 @@ def _tree_cls():
 def run(seeds, sp, rc, bpc, ours_cls):
     from collections import Counter
     timing, cov = {"theirs": 0.0, "ours": 0.0}, Counter()
-    bad, first = 0, []
-    for s in seeds:
-        d = play(s, sp, rc, bpc, ours_cls, timing, cov)
-        if d:
-            bad += 1
-            first = first or [d]
-    return {"traces": len(seeds), "disagreements": bad, "first": first, "coverage": dict(sorted(cov.items())),
-            "seconds": {k: round(v, 3) for k, v in timing.items()}}
+    out = count_disagreements(seeds, lambda s: play(s, sp, rc, bpc, ours_cls, timing, cov))
+    return {**out, "coverage": dict(sorted(cov.items())), "seconds": {k: round(v, 3) for k, v in timing.items()}}
 
 
 def main(argv=None):

@@ -25,6 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from sglang_shim import load_radix_cache  # noqa: E402
+from traces import count_disagreements, parse_seeds  # noqa: E402
 
 
 # ---------------------------------------------------------------------------- planted bugs
@@ -382,22 +383,8 @@ def run(seeds, rc, bpc, tree_cls, show):
     coverage = dict.fromkeys(["matches_with_hits", "locks", "unlocks", "evictions", "evict_refused_by_locks",
                               "resets", "splits", "paged_traces"], 0)
     timing = {"theirs": 0.0, "ours": 0.0}
-    first, bad = [], 0
-    for seed in seeds:
-        d = play(seed, rc, bpc, tree_cls, coverage, timing)
-        if d:
-            bad += 1
-            if len(first) < max(show, 1):
-                first.append(d)
-    return {"traces": len(seeds), "disagreements": bad, "first": first, "coverage": coverage,
-            "seconds": {k: round(v, 3) for k, v in timing.items()}}
-
-
-def parse_seeds(text):
-    if ":" in text:
-        a, b = text.split(":")
-        return list(range(int(a), int(b)))
-    return [int(s) for s in text.split(",") if s]
+    out = count_disagreements(seeds, lambda seed: play(seed, rc, bpc, tree_cls, coverage, timing), show)
+    return {**out, "coverage": coverage, "seconds": {k: round(v, 3) for k, v in timing.items()}}
 
 
 def main(argv=None):

@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sglang_shim  # noqa: E402
-from sglang_radix import _values, parse_seeds, snapshot  # noqa: E402
+from sglang_radix import _values, snapshot  # noqa: E402
+from traces import count_disagreements, parse_seeds  # noqa: E402
 
 MAX_LEN = 256
 
@@ -257,15 +258,14 @@ def main(argv=None):
 
 
 def run(seeds, cls):
-    bad, first, total = 0, [], {"refused": 0, "finished": 0, "hits": 0}
-    for s in seeds:
-        d, cov = play(s, cls)
+    total = {"refused": 0, "finished": 0, "hits": 0}
+
+    def play_counted(seed):
+        d, cov = play(seed, cls)
         for k in total:
             total[k] += cov[k]
-        if d:
-            bad += 1
-            first = first or [d]
-    return {"traces": len(seeds), "disagreements": bad, "first": first, "coverage": total}
+        return d
+    return {**count_disagreements(seeds, play_counted), "coverage": total}
 
 
 if __name__ == "__main__":
