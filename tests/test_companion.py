@@ -196,3 +196,46 @@ def test_with_needs_a_framework_that_has_companions(fake):
     env, archive, repo, _ = fake
     r = cli(env, "fetch", "--all", "--with", f"kpkg-kernels={repo}")
     assert "one framework" in one_line_error(r, 2)
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True,
+                          env=env).stdout.strip()
+
+
+def test_a_pinned_commit_is_exported_verified(fake):
+    """With `commits` pinned for the version, a git repository holding the commit gives that commit's
+    folder (a later commit and an edited work tree do not leak in), verified, with no warning."""
+    env, archive, repo, folder = fake
+    _git(repo, "init", "-q")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "kernels")
+    pinned = _git(repo, "rev-parse", "HEAD")
+    (folder / "csrc" / "later.cu").write_text("__global__ void later_kernel() {}\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "later")
+    (folder / "csrc" / "op_a.cu").write_text("// uncommitted edit\n")
+    pins = Path(env["INFERNAV_PINS"])
+    pins.write_text(pins.read_text().replace('permalink = "https://example.invalid/kpkg/',
+                                             f'commits = {{ "1" = "{pinned}" }}\npermalink = "https://example.invalid/kpkg/'))
+    r = cli(env, "fetch", "fakefw", "--path", archive, "--with", f"kpkg-kernels={repo}")
+    assert r.returncode == 0 and "unverified" not in r.stderr, r.stderr
+    placed = Path(env["INFERNAV_HOME"]) / "sources" / "fakefw@1" / "kpkg-kernels"
+    marker = json.loads((placed / ".infernav-source.json").read_text())
+    assert marker["verified"] is True and marker["commit"] == pinned
+    assert not (placed / "csrc" / "later.cu").exists()
+    assert cli(env, "index", "fakefw", "-q").returncode == 0
+    assert _kernel_path(env)["rc"] == 0
+    # a plain folder is still taken, unverified, and the warning names the pin it could not check
+    r = cli(env, "fetch", "fakefw", "--path", archive, "--with", f"kpkg-kernels={tmp_copy(folder)}")
+    assert r.returncode == 0 and f"the pinned commit {pinned[:12]} is not in it" in r.stderr, r.stderr
+
+
+def tmp_copy(folder: Path) -> Path:
+    import shutil
+
+    out = folder.parent.parent / "plain-copy"
+    shutil.copytree(folder, out, ignore=shutil.ignore_patterns(".git"))
+    return out

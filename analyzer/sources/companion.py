@@ -7,8 +7,10 @@ cross-language linker (Python -> torch.ops -> TORCH_LIBRARY -> host function -> 
 unchanged. Engines stay data: `[<engine>.companions.<name>]` in pins.toml names the folder, its
 roots (inside the folder) and a permalink template.
 
-A companion has no pinned hash here, so it is taken as given and said so on stderr (one line, as
-`--allow-unverified` does for an sdist). Its marker (`<folder>/.infernav-source.json`) records what
+A companion may pin a git commit per framework version (`commits`): a git repository holding it
+gives exactly that commit's folder, verified. Anything else (a plain folder, an archive, a repository
+without the commit) is taken as given and said so on stderr in one line, as `--allow-unverified`
+does for an sdist. Its marker (`<folder>/.infernav-source.json`) records what
 was given, the git commit when that was a git checkout, and a manifest; `cache.verify` checks the
 tree against it, like the framework's own.
 """
@@ -65,19 +67,35 @@ def place(ref: FrameworkRef, root: Path, name: str, spec: dict[str, Any], given:
     try:
         if progress:
             progress(f"companion {name}", 0, 0)
-        top, commit = _source_top(ref, name, spec, given, unpacked)
+        pinned = spec.get("commits", {}).get(ref.version)
+        verified = bool(pinned) and _holds_commit(given, pinned)
+        if verified:
+            _export(ref, given, pinned, spec["folder"], unpacked)
+            top, commit = _top(spec, unpacked) or unpacked, pinned
+        else:
+            top, commit = _source_top(ref, name, spec, given, unpacked)
         _copy_roots(spec, top, staging)
         write_marker(staging, {"companion": name, "framework": ref.key, "given": str(given), "commit": commit,
-                               "verified": False})
+                               "verified": verified})
         dest = root / spec["folder"]
         shutil.rmtree(dest, ignore_errors=True)
         staging.rename(dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         shutil.rmtree(unpacked, ignore_errors=True)
-    print(f"warning: {ref.key}: companion {name} taken unverified from {given}"
-          + (f" (git commit {commit[:12]})" if commit else "") + "; no pin can check it", file=sys.stderr)
+    if not verified:
+        print(f"warning: {ref.key}: companion {name} taken unverified from {given}"
+              + (f" (git commit {commit[:12]})" if commit else "")
+              + (f"; the pinned commit {pinned[:12]} is not in it" if pinned else "; no pin can check it"),
+              file=sys.stderr)
     return dest
+
+
+def _holds_commit(given: Path, commit: str) -> bool:
+    """Whether `given` is a git repository (a checkout or bare) that has the pinned commit."""
+    from .git import git_output
+
+    return given.is_dir() and git_output(given, "cat-file", "-t", commit) == "commit"
 
 
 def _source_top(ref: FrameworkRef, name: str, spec: dict[str, Any], given: Path,
@@ -91,7 +109,7 @@ def _source_top(ref: FrameworkRef, name: str, spec: dict[str, Any], given: Path,
         tops = [scratch] + [d for d in scratch.iterdir() if d.is_dir()]
         found = next((t for t in map(lambda d: _top(spec, d), tops) if t is not None), None)
     elif _top(spec, given) is None and _is_git(given):
-        _export_head(ref, given, spec["folder"], scratch)
+        _export(ref, given, "HEAD", spec["folder"], scratch)
         return _top(spec, scratch) or scratch, git_output(given, "rev-parse", "HEAD")
     else:
         found = _top(spec, given) if given.is_dir() else None
@@ -147,13 +165,13 @@ def _unpack(ref: FrameworkRef, archive: Path, scratch: Path) -> None:
         raise SourceError(f"{ref.key}: cannot read {archive.name} ({exc})") from None
 
 
-def _export_head(ref: FrameworkRef, repo: Path, folder: str, scratch: Path) -> None:
-    """A bare repository (a mirror): its HEAD's `<folder>/`, through git archive."""
+def _export(ref: FrameworkRef, repo: Path, rev: str, folder: str, scratch: Path) -> None:
+    """`<folder>/` at `rev` of a git repository (the pinned commit, or a bare mirror's HEAD)."""
     import io
     import subprocess
     import tarfile
 
-    r = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", "HEAD", folder], capture_output=True)
+    r = subprocess.run(["git", "-C", str(repo), "archive", "--format=tar", rev, folder], capture_output=True)
     if r.returncode != 0:
         raise SourceError(f"{ref.key}: git archive of {folder}/ in {repo} failed: "
                           f"{r.stderr.decode(errors='replace').strip()[:200]}")
