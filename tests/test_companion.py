@@ -218,8 +218,8 @@ def test_a_pinned_commit_is_exported_verified(fake):
     _git(repo, "commit", "-qm", "later")
     (folder / "csrc" / "op_a.cu").write_text("// uncommitted edit\n")
     pins = Path(env["INFERNAV_PINS"])
-    pins.write_text(pins.read_text().replace('permalink = "https://example.invalid/kpkg/',
-                                             f'commits = {{ "1" = "{pinned}" }}\npermalink = "https://example.invalid/kpkg/'))
+    kpkg = 'permalink = "https://example.invalid/kpkg/'
+    pins.write_text(pins.read_text().replace(kpkg, f'commits = {{ "1" = "{pinned}" }}\n{kpkg}'))
     r = cli(env, "fetch", "fakefw", "--path", archive, "--with", f"kpkg-kernels={repo}")
     assert r.returncode == 0 and "unverified" not in r.stderr, r.stderr
     placed = Path(env["INFERNAV_HOME"]) / "sources" / "fakefw@1" / "kpkg-kernels"

@@ -128,9 +128,11 @@ def _companion_problem(ref: FrameworkRef, root: Path, folder: str, name: str) ->
         return None
     files = (read_marker(top) or {}).get("files")
     if not isinstance(files, dict):
-        return f"its companion folder {folder}/ has no readable marker (not placed by infernav fetch {ref.name} --with {name}=DIR)"
+        return (f"its companion folder {folder}/ has no readable marker "
+                f"(not placed by infernav fetch {ref.name} --with {name}=DIR)")
     why = _tree_differs(top, files, prefix=folder + "/")
-    return why and f"its companion {name} differs from what was given {why}; give it again: infernav fetch {ref.name} --with {name}=DIR"
+    return why and (f"its companion {name} differs from what was given {why}; "
+                    f"give it again: infernav fetch {ref.name} --with {name}=DIR")
 
 
 def _tree_differs(root: Path, files: dict[str, Any], skip: frozenset[str] = frozenset(),
