@@ -138,10 +138,12 @@ def test_the_companion_links_python_to_the_kernel(fake, tmp_path, given):
         with_dir = tmp_path / "kpkg.tar.gz"
         with tarfile.open(with_dir, "w:gz") as tar:
             tar.add(folder, arcname="kpkg-kernels-main")
-    r = cli(env, "fetch", "fakefw", "--path", archive, "--with", f"kpkg-kernels={with_dir}")
+    r = cli(env, "fetch", "fakefw", "--path", archive, "--with", f"kpkg-kernels={with_dir}", "--json")
     assert r.returncode == 0, r.stderr
     warn = [x for x in r.stderr.splitlines() if "unverified" in x]
     assert len(warn) == 1 and "kpkg-kernels" in warn[0], r.stderr
+    placed = Path(env["INFERNAV_HOME"]) / "sources" / "fakefw@1" / "kpkg-kernels"
+    assert json.loads(r.stdout)["results"][0]["companions"] == {"kpkg-kernels": str(placed)}
     r = cli(env, "index", "fakefw", "--json", "-q")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["results"][0]["files"] == 5   # 2 app + 2 wrapper + 1 .cu (README not a root)
@@ -239,3 +241,21 @@ def tmp_copy(folder: Path) -> Path:
     out = folder.parent.parent / "plain-copy"
     shutil.copytree(folder, out, ignore=shutil.ignore_patterns(".git"))
     return out
+
+
+def test_a_linked_checkout_is_not_written_into(fake, tmp_path):
+    """`--path DIR` links the user's own tree; `--with` never writes into it and says where to put it."""
+    env, _, repo, _ = fake
+    line = one_line_error(cli(env, "fetch", "fakefw", "--path", tmp_path / "fakefw-1", "--with",
+                              f"kpkg-kernels={repo}"), 1)
+    assert "your own checkout" in line and str(tmp_path / "fakefw-1" / "kpkg-kernels") in line
+    assert not (tmp_path / "fakefw-1" / "kpkg-kernels").exists()
+
+
+def test_fetch_without_with_keeps_a_placed_companion(fake):
+    env, archive, repo, _ = fake
+    assert cli(env, "fetch", "fakefw", "--path", archive, "--with", f"kpkg-kernels={repo}").returncode == 0
+    r = cli(env, "fetch", "fakefw", "--path", archive)
+    assert r.returncode == 0 and "unverified" not in r.stderr, r.stderr
+    assert cli(env, "index", "fakefw", "-q").returncode == 0
+    assert _kernel_path(env)["rc"] == 0
