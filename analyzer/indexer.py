@@ -107,7 +107,7 @@ def _parse_ahead(ref: FrameworkRef, root: Path, force: bool, jobs: int):
     if jobs <= 1 or not (force or not index_path(ref).exists()):
         return None
     try:
-        scanned = _scan(root, ref.roots)
+        scanned = _scan(root, ref.index_roots(root))
         context = {**ref.parse_context(), "fingerprint": _context_fingerprint(ref)}
         todo = _plan(root, scanned, {}, context)[0]
     except Exception:   # the build itself will meet the problem and say what it is
@@ -176,7 +176,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
     jobs = jobs or _usable_cores()
     path = index_path(ref)
     report = IndexReport(ref.key, path, "cold")
-    scanned = _scan(root, ref.roots, report.skipped)
+    scanned = _scan(root, ref.index_roots(root), report.skipped)
     report.files = len(scanned)
     context = {**ref.parse_context(), "fingerprint": _context_fingerprint(ref)}
     conn, stored = _open_previous(path, root, context["fingerprint"], force, report)

@@ -43,19 +43,29 @@ def _results_doc(results: list[dict], kind: str) -> dict:
 @click.option("--all", "all_pins", is_flag=True, help="Every pinned framework; ones that cannot be had are skipped with a note.")
 @click.option("--allow-unverified", is_flag=True,
               help="Take a version whose sha256 is neither pinned nor published by the index.")
+@click.option("--with", "companions", multiple=True, metavar="COMPANION=DIR",
+              help="Place a companion source (pins.toml companions: sglang's sgl-kernel) inside the framework's "
+                   "tree, from a checkout, its folder, a bare git repository or an archive; taken unverified "
+                   "(one framework).")
 @json_opt
-def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_unverified: bool, as_json: bool) -> None:
+def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_unverified: bool,
+          companions: tuple[str, ...], as_json: bool) -> None:
     """Download pinned sources into the cache ($INFERNAV_HOME)."""
     refs = _refs(frameworks, all_pins, as_json)
     if path and len(refs) != 1:
         raise click.UsageError("--path takes exactly one framework")
     lenient = all_pins or not frameworks
+    wanted = _companions_wanted(refs, companions, lenient)
+    from ..sources.companion import check_given, place
     failed, results = 0, []
     for ref in refs:
         try:
-            root = sources.fetch(ref, path=path, progress=None if as_json else progress_printer(),
-                                 allow_unverified=allow_unverified)
-            results.append({"framework": ref.key, "root": str(root)})
+            progress = None if as_json else progress_printer()
+            for name, spec, given in wanted:   # DIR checked before the framework is fetched
+                check_given(ref, name, spec, given)
+            root = sources.fetch(ref, path=path, progress=progress, allow_unverified=allow_unverified)
+            placed = {name: str(place(ref, root, name, spec, given, progress)) for name, spec, given in wanted}
+            results.append({"framework": ref.key, "root": str(root), **({"companions": placed} if placed else {})})
             if not as_json:
                 echo(f"{ref.key}: {root}")
         except SourceError as exc:
@@ -69,6 +79,20 @@ def fetch(frameworks: tuple[str, ...], path: str | None, all_pins: bool, allow_u
         dump(_results_doc(results, "source"))
     if failed and not lenient:
         sys.exit(int(ExitStatus.EMPTY))
+
+
+def _companions_wanted(refs, values: tuple[str, ...], lenient: bool):
+    """`--with` arguments parsed against the one framework fetched; usage errors (exit 2) otherwise."""
+    if not values:
+        return []
+    if lenient or len(refs) != 1:
+        raise click.UsageError("--with takes exactly one framework")
+    from ..sources.companion import CompanionUsage, parse_with
+
+    try:
+        return parse_with(refs[0], values)
+    except CompanionUsage as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 def progress_printer():

@@ -7,7 +7,8 @@ outside the repository: $INFERNAV_HOME, default the user cache dir. Several vers
 framework coexist as `name@version` folders.
 
 Modules: pins (the pins file, FrameworkRef), cache (where sources sit), sdist, git, archive (the
-three ways a source arrives). Downloading modules (urllib, tarfile, subprocess) are imported inside
+three ways a source arrives), companion (a second project placed inside a fetched tree: `fetch
+--with`, SGLang's sgl-kernel). Downloading modules (urllib, tarfile, subprocess) are imported inside
 the functions that fetch: every CLI query imports this package, and start-up time is what users feel.
 """
 from __future__ import annotations

@@ -60,10 +60,13 @@ def sha256_file(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _files(root: Path) -> dict[str, str]:
-    """{relative path: full path} of the regular files and symlinks under `root` (the marker out)."""
+def _files(root: Path, skip: frozenset[str] = frozenset()) -> dict[str, str]:
+    """{relative path: full path} of the regular files and symlinks under `root` (the marker out,
+    and the top-level folders in `skip`: companions, which carry their own marker)."""
     out = {}
-    for dirpath, _, filenames in os.walk(root):
+    for dirpath, dirnames, filenames in os.walk(root):
+        if dirpath == str(root):
+            dirnames[:] = [d for d in dirnames if d not in skip]
         for name in filenames:
             full = os.path.join(dirpath, name)
             rel = os.path.relpath(full, root).replace(os.sep, "/")
@@ -112,11 +115,29 @@ def problem(ref: FrameworkRef, root: Path) -> str | None:
     files = info.get("files")
     if not isinstance(files, dict):
         return "it has no manifest (fetched by an older infernav)"
-    return _tree_differs(root, files)
+    folders = {c["folder"]: name for name, c in ref.companions.items()}
+    why = _tree_differs(root, files, frozenset(folders))
+    return f"it differs from the pinned archive {why}" if why else next(
+        filter(None, (_companion_problem(ref, root, f, n) for f, n in folders.items())), None)
 
 
-def _tree_differs(root: Path, files: dict[str, Any]) -> str | None:
-    present = _files(root)
+def _companion_problem(ref: FrameworkRef, root: Path, folder: str, name: str) -> str | None:
+    """Why a companion folder (when present) is not what `fetch --with` placed there."""
+    top = root / folder
+    if not top.is_dir():
+        return None
+    files = (read_marker(top) or {}).get("files")
+    if not isinstance(files, dict):
+        return (f"its companion folder {folder}/ has no readable marker "
+                f"(not placed by infernav fetch {ref.name} --with {name}=DIR)")
+    why = _tree_differs(top, files, prefix=folder + "/")
+    return why and (f"its companion {name} differs from what was given {why}; "
+                    f"give it again: infernav fetch {ref.name} --with {name}=DIR")
+
+
+def _tree_differs(root: Path, files: dict[str, Any], skip: frozenset[str] = frozenset(),
+                  prefix: str = "") -> str | None:
+    present = _files(root, skip)
     changed = []
     for rel, full in sorted(present.items()):
         want = files.get(rel)
@@ -136,12 +157,15 @@ def _tree_differs(root: Path, files: dict[str, Any]) -> str | None:
     if not changed:
         return None
     more = f", {len(changed) - 3} more" if len(changed) > 3 else ""
-    return f"it differs from the pinned archive ({', '.join(changed[:3])}{more})"
+    changed = [prefix + c for c in changed]
+    return f"({', '.join(changed[:3])}{more})"
 
 
 def verify(ref: FrameworkRef, root: Path) -> None:
     """SourceError when the cached copy at `root` is not the pinned source, as fetched."""
     why = problem(ref, root)
+    if why and why.startswith("its companion"):
+        raise SourceError(f"{ref.key}: the cached source at {root}: {why}")
     if why:
         raise SourceError(f"{ref.key}: the cached source at {root}: {why}; run: infernav fetch {ref.key} "
                           "(it restores the pinned source)")

@@ -45,6 +45,24 @@ class FrameworkRef:
         return list(self.spec.get("roots", []))
 
     @property
+    def companions(self) -> dict[str, dict[str, Any]]:
+        """`[<engine>.companions.<name>]`: projects that `fetch --with NAME=DIR` places inside the
+        source tree (`folder`), indexed with its `roots` (inside the folder) when present."""
+        return dict(self.spec.get("companions", {}))
+
+    def index_roots(self, root) -> list[str]:
+        """The folders an index walks: the engine's roots, and each companion's that `root` holds."""
+        from pathlib import Path
+
+        extra = [f"{c['folder']}/{r}" for c in self.companions.values() if (Path(root) / c["folder"]).is_dir()
+                 for r in c["roots"]]
+        return self.roots + extra
+
+    def companion_of(self, path: str) -> dict[str, Any] | None:
+        """The companion entry whose folder holds `path`, None for the engine's own files."""
+        return next((c for c in self.companions.values() if path.startswith(c["folder"] + "/")), None)
+
+    @property
     def settings(self) -> dict[str, Any]:
         """The engine's conventions merged with its own entry (lists concatenated, deduplicated).
 
@@ -79,7 +97,7 @@ class FrameworkRef:
         return any(fnmatch(path, pat) or fnmatch("/" + path, pat) for pat in self.settings["test_paths"])
 
     def permalink(self, path: str, line: int) -> str:
-        template = self.spec.get("permalink", "")
+        template = (self.companion_of(path) or self.spec).get("permalink", "")
         return template.format(version=self.version, commit=self.pin.get("commit", self.version),
                                path=path, line=line)
 
@@ -142,12 +160,28 @@ def check_entry(name: str, spec: Any) -> None:
         bad(f"is a {kind} source without '{_SOURCE_KEYS[kind]}'")
     if not isinstance(spec.get("default"), str) or not _VERSION.match(spec["default"]):
         bad("has no 'default' version" if "default" not in spec else f"has a bad default {spec['default']!r}")
-    roots = spec.get("roots")
-    if not isinstance(roots, list) or not roots or not all(
-            isinstance(r, str) and r and not r.startswith("/") and ".." not in r.split("/") for r in roots):
+    if not _relative_folders(spec.get("roots")):
         bad("needs 'roots': a list of folders inside the source (no '..', not absolute)")
     if not isinstance(spec.get("versions", {}), dict):
         bad("has 'versions' that is not a table")
+    _check_companions(spec.get("companions", {}), bad)
+
+
+def _check_companions(companions: Any, bad) -> None:
+    """Each companion needs a plain `folder` name and relative `roots` inside it."""
+    if not isinstance(companions, dict):
+        bad("has 'companions' that is not a table")
+    for cname, comp in companions.items():
+        folder = comp.get("folder") if isinstance(comp, dict) else None
+        if not isinstance(folder, str) or not _VERSION.match(folder):
+            bad(f"companion '{cname}' needs 'folder': one folder name inside the source tree")
+        if not _relative_folders(comp.get("roots")):
+            bad(f"companion '{cname}' needs 'roots': a list of folders inside its folder (no '..', not absolute)")
+
+
+def _relative_folders(roots: Any) -> bool:
+    return isinstance(roots, list) and bool(roots) and all(
+        isinstance(r, str) and r and not r.startswith("/") and ".." not in r.split("/") for r in roots)
 
 
 def parse_ref(text: str | None, pins: dict[str, Any] | None = None) -> FrameworkRef:
