@@ -15,6 +15,13 @@ Workloads: `chat` (multi-turn conversations on a few shared system prompts; a tu
 the whole conversation so far, released when the previous turn finishes), `fewshot` (a few long
 few-shot templates, short questions and answers), `tot` (agentic tree of thought: branches that
 continue their parent's answer), `random` (unrelated prompts: the no-hit baseline). Hit rate = prompt tokens whose prefill was skipped / prompt tokens admitted.
+Memory (in blocks of BLOCK tokens; a radix "block" is a page of BLOCK slots), read through each
+adapter's read-only accessors at the end of every scheduler step, outside the timed calls:
+used = blocks referenced by running requests (`num_used_blocks`), cached_unreferenced = blocks
+holding cached KV that no request references, i.e. what the cache keeps beyond the running
+requests' needs (`num_cached_unreferenced_blocks`), held = their sum; mean and peak over steps;
+index entries = the cache's own bookkeeping (`num_index_entries`: hash-map entries for vLLM,
+tree nodes for KsanaLLM, radix nodes for SGLang), peak and at the end.
 Speed = cache operations (match, allocate, commit, free) per second of time spent inside the
 cache, best of --repeat interleaved replays; ratio = ours / vLLM's. ours/hash and vllm must make
 identical decisions on every trace (checked: same number of operations, same results).
@@ -137,6 +144,24 @@ class Timed:
     def free(self, *a):
         return self._call("free", *a)
 
+    def memory(self) -> tuple[int, int, int]:
+        """Untimed read of the cache's state: (blocks referenced by requests, cached blocks no
+        request references, bookkeeping entries), through the adapters' read-only accessors."""
+        c = self.cache
+        return c.num_used_blocks, c.num_cached_unreferenced_blocks, c.num_index_entries
+
+
+def summarize_memory(samples: list[tuple[int, int, int]]) -> dict:
+    """Mean and peak over per-step samples (taken at the end of every scheduler step)."""
+    used, idle, entries = (list(col) for col in zip(*samples))
+    held = [u + i for u, i in zip(used, idle)]
+    return {"samples": len(samples),
+            "used_blocks_mean": sum(used) / len(used), "used_blocks_peak": max(used),
+            "cached_unreferenced_blocks_mean": sum(idle) / len(idle),
+            "cached_unreferenced_blocks_peak": max(idle),
+            "held_blocks_mean": sum(held) / len(held), "held_blocks_peak": max(held),
+            "index_entries_peak": max(entries), "index_entries_end": entries[-1]}
+
 
 def replay(cache, jobs: list[Job], budget: int = 4096, max_running: int = 48) -> dict:
     """Continuous batching: running requests first (decode or next prefill chunk), then waiting
@@ -146,6 +171,7 @@ def replay(cache, jobs: list[Job], budget: int = 4096, max_running: int = 48) ->
     waiting = deque(jobs)
     running: list[Job] = []
     admitted = saved = preemptions = steps = 0
+    samples: list[tuple[int, int, int]] = []
     while waiting or running:
         steps += 1
         left, scheduled, preempted = budget, {}, False
@@ -194,8 +220,13 @@ def replay(cache, jobs: list[Job], budget: int = 4096, max_running: int = 48) ->
                 running.remove(job)
                 for nxt in job.then if isinstance(job.then, tuple) else (job.then,) if job.then else ():
                     waiting.append(_copy(nxt))
-    return {"admitted_prompt_tokens": admitted, "prefill_tokens_saved": saved,
-            "hit_rate": saved / admitted if admitted else 0.0, "preemptions": preemptions, "steps": steps}
+        if hasattr(cache, "memory"):
+            samples.append(cache.memory())
+    result = {"admitted_prompt_tokens": admitted, "prefill_tokens_saved": saved,
+              "hit_rate": saved / admitted if admitted else 0.0, "preemptions": preemptions, "steps": steps}
+    if samples:
+        result["memory"] = summarize_memory(samples)
+    return result
 
 
 def _copy(job: Job) -> Job:
@@ -257,7 +288,15 @@ def inner(args) -> int:
             r["speed_vs_vllm"] = r["ops_per_second"] / vllm_rate
             print(f"{name:9} {kind:16} {r['hit_rate']:8.1%} {r['preemptions']:7d} {r['ops']:7d} "
                   f"{r['ops_per_second']:9.0f} {r['speed_vs_vllm']:8.2f}")
-        report["workloads"][name] = {"num_blocks": num_blocks, "ours_hash_identical_to_vllm": same, **best}
+        for kind in kinds:
+            m = best[kind]["memory"]
+            print(f"{'':9} {kind:16} memory: used mean/peak {m['used_blocks_mean']:.0f}/{m['used_blocks_peak']}, "
+                  f"cached unreferenced mean/peak {m['cached_unreferenced_blocks_mean']:.0f}/"
+                  f"{m['cached_unreferenced_blocks_peak']}, index entries peak/end "
+                  f"{m['index_entries_peak']}/{m['index_entries_end']}")
+        same_memory = best["ours/hash"]["memory"] == best["vllm"]["memory"]
+        report["workloads"][name] = {"num_blocks": num_blocks, "ours_hash_identical_to_vllm": same,
+                                     "ours_hash_memory_identical_to_vllm": same_memory, **best}
         print(f"{'':9} {num_blocks} blocks of {BLOCK}; ours/hash and vllm returned "
               + ("identical results on every call" if same else "DIFFERENT results (a bug: run the oracle)"))
     if args.oracle_traces:

@@ -1,4 +1,4 @@
-"""Render the three-cache hit-rate table of a prefix_cache_bench.py run into docs/dev/prefix_cache.md,
+"""Render the three-cache hit-rate, speed and memory tables of a prefix_cache_bench.py run into docs/dev/prefix_cache.md,
 between `<!-- begin: prefix_3engines -->` and `<!-- end -->` (never typed by hand).
 
     python bench/render_prefix_bench.py [bench/results/prefix_cache_3engines.json] [--check]
@@ -31,13 +31,30 @@ def render(data: dict) -> str:
     for name, w in data["workloads"].items():
         speed.append(f"| {name} | " + " | ".join(f"{w[k]['ops_per_second']:,.0f} ({w[k]['speed_vs_vllm']:.2f}x)"
                                                  for k in kinds) + " |")
+    mem = ["", "Memory, in blocks of " + str(data["block_size"]) + " tokens (a radix block is a page of "
+           + str(data["block_size"]) + " slots), read through each cache's accessors at the end of every "
+           "scheduler step: cached unreferenced = blocks holding cached KV that no running request "
+           "references (what the cache keeps beyond the running requests' needs), mean / peak; used = "
+           "blocks referenced by running requests, mean / peak; index entries = the cache's bookkeeping "
+           "(hash-map entries, tree nodes, radix nodes), peak / at the end:",
+           "", "| workload | cache | cached unreferenced, mean / peak | used, mean / peak | index entries, peak / end |",
+           "|---|---|---:|---:|---:|"]
+    for name, w in data["workloads"].items():
+        for k in kinds:
+            m = w[k]["memory"]
+            mem.append(f"| {name} | {NAMES[k]} | {m['cached_unreferenced_blocks_mean']:.0f} / "
+                       f"{m['cached_unreferenced_blocks_peak']} | {m['used_blocks_mean']:.0f} / {m['used_blocks_peak']} | "
+                       f"{m['index_entries_peak']} / {m['index_entries_end']} |")
     same = all(w["ours_hash_identical_to_vllm"] for w in data["workloads"].values())
     head = ("Rendered by bench/render_prefix_bench.py from bench/results/prefix_cache_3engines.json "
             "(`python bench/prefix_cache_bench.py --repeat 1 --oracle-traces 0 --out "
             "bench/results/prefix_cache_3engines.json`). Hit rate: prompt tokens whose prefill was skipped "
             "/ prompt tokens admitted, one continuous-batching scheduler over each cache. ours/hash and "
             "vLLM's own manager made " + ("identical" if same else "DIFFERENT") + " calls on every workload.")
-    return "\n".join([head, ""] + rows + speed)
+    same_memory = all(w.get("ours_hash_memory_identical_to_vllm") for w in data["workloads"].values())
+    mem += ["", "ours/hash and vLLM's own manager measured " + ("the same" if same_memory else "DIFFERENT")
+            + " memory on every workload."]
+    return "\n".join([head, ""] + rows + speed + mem)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -45,6 +45,10 @@ def test_oracle_and_prefix_tables_are_rendered_from_their_results(tmp_path):
     alt = tmp_path / "p.json"
     alt.write_text(json.dumps(data))
     assert _render("render_prefix_bench.py", str(alt), "--check").returncode == 1
+    data = json.loads((REPO / "bench" / "results" / "prefix_cache_3engines.json").read_text())
+    data["workloads"]["tot"]["ours/tree"]["memory"]["index_entries_peak"] += 1  # the memory table too
+    alt.write_text(json.dumps(data))
+    assert _render("render_prefix_bench.py", str(alt), "--check").returncode == 1
 
 
 def test_kernel_tables_are_rendered_from_their_results(tmp_path):

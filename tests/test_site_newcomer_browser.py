@@ -131,13 +131,14 @@ def _compared_cells_linked(page) -> None:
 
 @pytest.mark.parametrize("width,scheme", VIEWS)
 def test_prefix_cache_charts_are_drawn_readable_and_follow_the_palette(site, chromium, width, scheme):
-    """The two build-time SVG charts (analyzer/site/charts.py): on screen, every bar as tall as its
+    """The four build-time SVG charts (analyzer/site/charts.py: hit rate, preemptions, peak cached
+    blocks, peak index entries): on screen, every bar as tall as its
     data-value says, labels readable, text in the palette's colour, no sideways scroll at 400 px."""
     errors: list[str] = []
     ctx, page = _page(chromium, site, width, scheme, errors)
     page.goto(site + "/mechanisms/prefix-cache/")
     charts = page.locator("figure.inav-chart")
-    assert charts.count() == 2
+    assert charts.count() == 4
     charts.first.scroll_into_view_if_needed()
     _shot(page, "charts", width, scheme)
     info = page.evaluate("""() => [...document.querySelectorAll('figure.inav-chart svg')].map(svg => {

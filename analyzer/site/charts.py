@@ -3,7 +3,7 @@ plotting library), inline in the page so the palette's colours and dark mode app
 carrying its value (`data-value`, a `<title>` tooltip and a label) so the figure can be read
 without the colours and tested against the file it came from.
 
-The one chart so far: the prefix-cache benchmark's three caches on the same traces
+The charts so far: the prefix-cache benchmark's three caches on the same traces
 (bench/results/prefix_cache_3engines.json, written by bench/prefix_cache_bench.py), shown on the
 prefix-caching mechanism page."""
 from __future__ import annotations
@@ -90,7 +90,8 @@ def _pct(v: float) -> str:
 
 
 def prefix_cache_charts(data: dict, source: str = PREFIX_RESULTS) -> str:
-    """Hit rate and preemptions per workload and cache, from a prefix_cache_bench.py result."""
+    """Hit rate, preemptions and (where the file has them) peak cached blocks and peak index size
+    per workload and cache, from a prefix_cache_bench.py result."""
     workloads = data["workloads"]
     first = next(iter(workloads.values()), {})
     keys = [k for k in PREFIX_SERIES if k in first]
@@ -110,7 +111,23 @@ def prefix_cache_charts(data: dict, source: str = PREFIX_RESULTS) -> str:
                     caption=f"Memory: every cache gets the same pool of KV blocks of {esc(block)} tokens per "
                             f"workload (the number under each group); a preemption is a running request "
                             f"pushed back because the pool ran out. {src}.")
-    return hit + "\n\n" + mem
+    charts = [hit, mem]
+    if all("memory" in w[k] for w in workloads.values() for k in keys):
+        held = [[float(w[k]["memory"]["cached_unreferenced_blocks_peak"]) for k in keys] for w in workloads.values()]
+        index = [[float(w[k]["memory"]["index_entries_peak"]) for k in keys] for w in workloads.values()]
+        charts.append(bar_chart(
+            "Peak KV blocks held beyond the running requests' needs", pools, names, held,
+            lambda v: f"{v:.0f}",
+            caption=f"Blocks of {esc(block)} tokens (a radix block is a page of {esc(block)} slots) that hold "
+                    f"cached KV no running request references, read through each cache's accessors at the "
+                    f"end of every scheduler step; the peak over the trace, out of the pool under each "
+                    f"group. {src}."))
+        charts.append(bar_chart(
+            "Peak bookkeeping size of each cache", pools, names, index, lambda v: f"{v:.0f}",
+            caption=f"Entries of the cache's own index at its largest, sampled the same way: block-hash "
+                    f"map entries (vLLM), tree nodes of one block each (KsanaLLM), radix-tree nodes of a "
+                    f"run of pages each (SGLang). {src}."))
+    return "\n\n".join(charts)
 
 
 def mechanism_charts(repo: Path) -> dict[str, str]:

@@ -110,6 +110,19 @@ class HashChainCache:
     def num_used_blocks(self) -> int:
         return self.num_blocks - self.pool.get_num_free_blocks()
 
+    @property
+    def num_cached_unreferenced_blocks(self) -> int:
+        """Free blocks that still hold cached KV (a hash), i.e. evictable, referenced by no request."""
+        return sum(1 for block in self._free_queue() if block.block_hash is not None)
+
+    @property
+    def num_index_entries(self) -> int:
+        """The cache's bookkeeping: entries of the block-hash map."""
+        return self._num_cached_hashes()
+
+    def _num_cached_hashes(self) -> int:
+        return self.pool.num_cached_hashes()
+
     def _get(self, req_id: str):
         req = self._requests.get(req_id)
         if req is None:
@@ -182,3 +195,13 @@ class TreeCache:
     @property
     def num_used_blocks(self) -> int:
         return self.manager.get_used_block_number()
+
+    @property
+    def num_cached_unreferenced_blocks(self) -> int:
+        """Tree blocks referenced by no request (KsanaLLM's reusable blocks, evictable)."""
+        return len(self.manager.reusable_blocks)
+
+    @property
+    def num_index_entries(self) -> int:
+        """The cache's bookkeeping: prefix-tree nodes (one per cached block)."""
+        return self.manager.num_tree_nodes()

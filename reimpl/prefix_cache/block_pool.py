@@ -251,6 +251,10 @@ class BlockPool:
             return 0
         return 1.0 - len(self.free_block_queue) / total
 
+    def num_cached_hashes(self) -> int:
+        """Entries of the hash -> block map (distinct block hashes; vLLM's `len(BlockHashToBlockMap)`)."""
+        return len(self._cached)
+
     def cached_block_ids(self, block_hash: BlockHash) -> list[int]:
         """Every block cached under this hash, in lookup order (for tests and the oracle)."""
         hit = self._cached.get(block_hash)

@@ -165,6 +165,15 @@ class RadixTree:
             stack.extend(c for c in node.children.values() if not c.evicted)
         return total
 
+    def num_nodes(self) -> int:
+        """Nodes below the root (read-only walk; evicted nodes are already unlinked)."""
+        n, stack = 0, list(self.root.children.values())
+        while stack:
+            node = stack.pop()
+            n += 1
+            stack.extend(node.children.values())
+        return n
+
     # helpers
     def _match_prefix_helper(self, node: RadixNode, key: list[int]):
         now = self.clock()
@@ -338,6 +347,16 @@ class RadixPrefixCache:
     @property
     def num_free_blocks(self) -> int:
         return (len(self.free_slots) + self.tree.evictable_size()) // self.block_size
+
+    @property
+    def num_cached_unreferenced_blocks(self) -> int:
+        """Pages of KV the tree holds that no running request has locked (evictable)."""
+        return self.tree.evictable_size() // self.block_size
+
+    @property
+    def num_index_entries(self) -> int:
+        """The cache's bookkeeping: radix-tree nodes (each a run of pages)."""
+        return self.tree.num_nodes()
 
     @property
     def num_used_blocks(self) -> int:

@@ -82,6 +82,15 @@ class PrefixCacheManager(SwapMixin):
         # the reusable set), and this wraps.
         return (self.num_device_blocks - self.get_usable_block_number()) % SIZE_T
 
+    def num_tree_nodes(self) -> int:
+        """Blocks in the prefix tree below the root (the tree's nodes; read-only walk)."""
+        n, stack = 0, list(self.root.children.values())
+        while stack:
+            cb = stack.pop()
+            n += 1
+            stack.extend(cb.children.values())
+        return n
+
     def get_host_free_block_number(self) -> int:
         return len(self.host_free)
 

@@ -209,3 +209,6 @@ class RealHashChainCache(HashChainCache):
 
     def _free_queue(self):
         return iter(self.pool.free_block_queue.get_all_free_blocks())
+
+    def _num_cached_hashes(self):
+        return len(self.pool.cached_block_hash_to_block)
