@@ -350,6 +350,7 @@ def _unmarshal_facts(parsed: list, conn, unchanged: list[str], report: IndexRepo
 def _meta(ref: FrameworkRef, root: Path, fingerprint: str, report: IndexReport, graph) -> dict:
     return {
         "framework": ref.name, "version": ref.version, "root": str(root),
+        "roots": "\n".join(ref.index_roots(root)),     # the engine's and any placed companion's
         "extractor_version": EXTRACTOR_VERSION, "resolver_version": RESOLVER_VERSION,
         "parse_context": fingerprint, "files": report.files,
         "symbols": report.symbols, "edges": report.edges, "overrides": len(graph.overrides),

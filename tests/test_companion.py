@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tarfile
@@ -147,6 +148,9 @@ def test_the_companion_links_python_to_the_kernel(fake, tmp_path, given):
     r = cli(env, "index", "fakefw", "--json", "-q")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["results"][0]["files"] == 5   # 2 app + 2 wrapper + 1 .cu (README not a root)
+    index = Path(env["INFERNAV_HOME"]) / "index" / "fakefw@1.sqlite"
+    roots = dict(sqlite3.connect(index).execute("SELECT key, value FROM meta"))["roots"].split("\n")
+    assert roots[0] == "app" and any(r.startswith("kpkg-kernels/") for r in roots), roots   # the site lists them
     doc = _kernel_path(env)
     assert doc["rc"] == 0, doc
     assert doc["paths"][0] == ["app.model.forward", "kpkg.ops.op_a", "torch.ops.kns.op_a", "op_a_host",

@@ -41,8 +41,9 @@ class Pages:
             return
         idx = f.index
         st = idx.stats()
+        roots = [r for r in idx.meta.get("roots", "").split("\n") if r] or f.ref.roots   # older indexes
         parts += [
-            f"Indexed from <code>{esc(', '.join(f.ref.roots))}</code>: "
+            f"Indexed from <code>{esc(', '.join(roots))}</code>: "
             + ", ".join(f"{v} {md(k)} files" for k, v in st["files"].items()) + "; "
             + ", ".join(f"{v} {md(k)}" for k, v in list(st["symbols"].items())[:6]) + ".", "",
             "## Packages and directories", "",
