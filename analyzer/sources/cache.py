@@ -102,7 +102,13 @@ def _pinned_values(ref: FrameworkRef) -> set[str]:
 
 
 def problem(ref: FrameworkRef, root: Path) -> str | None:
-    """Why the cached copy at `root` is not the pinned source, or None when it is."""
+    """Why the cached copy at `root` is not the pinned source (and any companion placed in it is
+    not what was given), or None when both are as fetched."""
+    return _source_problem(ref, root) or _companions_problem(ref, root)
+
+
+def _source_problem(ref: FrameworkRef, root: Path) -> str | None:
+    """Why the framework's own files at `root` are not the pinned source (companion folders aside)."""
     if root != source_dir(ref):
         return None   # a linked checkout: the user's tree
     info = read_marker(root)
@@ -115,10 +121,15 @@ def problem(ref: FrameworkRef, root: Path) -> str | None:
     files = info.get("files")
     if not isinstance(files, dict):
         return "it has no manifest (fetched by an older infernav)"
-    folders = {c["folder"]: name for name, c in ref.companions.items()}
-    why = _tree_differs(root, files, frozenset(folders))
-    return f"it differs from the pinned archive {why}" if why else next(
-        filter(None, (_companion_problem(ref, root, f, n) for f, n in folders.items())), None)
+    why = _tree_differs(root, files, frozenset(c["folder"] for c in ref.companions.values()))
+    return f"it differs from the pinned archive {why}" if why else None
+
+
+def _companions_problem(ref: FrameworkRef, root: Path) -> str | None:
+    if root != source_dir(ref):
+        return None
+    return next(filter(None, (_companion_problem(ref, root, c["folder"], name)
+                              for name, c in ref.companions.items())), None)
 
 
 def _companion_problem(ref: FrameworkRef, root: Path, folder: str, name: str) -> str | None:
@@ -163,9 +174,10 @@ def _tree_differs(root: Path, files: dict[str, Any], skip: frozenset[str] = froz
 
 def verify(ref: FrameworkRef, root: Path) -> None:
     """SourceError when the cached copy at `root` is not the pinned source, as fetched."""
-    why = problem(ref, root)
-    if why and why.startswith("its companion"):
-        raise SourceError(f"{ref.key}: the cached source at {root}: {why}")
+    why = _source_problem(ref, root)
     if why:
         raise SourceError(f"{ref.key}: the cached source at {root}: {why}; run: infernav fetch {ref.key} "
                           "(it restores the pinned source)")
+    why = _companions_problem(ref, root)
+    if why:        # its own remedy: give the companion again
+        raise SourceError(f"{ref.key}: the cached source at {root}: {why}")
