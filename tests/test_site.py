@@ -29,6 +29,34 @@ def mkdocs_build(out: Path, env: dict | None = None) -> subprocess.CompletedProc
                           capture_output=True, text=True)
 
 
+def build_mini_site(tmp_path: Path, notes: Path) -> Path:
+    """The mini fixture fetched into a private INFERNAV_HOME (pins in tmp_path) and a site built over
+    it with the notes folder `notes`; returns the built site's folder."""
+    from conftest import FIXTURES
+
+    from infernav.analyzer import sources
+
+    src = tmp_path / "mini"
+    shutil.copytree(FIXTURES / "mini", src)
+    (tmp_path / "pins.toml").write_text(PINS)
+    env = {"INFERNAV_HOME": str(tmp_path / "home"), "INFERNAV_PINS": str(tmp_path / "pins.toml"),
+           "INFERNAV_NOTES": str(notes)}
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        sources.fetch(sources.parse_ref("mini"), path=str(src))
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    out = tmp_path / "public"
+    r = mkdocs_build(out, env)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out
+
+
 @pytest.fixture(scope="session")
 def built_site(vllm_index, tmp_path_factory):
     out = tmp_path_factory.mktemp("site") / "public"
@@ -215,33 +243,12 @@ permalink = "https://example.invalid/ghost/{path}#L{line}"
 
 
 def test_hostile_text_renders_inert_and_absent_sources_still_build(tmp_path):
-    from conftest import FIXTURES
-
-    from infernav.analyzer import sources
-
-    src = tmp_path / "mini"
-    shutil.copytree(FIXTURES / "mini", src)
     notes = tmp_path / "notes"
     (notes / "mini").mkdir(parents=True)
     (notes / "ghost").mkdir(parents=True)
     (notes / "mini" / "hostile.md").write_text(SCRIPT_NOTE)
     (notes / "ghost" / "ghost.md").write_text(GHOST_NOTE)
-    (tmp_path / "pins.toml").write_text(PINS)
-    env = {"INFERNAV_HOME": str(tmp_path / "home"), "INFERNAV_PINS": str(tmp_path / "pins.toml"),
-           "INFERNAV_NOTES": str(notes)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        sources.fetch(sources.parse_ref("mini"), path=str(src))
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    out = tmp_path / "public"
-    r = mkdocs_build(out, env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    out = build_mini_site(tmp_path, notes)
     pages = {p.relative_to(out).as_posix(): p.read_text(errors="replace") for p in out.rglob("*.html")}
     everything = "\n".join(pages.values())
     # The C++ comment and the Python docstring both carry <script>; neither may survive as a tag.

@@ -7,7 +7,6 @@ from __future__ import annotations
 import copy
 import html
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -106,31 +105,11 @@ def test_no_results_file_no_chart(tmp_path):
 def test_the_built_page_carries_the_chart(tmp_path):
     """A site over the mini fixture: the prefix-caching page holds all four charts, the SVG unmangled
     by Markdown, every bar with the committed value."""
-    from conftest import FIXTURES
-    from test_site import PINS, mkdocs_build
+    from test_site import build_mini_site
 
-    from infernav.analyzer import sources
-
-    src = tmp_path / "mini"
-    shutil.copytree(FIXTURES / "mini", src)
-    (tmp_path / "pins.toml").write_text(PINS)
     notes = tmp_path / "notes"
     (notes / "tours").mkdir(parents=True)
-    env = {"INFERNAV_HOME": str(tmp_path / "home"), "INFERNAV_PINS": str(tmp_path / "pins.toml"),
-           "INFERNAV_NOTES": str(notes)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        sources.fetch(sources.parse_ref("mini"), path=str(src))
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    out = tmp_path / "public"
-    r = mkdocs_build(out, env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    out = build_mini_site(tmp_path, notes)
     page = (out / "mechanisms/prefix-cache/index.html").read_text()
     assert page.count('<svg class="inav-chart-svg"') == 4 and page.count("</svg>") >= 4
     data = json.loads(RESULTS.read_text())

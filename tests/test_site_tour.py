@@ -5,11 +5,9 @@ made from the canonical name), and the next stop."""
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
 
-from test_site import PINS, mkdocs_build
+from test_site import build_mini_site
 
 NOTE = """---
 title: The mini engine loop
@@ -44,33 +42,12 @@ stops:
 
 
 def test_start_here_tour_pages(tmp_path):
-    from conftest import FIXTURES
-
-    from infernav.analyzer import sources
-
-    src = tmp_path / "mini"
-    shutil.copytree(FIXTURES / "mini", src)
     notes = tmp_path / "notes"
     (notes / "mini").mkdir(parents=True)
     (notes / "tours").mkdir()
     (notes / "mini" / "loop.md").write_text(NOTE)
     (notes / "tours" / "mini.yaml").write_text(TOUR)
-    (tmp_path / "pins.toml").write_text(PINS)
-    env = {"INFERNAV_HOME": str(tmp_path / "home"), "INFERNAV_PINS": str(tmp_path / "pins.toml"),
-           "INFERNAV_NOTES": str(notes)}
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        sources.fetch(sources.parse_ref("mini"), path=str(src))
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-    out = tmp_path / "public"
-    r = mkdocs_build(out, env)
-    assert r.returncode == 0, r.stderr[-3000:]
+    out = build_mini_site(tmp_path, notes)
     page = (out / "start/mini/index.html").read_text()
     text = html.unescape(re.sub(r"<[^>]+>", " ", page))
     # Titles, summaries, "stop k of n", next-stop links, the end of the path.
