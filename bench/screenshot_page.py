@@ -11,29 +11,13 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import socket
-import subprocess
 import sys
-import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from helpers import start_server  # noqa: E402  (the browser tests' local server)
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-
-
-def _serve(root: Path):
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                               "-d", str(root)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.1)
-    return server, f"http://127.0.0.1:{port}"
 
 
 def shoot(site: Path, page_path: str, out: Path, width: int = 1400, dark: bool = False,
@@ -41,7 +25,7 @@ def shoot(site: Path, page_path: str, out: Path, width: int = 1400, dark: bool =
     """Write the screenshot; return the console errors and outside requests seen (should be none)."""
     from playwright.sync_api import sync_playwright
 
-    server, base = _serve(site)
+    server, base = start_server(site)
     problems: list[str] = []
     try:
         with sync_playwright() as p:
