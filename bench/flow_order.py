@@ -2,6 +2,7 @@
 tests/test_flow_order.py, on fixtures).
 
   python bench/flow_order.py [FRAMEWORK ...] [--shuffles N]     # default: every indexed engine, 2
+  python bench/flow_order.py vllm --shuffles 1 --container-cap 0 --out bench/results/flow_order_uncapped.json
 
 Resolves each framework's stored facts (index it first) once with the Python files' constraints
 built in path order and N times in seeded random orders, and compares the Graphs: call edges
@@ -9,7 +10,8 @@ built in path order and N times in seeded random orders, and compares the Graphs
 incremental re-solve builds in another order than a cold one, so this has to be 0 before a re-solve
 can be identical to a cold index. Also reports the solver's bounds: `container_cut` (containers
 dropped past CONTAINER_CAP, the one bound that still depends on order) and `cut` (HARD_CAP).
-Writes bench/results/flow_order.json.
+`--container-cap 0` lifts that cap (what it costs, and whether anything else depends on order).
+Writes bench/results/flow_order.json (or --out).
 """
 from __future__ import annotations
 
@@ -83,7 +85,14 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("frameworks", nargs="*", default=ENGINES)
     ap.add_argument("--shuffles", type=int, default=2)
+    ap.add_argument("--container-cap", type=int, default=None,
+                    help="containers kept per variable (default: the solver's CONTAINER_CAP; 0: no cap)")
+    ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
+    from infernav.analyzer.resolve import python_solver
+
+    if args.container_cap is not None:
+        python_solver.CONTAINER_CAP = args.container_cap or 10**9
     commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=HERE, capture_output=True,
                             text=True).stdout.strip()
     results = []
@@ -98,9 +107,9 @@ def main() -> None:
               f"shuffled build orders: {diffs}; container_cut {r['solver'].get('container_cut')}, "
               f"cut {r['solver'].get('cut')}; resolve {r['resolve_s']} s")
     doc = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "load_average": round(os.getloadavg()[0], 1),
-           "shuffles": args.shuffles, "results": results}
-    OUT.write_text(json.dumps(doc, indent=1) + "\n")
-    print(f"wrote {OUT}")
+           "shuffles": args.shuffles, "container_cap": python_solver.CONTAINER_CAP, "results": results}
+    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
