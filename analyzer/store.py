@@ -266,6 +266,12 @@ def load_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[dict]:
         yield decode_facts(blob, rel)
 
 
+def all_facts(conn: sqlite3.Connection) -> list[dict]:
+    """Every stored file's facts, decoded: what resolution reads (benches and tests resolve them)."""
+    return [decode_facts(blob, rel) for rel, blob in
+            conn.execute("SELECT path, facts FROM files WHERE facts IS NOT NULL")]
+
+
 def file_facts_of(conn: sqlite3.Connection, paths: list[str]) -> dict[str, bytes]:
     """{path: stored facts blob} of these files (those that have facts)."""
     out = {}

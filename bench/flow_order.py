@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import marshal
 import os
 import random
 import sqlite3
@@ -44,7 +43,7 @@ _LAST: dict = {}     # the solver counters of the last Flow solved (run() patche
 
 
 def run(framework: str, shuffles: int) -> dict | None:
-    from infernav.analyzer import indexer, sources
+    from infernav.analyzer import indexer, sources, store
     from infernav.analyzer.resolve import python_flow, resolve
 
     ref = sources.parse_ref(framework)
@@ -52,8 +51,7 @@ def run(framework: str, shuffles: int) -> dict | None:
     if not path.exists():
         print(f"skip {framework}: no index at {path} (run: infernav index {framework})")
         return None
-    rows = sqlite3.connect(path).execute("SELECT facts FROM files WHERE facts IS NOT NULL").fetchall()
-    files = [marshal.loads(b) for (b,) in rows]
+    files = store.all_facts(sqlite3.connect(path))
     release = python_flow.Flow.release
 
     def keep_stats(self) -> None:

@@ -9,7 +9,6 @@ also come out the same under reversed and shuffled orders. (bench/flow_order.py 
 comparison on vLLM, KsanaLLM and SGLang; there the container cap is the part still left.)"""
 from __future__ import annotations
 
-import marshal
 import random
 import shutil
 import sqlite3
@@ -67,8 +66,9 @@ def _orders() -> list:
 
 
 def _facts(path: Path) -> list:
-    rows = sqlite3.connect(path).execute("SELECT facts FROM files WHERE facts IS NOT NULL").fetchall()
-    return [marshal.loads(b) for (b,) in rows]
+    from infernav.analyzer import store
+
+    return store.all_facts(sqlite3.connect(path))
 
 
 def test_callees_defined_in_a_later_file_resolve_in_path_order(fixture_home):
