@@ -46,7 +46,10 @@ def run(framework: str, shuffles: int) -> dict | None:
     from infernav.analyzer import indexer, sources, store
     from infernav.analyzer.resolve import python_flow, resolve
 
-    ref = sources.parse_ref(framework)
+    try:
+        ref = sources.parse_ref(framework)
+    except sources.SourceError as exc:
+        raise SystemExit(f"error: {exc}") from None
     path = indexer.index_path(ref)
     if not path.exists():
         print(f"skip {framework}: no index at {path} (run: infernav index {framework})")

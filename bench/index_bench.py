@@ -182,8 +182,11 @@ def main() -> None:
 
     from infernav.analyzer import sources
 
-    wanted = [r for r in sources.all_default_refs()
-              if not args.frameworks or r.name in args.frameworks.split(",")]
+    names = [n for n in args.frameworks.split(",") if n]
+    unknown = sorted(set(names) - {r.name for r in sources.all_default_refs()})
+    if unknown:
+        raise SystemExit(f"--frameworks: no pinned engine named {', '.join(unknown)}")
+    wanted = [r for r in sources.all_default_refs() if not names or r.name in names]
     refs = [r for r in wanted if sources.locate(r) is not None]
     missing = [r.key for r in wanted if sources.locate(r) is None]
     if not refs:
