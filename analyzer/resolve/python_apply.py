@@ -284,9 +284,8 @@ class Apply(Builtins):
 
     def _container_method(self, call: Call, aid: int, name: str) -> None:
         s = self.s
-        kind = self.kinds.get(aid)
-        if kind in _BUILTIN_TYPE_METHODS and name in _BUILTIN_TYPE_METHODS[kind]:
-            self._external_target(call, f"<builtin>.{kind}.{name}")
+        if call.key[0] == "site":           # named once the classes are final: report_container_methods
+            self._cm_reports.append((call.key, aid, name))
         pos = [a for a in call.pos if not isinstance(a, tuple)]
         if name in ("append", "add", "appendleft") and pos and pos[0] is not None:
             s.copy(pos[0], self.elem(aid, "*"))
@@ -308,11 +307,20 @@ class Apply(Builtins):
         elif name in ("values", "copy"):
             s.add1(call.result, s.value(("s", aid)))
         elif name == "items":
-            pair = self.alloc(("items", aid), 2)
+            pair = self.derive(aid, ("items", aid), 2)
             s.copy(self.elem(aid, ALL), self.elem(pair, 1))
-            out = self.alloc(("items-of", aid))
+            out = self.derive(aid, ("items-of", aid))
             s.copy(self.container_var(pair), self.elem(out, "*"))
             s.add1(call.result, s.value(("s", out)))
+
+    def report_container_methods(self) -> None:
+        """`<builtin>.list.append` and the like, for every container-method call, by the kinds of
+        the class its container ended in (a call reached through a member before its class was
+        merged names the same methods as one reached through the class)."""
+        for key, aid, name in self._cm_reports:
+            for kind in sorted(self.container_kinds(aid)):
+                if name in _BUILTIN_TYPE_METHODS.get(kind, ()):
+                    self.site_external.setdefault(key, set()).add(f"<builtin>.{kind}.{name}")
 
     def _merge_into(self, vals: set[int], aid: int) -> None:
         s = self.s

@@ -8,12 +8,21 @@ on vLLM that merged 0.35 % of the variables and cost more time than it saved, so
 Order-independent by design: the fixpoint must not depend on the order files are built in (an
 incremental re-solve builds them in another order; a release diff must not see edges move because
 a file sorted elsewhere). So no set is cut by arrival order: a call through a variable that holds
-many callables is cut where it is reported (python_calls.MAX_FLOW_TARGETS, on the final set). Only
-two bounds remain. Containers are kept to CONTAINER_CAP per variable: the tuples of tensors that
-forward methods return and pass on would otherwise make up most of the work. And a variable past
-HARD_CAP values holds TOP ("too many targets", which flows on like any value) instead of more:
-a guard against blow-up that nothing in the pinned engines reaches (`cut` counts the variables it
-cut; a cut, like the container cap, is the one place where order could still matter).
+many callables is cut where it is reported (python_calls.MAX_FLOW_TARGETS, on the final set).
+
+Containers are bounded by merging, not by cutting: when the containers one variable holds come
+from more than MERGE_AT allocation sites (a class of merged containers counting as all its
+original members), their classes are united (union-find over allocation ids, `union`), and the
+Flow's `on_union` makes every member's elements one pool (python_values.Values._on_union). A
+member's value arriving anywhere after that is replaced by its class's (`canon`), so a variable
+holds one value per class: the tuples of tensors that forward methods return and pass on would
+otherwise make up most of the work. Merging only ever grows classes and the trigger only ever
+grows, so the classes at the fixpoint are the same for every order (a class's growth can push a
+variable over without anything arriving there: `_recheck` looks again at each fixpoint).
+
+A variable past HARD_CAP values holds TOP ("too many targets", which flows on like any value)
+instead of more: a guard against blow-up that nothing in the pinned engines reaches (`cut` counts
+the variables it cut; a cut is the one place where order could still matter).
 
 Values are interned tuples (`value(t)` -> id); python_values.py says what they mean. Hooks are
 callables run on every new value of a variable (and on the values it already holds);
@@ -29,7 +38,7 @@ from typing import Callable, Iterable
 TOP = 0          # value id of ('top',): the set was cut at HARD_CAP
 HARD_CAP = 2000
 _MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3}
-CONTAINER_CAP = 4
+MERGE_AT = 4
 
 
 class Solver:
@@ -48,7 +57,14 @@ class Solver:
         self._frozen: list | None = None   # adds held back while deferred work decides
         self.steps = 0
         self.cut = 0
-        self.container_cut = 0
+        # Container classes: union-find over allocation ids (absent: a class of its own).
+        self._parent: dict[int, int] = {}
+        self._members: dict[int, list[int]] = {}       # root -> every allocation in its class
+        self._weight: dict[int, int] = {}              # root -> original (not derived) members
+        self.derived: set[int] = set()                 # slices and views: weigh nothing
+        self.cont_of: dict[int, set[int]] = {}         # variable -> the 's' values it holds
+        self.merge_at = MERGE_AT
+        self.on_union: Callable[[int, int], None] | None = None
 
     # ------------------------------------------------------------------ values and variables
     def value(self, t: tuple) -> int:
@@ -96,7 +112,12 @@ class Solver:
         if not new:
             return
         if not self._containers.isdisjoint(new):
-            new = self._cap_containers(p or (), new)
+            new = self._canon(v, p, new)
+            if not new:
+                return
+            p = self.pts[v]                # a union above may have added to v already
+            if p:
+                new -= p
             if not new:
                 return
         if p is None:
@@ -114,20 +135,100 @@ class Solver:
         else:
             d |= new
 
-    def _cap_containers(self, p, new: set[int]) -> set[int]:
-        """The new values, less the containers past CONTAINER_CAP (`container_cut` counts the
-        times some were dropped: where it is 0, the answer is the same for every build order)."""
-        containers = self._containers
-        have = sum(1 for x in p if x in containers)
+    # ------------------------------------------------------------------ container classes
+    def find(self, aid: int) -> int:
+        parent = self._parent
+        root = aid
+        while root in parent:
+            root = parent[root]
+        while aid != root:                 # path halving is enough; full compression is cheap too
+            nxt = parent[aid]
+            parent[aid] = root
+            aid = nxt
+        return root
+
+    def weight(self, root: int) -> int:
+        w = self._weight.get(root)
+        return w if w is not None else (0 if root in self.derived else 1)
+
+    def members(self, root: int) -> list[int]:
+        return self._members.get(root) or [root]
+
+    def union(self, a: int, b: int) -> int:
+        """Unite the classes of allocations a and b; the larger class's root stays root (ties:
+        the smaller id), which only names the class: nothing reads members differently."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        ma, mb = self.members(ra), self.members(rb)
+        if (len(ma), -ra) < (len(mb), -rb):
+            ra, rb, ma, mb = rb, ra, mb, ma
+        self._parent[rb] = ra
+        self._members[ra] = ma + mb if ra in self._members else [ra] + mb
+        self._members.pop(rb, None)
+        self._weight[ra] = self.weight(ra) + self.weight(rb)
+        self._weight.pop(rb, None)
+        if self.on_union is not None:
+            self.on_union(ra, rb)
+        return ra
+
+    def _canon(self, v: int, p, new: set[int]) -> set[int]:
+        """The new values with merged containers (and their methods) replaced by their class's,
+        uniting the classes of v's containers once they weigh more than merge_at."""
+        vals, value, find = self.vals, self.value, self.find
         out = set()
-        for x in sorted(new):
-            if x in containers:
-                if have >= CONTAINER_CAP:
-                    self.container_cut += 1
-                    continue
-                have += 1
+        for x in new:
+            t = vals[x]
+            k = t[0]
+            if k == "s" or k == "cm":
+                r = find(t[1])
+                if r != t[1]:
+                    x = value(("s", r) if k == "s" else ("cm", r, t[2]))
             out.add(x)
+        if p is not None:
+            out -= p
+        held = None
+        for x in out:
+            if vals[x][0] == "s":
+                held = self.cont_of.get(v)
+                if held is None:
+                    held = self.cont_of[v] = set()
+                held.add(x)
+        if held is not None and len(held) > 1:
+            root = self._unite_if_heavy(held)
+            if root is not None:
+                rv = value(("s", root))
+                if p is None or rv not in p:
+                    out.add(rv)
         return out
+
+    def _unite_if_heavy(self, held: set[int]) -> int | None:
+        """Unite the classes of the 's' values in held if they weigh more than merge_at; the
+        class's root, or None. `held` is compacted to the class value either way it is known."""
+        vals, find = self.vals, self.find
+        roots = {find(vals[x][1]) for x in held}
+        if len(roots) < 2 or sum(self.weight(r) for r in roots) <= self.merge_at:
+            return None
+        it = iter(sorted(roots))
+        root = next(it)
+        for r in it:
+            root = self.union(root, r)
+        root = find(root)
+        held.clear()
+        held.add(self.value(("s", root)))
+        return root
+
+    def _recheck(self) -> bool:
+        """At a fixpoint: a class that grew elsewhere can make a variable's containers weigh more
+        than merge_at without any value arriving there. Unite those too; True if any was."""
+        merged = False
+        for v, held in list(self.cont_of.items()):
+            if len(held) > 1:
+                root = self._unite_if_heavy(held)
+                if root is not None:
+                    self.add1(v, self.value(("s", root)))
+                    merged = True
+        return merged
 
     def copy(self, src: int, dst: int) -> None:
         """dst ⊇ src, from now on."""
@@ -166,6 +267,8 @@ class Solver:
         constraints alone."""
         while True:
             self._drain()
+            if self._recheck():
+                continue
             known = len(self._decisions)
             if not known:
                 return

@@ -20,7 +20,11 @@ Values (interned tuples, python_solver.Solver.value):
   ('u', cid, recv)    super(): attribute lookup after class cid in recv's MRO
   ('cm', aid, name)   a container's method (`d.get`, `xs.append`)
 Containers keep one variable per constant key (`d["a"]`, `xs[0]`), one for unknown keys ('*'),
-and one for all of them ('all').
+and one for all of them ('all'). Containers merged into a class (python_solver: too many in one
+variable) share one pool of elements: every member's 'all' flows into the pool and the pool into
+every member's '*', which every read of any key also reads; so a read of any member, by any key,
+made before or after the merge, sees the whole pool, whichever member's value it went through.
+Slices and `items()` views of a merged container join its class.
 """
 from __future__ import annotations
 
@@ -49,6 +53,10 @@ class Values:
         # Attribute names some statement stores (`x.a = ...`, class bodies, annotations, setattr
         # with a constant name): a field of any other name is never written, so never read.
         self.stored_attrs: set[str] = set()
+        self._pool: dict[int, int] = {}                 # merged container -> its class's pool
+        self._derived_of: dict[int, list[int]] = {}     # container -> its slices and views
+        self._cm_reports: list[tuple] = []              # (site key, container, method name)
+        self.s.on_union = self._on_union
 
     # ------------------------------------------------------------------ containers
     def alloc(self, key: object, length: int | None = None, kind: str = "") -> int:
@@ -65,12 +73,46 @@ class Values:
         v = self.elems.get((aid, key))
         if v is None:
             v = self.elems[(aid, key)] = self.s.var()
+            if key == "*" and aid in self._pool:
+                self.s.copy(self._pool[aid], v)
             if key != ALL:
                 self.keys_of.setdefault(aid, []).append(key)
                 self.s.copy(v, self.elem(aid, ALL))
                 for fn in self._key_watchers.get(aid, ()):
                     fn(key)
         return v
+
+    def _on_union(self, keep: int, gone: int) -> None:
+        """Solver callback: classes keep and gone are now one. Each member gets a pool the first
+        time it is merged (its 'all' into it, it into its '*'); the two classes' pools are linked
+        both ways, so every pool of a class holds the same values at the fixpoint."""
+        s = self.s
+        for side in (keep, gone):
+            if side not in self._pool:
+                pool = self._pool[side] = s.var()
+                s.copy(self.elem(side, ALL), pool)
+                s.copy(pool, self.elem(side, "*"))
+                for d in self._derived_of.get(side, ()):
+                    s.union(d, side)
+        a, b = self._pool[keep], self._pool[gone]
+        s.copy(a, b)
+        s.copy(b, a)
+
+    def derive(self, base: int, key: object, length: int | None = None) -> int:
+        """A container made from container base (a slice, an `items()` view): weighs nothing
+        towards merging, and is in base's class once base is merged."""
+        fresh = key not in self._allocs
+        aid = self.alloc(key, length)
+        if fresh:
+            self.s.derived.add(aid)
+            self._derived_of.setdefault(base, []).append(aid)
+            if base in self._pool:
+                self.s.union(aid, base)
+        return aid
+
+    def container_kinds(self, aid: int) -> set[str]:
+        """The kinds ('list', 'dict', ...) of the containers in aid's class."""
+        return {k for m in self.s.members(self.s.find(aid)) if (k := self.kinds.get(m))}
 
     def each_key(self, aid: int, fn) -> None:
         """Run fn(key) for every constant key container aid has, now and later: keys appear as
@@ -134,8 +176,8 @@ class Values:
             elif k == "m":
                 s.copy(self.gvar(v[1], attr), t)
             elif k == "x":
-                if v[1].count(".") < _MAX_EXTERNAL_DEPTH:
-                    s.add1(t, s.value(("x", f"{v[1]}.{attr}")))
+                if len(v) == 2 and v[1].count(".") < _MAX_EXTERNAL_DEPTH:
+                    s.add1(t, s.value(("x", f"{v[1]}.{attr}", "loaded")))
             elif k == "xi":
                 s.add1(t, s.value(("xt", f"{v[1]}.{attr}")))
             elif k == "u":
@@ -299,7 +341,7 @@ class Values:
         key = ("slice", base, start)
         new = self._allocs.get(key)
         if new is None:
-            new = self.alloc(key)
+            new = self.derive(base, key)
             self.slice_of[new] = (base, start)
             if start is not None:
                 for i in range(start, n):
