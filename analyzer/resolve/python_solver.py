@@ -37,7 +37,7 @@ from typing import Callable, Iterable
 
 TOP = 0          # value id of ('top',): the set was cut at HARD_CAP
 HARD_CAP = 2000
-_MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3}
+_MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3, "S": 3, "cS": 3}
 MERGE_AT = 4
 
 
@@ -60,9 +60,8 @@ class Solver:
         # Container classes: union-find over allocation ids (absent: a class of its own).
         self._parent: dict[int, int] = {}
         self._members: dict[int, list[int]] = {}       # root -> every allocation in its class
-        self._weight: dict[int, int] = {}              # root -> original (not derived) members
-        self.derived: set[int] = set()                 # slices and views: weigh nothing
-        self.cont_of: dict[int, set[int]] = {}         # variable -> the 's' values it holds
+        self.cont_of: dict[int, set[int]] = {}         # variable -> the 's'/'S' values it holds
+        self._over: dict[int, int] = {}                # variable past merge_at -> its class
         self.merge_at = MERGE_AT
         self.on_union: Callable[[int, int], None] | None = None
 
@@ -141,22 +140,18 @@ class Solver:
         root = aid
         while root in parent:
             root = parent[root]
-        while aid != root:                 # path halving is enough; full compression is cheap too
+        while aid != root:
             nxt = parent[aid]
             parent[aid] = root
             aid = nxt
         return root
-
-    def weight(self, root: int) -> int:
-        w = self._weight.get(root)
-        return w if w is not None else (0 if root in self.derived else 1)
 
     def members(self, root: int) -> list[int]:
         return self._members.get(root) or [root]
 
     def union(self, a: int, b: int) -> int:
         """Unite the classes of allocations a and b; the larger class's root stays root (ties:
-        the smaller id), which only names the class: nothing reads members differently."""
+        the smaller id). The root only names the class: nothing reads members differently."""
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ra
@@ -164,71 +159,90 @@ class Solver:
         if (len(ma), -ra) < (len(mb), -rb):
             ra, rb, ma, mb = rb, ra, mb, ma
         self._parent[rb] = ra
-        self._members[ra] = ma + mb if ra in self._members else [ra] + mb
+        self._members[ra] = ma + mb
         self._members.pop(rb, None)
-        self._weight[ra] = self.weight(ra) + self.weight(rb)
-        self._weight.pop(rb, None)
         if self.on_union is not None:
             self.on_union(ra, rb)
         return ra
 
+    def _class_of(self, t: tuple) -> int:
+        """The class an 's' (one container) or 'S' (a class) value belongs to."""
+        return self.find(t[1])
+
     def _canon(self, v: int, p, new: set[int]) -> set[int]:
-        """The new values with merged containers (and their methods) replaced by their class's,
-        uniting the classes of v's containers once they weigh more than merge_at."""
+        """The new values, as v keeps them. Class values ('S', 'cS') name their current root. A
+        variable that holds (or would hold) containers from more than merge_at allocations is
+        `over`: everything it holds and everything that arrives there joins one class, and it
+        holds that class's value instead of more containers."""
         vals, value, find = self.vals, self.value, self.find
         out = set()
+        arrived = []
         for x in new:
             t = vals[x]
             k = t[0]
-            if k == "s" or k == "cm":
+            if k == "S" or k == "cS":
                 r = find(t[1])
                 if r != t[1]:
-                    x = value(("s", r) if k == "s" else ("cm", r, t[2]))
+                    x = value(("S", r) if k == "S" else ("cS", r, t[2]))
+            if k == "s" or k == "S":
+                arrived.append(x)
             out.add(x)
-        if p is not None:
-            out -= p
-        held = None
-        for x in out:
-            if vals[x][0] == "s":
-                held = self.cont_of.get(v)
-                if held is None:
-                    held = self.cont_of[v] = set()
-                held.add(x)
-        if held is not None and len(held) > 1:
-            root = self._unite_if_heavy(held)
-            if root is not None:
-                rv = value(("s", root))
-                if p is None or rv not in p:
-                    out.add(rv)
+        if not arrived:
+            return out
+        root = self._over.get(v)
+        if root is None:
+            held = self.cont_of.get(v)
+            if held is None:
+                held = self.cont_of[v] = set()
+            held.update(arrived)
+            if len(held) < 2 or not self._heavy(held):
+                return out
+            root = self._unite(held)
+            self._over[v] = root
+            self.cont_of.pop(v, None)
+        for x in arrived:
+            out.discard(x)
+            root = self.union(root, vals[x][1])
+        self._over[v] = root = find(root)
+        out.add(value(("S", root)))
         return out
 
-    def _unite_if_heavy(self, held: set[int]) -> int | None:
-        """Unite the classes of the 's' values in held if they weigh more than merge_at; the
-        class's root, or None. `held` is compacted to the class value either way it is known."""
-        vals, find = self.vals, self.find
-        roots = {find(vals[x][1]) for x in held}
-        if len(roots) < 2 or sum(self.weight(r) for r in roots) <= self.merge_at:
-            return None
-        it = iter(sorted(roots))
+    def _heavy(self, held: set[int]) -> bool:
+        """Do the containers these values stand for come from more than merge_at allocations?"""
+        vals, k = self.vals, self.merge_at
+        seen: set[int] = set()
+        for x in held:
+            t = vals[x]
+            if t[0] == "s":
+                seen.add(t[1])
+            else:
+                m = self.members(self.find(t[1]))
+                if len(m) > k:
+                    return True
+                seen.update(m)
+            if len(seen) > k:
+                return True
+        return False
+
+    def _unite(self, held: set[int]) -> int:
+        vals = self.vals
+        it = iter(sorted(vals[x][1] for x in held))
         root = next(it)
-        for r in it:
-            root = self.union(root, r)
-        root = find(root)
-        held.clear()
-        held.add(self.value(("s", root)))
-        return root
+        for aid in it:
+            root = self.union(root, aid)
+        return self.find(root)
 
     def _recheck(self) -> bool:
-        """At a fixpoint: a class that grew elsewhere can make a variable's containers weigh more
-        than merge_at without any value arriving there. Unite those too; True if any was."""
-        merged = False
+        """At a fixpoint: a class that grew elsewhere can push a variable holding its value over
+        merge_at without anything arriving there. Those become `over` too; True if any did."""
+        changed = False
         for v, held in list(self.cont_of.items()):
-            if len(held) > 1:
-                root = self._unite_if_heavy(held)
-                if root is not None:
-                    self.add1(v, self.value(("s", root)))
-                    merged = True
-        return merged
+            if len(held) > 1 and any(self.vals[x][0] == "S" for x in held) and self._heavy(held):
+                root = self._over[v] = self._unite(held)
+                self.cont_of.pop(v, None)
+                self.add1(v, self.value(("S", root)))
+                changed = True
+        return changed
 
     def copy(self, src: int, dst: int) -> None:
         """dst ⊇ src, from now on."""

@@ -20,11 +20,14 @@ Values (interned tuples, python_solver.Solver.value):
   ('u', cid, recv)    super(): attribute lookup after class cid in recv's MRO
   ('cm', aid, name)   a container's method (`d.get`, `xs.append`)
 Containers keep one variable per constant key (`d["a"]`, `xs[0]`), one for unknown keys ('*'),
-and one for all of them ('all'). Containers merged into a class (python_solver: too many in one
-variable) share one pool of elements: every member's 'all' flows into the pool and the pool into
-every member's '*', which every read of any key also reads; so a read of any member, by any key,
-made before or after the merge, sees the whole pool, whichever member's value it went through.
-Slices and `items()` views of a merged container join its class.
+and one for all of them ('all').
+  ('S', root)         a class of containers (python_solver: what a variable holds once it would
+                      hold containers from too many allocations): reading it by any key, or
+                      iterating it, reads every member's elements (the class's `read` pool);
+                      writing into it writes into every member (its `write` pool flows into each
+                      member's '*'). Members stay themselves everywhere else: a variable that
+                      holds a member directly reads that member's own elements.
+  ('cS', root, name)  a method of such a class
 """
 from __future__ import annotations
 
@@ -53,9 +56,8 @@ class Values:
         # Attribute names some statement stores (`x.a = ...`, class bodies, annotations, setattr
         # with a constant name): a field of any other name is never written, so never read.
         self.stored_attrs: set[str] = set()
-        self._pool: dict[int, int] = {}                 # merged container -> its class's pool
-        self._derived_of: dict[int, list[int]] = {}     # container -> its slices and views
-        self._cm_reports: list[tuple] = []              # (site key, container, method name)
+        self._pools: dict[int, tuple[int, int]] = {}   # class member -> (read pool, write pool)
+        self._cm_reports: list[tuple] = []              # (site key, class root, method name)
         self.s.on_union = self._on_union
 
     # ------------------------------------------------------------------ containers
@@ -73,8 +75,8 @@ class Values:
         v = self.elems.get((aid, key))
         if v is None:
             v = self.elems[(aid, key)] = self.s.var()
-            if key == "*" and aid in self._pool:
-                self.s.copy(self._pool[aid], v)
+            if key == "*" and aid in self._pools:
+                self.s.copy(self._pools[aid][1], v)
             if key != ALL:
                 self.keys_of.setdefault(aid, []).append(key)
                 self.s.copy(v, self.elem(aid, ALL))
@@ -83,36 +85,30 @@ class Values:
         return v
 
     def _on_union(self, keep: int, gone: int) -> None:
-        """Solver callback: classes keep and gone are now one. Each member gets a pool the first
-        time it is merged (its 'all' into it, it into its '*'); the two classes' pools are linked
-        both ways, so every pool of a class holds the same values at the fixpoint."""
+        """Solver callback: classes keep and gone are now one. A container joining its first
+        class gets pools (its 'all' into the read pool, the write pool into its '*'); the two
+        classes' pools are linked both ways, so all pools of a class agree at the fixpoint."""
         s = self.s
         for side in (keep, gone):
-            if side not in self._pool:
-                pool = self._pool[side] = s.var()
-                s.copy(self.elem(side, ALL), pool)
-                s.copy(pool, self.elem(side, "*"))
-                for d in self._derived_of.get(side, ()):
-                    s.union(d, side)
-        a, b = self._pool[keep], self._pool[gone]
-        s.copy(a, b)
-        s.copy(b, a)
+            if side not in self._pools:
+                read, write = self._pools[side] = (s.var(), s.var())
+                s.copy(self.elem(side, ALL), read)
+                s.copy(write, self.elem(side, "*"))
+        (ra, wa), (rb, wb) = self._pools[keep], self._pools[gone]
+        s.copy(ra, rb)
+        s.copy(rb, ra)
+        s.copy(wa, wb)
+        s.copy(wb, wa)
 
-    def derive(self, base: int, key: object, length: int | None = None) -> int:
-        """A container made from container base (a slice, an `items()` view): weighs nothing
-        towards merging, and is in base's class once base is merged."""
-        fresh = key not in self._allocs
-        aid = self.alloc(key, length)
-        if fresh:
-            self.s.derived.add(aid)
-            self._derived_of.setdefault(base, []).append(aid)
-            if base in self._pool:
-                self.s.union(aid, base)
-        return aid
+    def class_read(self, root: int) -> int:
+        return self._pools[root][0]
 
-    def container_kinds(self, aid: int) -> set[str]:
-        """The kinds ('list', 'dict', ...) of the containers in aid's class."""
-        return {k for m in self.s.members(self.s.find(aid)) if (k := self.kinds.get(m))}
+    def class_write(self, root: int) -> int:
+        return self._pools[root][1]
+
+    def container_kinds(self, root: int) -> set[str]:
+        """The kinds ('list', 'dict', ...) of the containers in a class."""
+        return {k for m in self.s.members(self.s.find(root)) if (k := self.kinds.get(m))}
 
     def each_key(self, aid: int, fn) -> None:
         """Run fn(key) for every constant key container aid has, now and later: keys appear as
@@ -184,6 +180,8 @@ class Values:
                 self._super_attr(v[1], v[2], attr, t)
             elif k == "s":
                 s.add1(t, s.value(("cm", v[1], attr)))
+            elif k == "S":
+                s.add1(t, s.value(("cS", v[1], attr)))
             elif k == "k" and isinstance(v[1], str):
                 s.add1(t, s.value(("xt", f"<builtin>.str.{attr}")))
 
@@ -325,6 +323,11 @@ class Values:
                     self._slice(v[1], key[1], t)
                 else:
                     self.element_of(v[1], ALL if key is None else key, t)
+            elif v[0] == "S":               # any key of any member; a slice is the class itself
+                if isinstance(key, tuple) and key and key[0] == "sl":
+                    s.add1(t, vid)
+                else:
+                    s.copy(self.class_read(v[1]), t)
             elif v[0] in ("i", "a") and call is not None:
                 self.implicit(call, vid, v[1], "__getitem__", [kv] if kv is not None else [], t)
 
@@ -341,7 +344,7 @@ class Values:
         key = ("slice", base, start)
         new = self._allocs.get(key)
         if new is None:
-            new = self.derive(base, key)
+            new = self.alloc(key)
             self.slice_of[new] = (base, start)
             if start is not None:
                 for i in range(start, n):
@@ -359,6 +362,8 @@ class Values:
                 if v[0] == "s":
                     for k in keys:
                         self.s.copy(val, self.elem(v[1], k))
+                elif v[0] == "S":
+                    self.s.copy(val, self.class_write(v[1]))
 
         if key is not None or kv is None:
             self.s.hook(ov, lambda vals: on(vals, ["*" if key is None else key]))
@@ -393,6 +398,8 @@ class Values:
             k = v[0]
             if k == "s":
                 s.copy(self.elem(v[1], ALL), t)
+            elif k == "S":
+                s.copy(self.class_read(v[1]), t)
             elif k == "g":
                 s.copy(self.yld(v[1]), t)
             elif k in ("i", "a") and call is not None:
