@@ -197,11 +197,10 @@ class Apply(Builtins):
         for vid in vals:
             v = s.vals[vid]
             if v[0] == "S":
-                read = self.class_read(v[1])
-                for j in rest:
-                    s.copy(read, params[j])
+                for k, j in enumerate(rest):
+                    self.read_class(v[1], k, params[j])
                 if star is not None:
-                    s.copy(read, self._vararg_elem(params[star], "*"))
+                    self.read_class(v[1], ALL, self._vararg_elem(params[star], "*"))
                 continue
             if v[0] != "s":
                 continue
@@ -218,11 +217,10 @@ class Apply(Builtins):
         for vid in vals:
             v = s.vals[vid]
             if v[0] == "S":
-                read = self.class_read(v[1])
-                for j in by_name.values():
-                    s.copy(read, params[j])
+                for name, j in by_name.items():
+                    self.read_class(v[1], name, params[j])
                 if dstar is not None:
-                    s.copy(read, self._vararg_elem(params[dstar], "*"))
+                    self.read_class(v[1], ALL, self._vararg_elem(params[dstar], "*"))
                 continue
             if v[0] != "s":
                 continue
@@ -339,7 +337,7 @@ class Apply(Builtins):
         if call.key[0] == "site":           # named by the final class: report_container_methods
             self._cm_reports.append((call.key, root, name))
         pos = [a for a in call.pos if not isinstance(a, tuple)]
-        read, write = self.class_read(root), self.class_write(root)
+        write = self.class_write(root)
         if name in ("append", "add", "appendleft") and pos and pos[0] is not None:
             s.copy(pos[0], write)
         elif name == "insert" and len(pos) > 1 and pos[1] is not None:
@@ -352,7 +350,7 @@ class Apply(Builtins):
                 if kv is not None and kname != "**":
                     s.copy(kv, write)
         elif name in ("get", "pop", "setdefault", "__getitem__", "popitem", "popleft"):
-            s.copy(read, call.result)
+            self.read_class(root, ALL, call.result)
             if len(pos) > 1 and pos[1] is not None:
                 s.copy(pos[1], call.result)
                 if name == "setdefault":
@@ -379,14 +377,14 @@ class Apply(Builtins):
             if v[0] == "s":
                 s.copy(self.elem(v[1], ALL), self.class_write(root))
             elif v[0] == "S":
-                s.copy(self.class_read(v[1]), self.class_write(root))
+                self.read_class(v[1], ALL, self.class_write(root))
 
     def _merge_into(self, vals: set[int], aid: int) -> None:
         s = self.s
         for vid in vals:
             v = s.vals[vid]
             if v[0] == "S":
-                s.copy(self.class_read(v[1]), self.elem(aid, "*"))
+                self.read_class(v[1], ALL, self.elem(aid, "*"))
                 continue
             if v[0] != "s" or v[1] == aid:
                 continue

@@ -63,7 +63,7 @@ class Solver:
         self.cont_of: dict[int, set[int]] = {}         # variable -> the 's'/'S' values it holds
         self._over: dict[int, int] = {}                # variable past merge_at -> its class
         self.merge_at = MERGE_AT
-        self.on_union: Callable[[int, int], None] | None = None
+        self.on_union: Callable[[int, int, list[int], list[int]], None] | None = None
 
     # ------------------------------------------------------------------ values and variables
     def value(self, t: tuple) -> int:
@@ -162,7 +162,7 @@ class Solver:
         self._members[ra] = ma + mb
         self._members.pop(rb, None)
         if self.on_union is not None:
-            self.on_union(ra, rb)
+            self.on_union(ra, rb, ma, mb)
         return ra
 
     def _class_of(self, t: tuple) -> int:

@@ -56,7 +56,8 @@ class Values:
         # Attribute names some statement stores (`x.a = ...`, class bodies, annotations, setattr
         # with a constant name): a field of any other name is never written, so never read.
         self.stored_attrs: set[str] = set()
-        self._pools: dict[int, tuple[int, int]] = {}   # class member -> (read pool, write pool)
+        self._pools: dict[int, int] = {}                # class member -> its write pool
+        self._kpools: dict[int, dict] = {}              # class root -> key -> read pool
         self._cm_reports: list[tuple] = []              # (site key, class root, method name)
         self.s.on_union = self._on_union
 
@@ -75,8 +76,12 @@ class Values:
         v = self.elems.get((aid, key))
         if v is None:
             v = self.elems[(aid, key)] = self.s.var()
-            if key == "*" and aid in self._pools:
-                self.s.copy(self._pools[aid][1], v)
+            if aid in self._pools:
+                if key == "*":
+                    self.s.copy(self._pools[aid], v)
+                pool = self._kpools.get(self.s.find(aid), {}).get(key)
+                if pool is not None:
+                    self.s.copy(v, pool)
             if key != ALL:
                 self.keys_of.setdefault(aid, []).append(key)
                 self.s.copy(v, self.elem(aid, ALL))
@@ -84,27 +89,58 @@ class Values:
                     fn(key)
         return v
 
-    def _on_union(self, keep: int, gone: int) -> None:
-        """Solver callback: classes keep and gone are now one. A container joining its first
-        class gets pools (its 'all' into the read pool, the write pool into its '*'); the two
-        classes' pools are linked both ways, so all pools of a class agree at the fixpoint."""
+    def _on_union(self, keep: int, gone: int, kept: list[int], joined: list[int]) -> None:
+        """Solver callback: classes keep (members `kept`) and gone (`joined`) are now one, rooted
+        at keep. Read pools are per key: the pool of key k holds every member's element k, so a
+        class read by a constant key stays apart from other keys. A container joining its first
+        class gets a write pool (into its '*'); write pools are linked both ways."""
         s = self.s
         for side in (keep, gone):
             if side not in self._pools:
-                read, write = self._pools[side] = (s.var(), s.var())
-                s.copy(self.elem(side, ALL), read)
-                s.copy(write, self.elem(side, "*"))
-        (ra, wa), (rb, wb) = self._pools[keep], self._pools[gone]
-        s.copy(ra, rb)
-        s.copy(rb, ra)
-        s.copy(wa, wb)
-        s.copy(wb, wa)
+                self._pools[side] = w = s.var()
+                s.copy(w, self.elem(side, "*"))
+        a, b = self._pools[keep], self._pools[gone]
+        s.copy(a, b)
+        s.copy(b, a)
+        mine, theirs = self._kpools.setdefault(keep, {}), self._kpools.pop(gone, {})
+        for key in list(mine.keys() | theirs.keys()):
+            pa, pb = mine.get(key), theirs.get(key)
+            if pa is None:
+                mine[key] = pb
+                self._feed(kept, key, pb)
+            elif pb is None:
+                self._feed(joined, key, pa)
+            else:                           # readers of the old class value hold pb
+                s.copy(pa, pb)
+                s.copy(pb, pa)
 
-    def class_read(self, root: int) -> int:
-        return self._pools[root][0]
+    def _feed(self, members: list[int], key: object, pool: int) -> None:
+        for m in members:
+            e = self.elems.get((m, key))
+            if e is not None:
+                self.s.copy(e, pool)
+
+    def _key_pool(self, root: int, key: object) -> int:
+        root = self.s.find(root)
+        pools = self._kpools.setdefault(root, {})
+        v = pools.get(key)
+        if v is None:
+            v = pools[key] = self.s.var()
+            self._feed(self.s.members(root), key, v)
+        return v
+
+    def read_class(self, root: int, key: object, t: int) -> None:
+        """t ⊇ class[key]: every member's element key and unknown keys; every element for ALL
+        or a negative index (members differ in length)."""
+        if key == ALL or (isinstance(key, int) and key < 0):
+            self.s.copy(self._key_pool(root, ALL), t)
+            return
+        self.s.copy(self._key_pool(root, key), t)
+        if key != "*":
+            self.s.copy(self._key_pool(root, "*"), t)
 
     def class_write(self, root: int) -> int:
-        return self._pools[root][1]
+        return self._pools[self.s.find(root)]
 
     def container_kinds(self, root: int) -> set[str]:
         """The kinds ('list', 'dict', ...) of the containers in a class."""
@@ -327,7 +363,7 @@ class Values:
                 if isinstance(key, tuple) and key and key[0] == "sl":
                     s.add1(t, vid)
                 else:
-                    s.copy(self.class_read(v[1]), t)
+                    self.read_class(v[1], ALL if key is None else key, t)
             elif v[0] in ("i", "a") and call is not None:
                 self.implicit(call, vid, v[1], "__getitem__", [kv] if kv is not None else [], t)
 
@@ -399,7 +435,7 @@ class Values:
             if k == "s":
                 s.copy(self.elem(v[1], ALL), t)
             elif k == "S":
-                s.copy(self.class_read(v[1]), t)
+                self.read_class(v[1], ALL, t)
             elif k == "g":
                 s.copy(self.yld(v[1]), t)
             elif k in ("i", "a") and call is not None:
