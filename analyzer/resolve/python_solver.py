@@ -10,15 +10,18 @@ incremental re-solve builds them in another order; a release diff must not see e
 a file sorted elsewhere). So no set is cut by arrival order: a call through a variable that holds
 many callables is cut where it is reported (python_calls.MAX_FLOW_TARGETS, on the final set).
 
-Containers are bounded by merging, not by cutting: when the containers one variable holds come
-from more than MERGE_AT allocation sites (a class of merged containers counting as all its
-original members), their classes are united (union-find over allocation ids, `union`), and the
-Flow's `on_union` makes every member's elements one pool (python_values.Values._on_union). A
-member's value arriving anywhere after that is replaced by its class's (`canon`), so a variable
-holds one value per class: the tuples of tensors that forward methods return and pass on would
-otherwise make up most of the work. Merging only ever grows classes and the trigger only ever
-grows, so the classes at the fixpoint are the same for every order (a class's growth can push a
-variable over without anything arriving there: `_recheck` looks again at each fixpoint).
+Containers are bounded by merging, not by cutting. A variable whose containers come from more
+than MERGE_AT allocations (a class value counting as all its members) is `over`: what it holds
+and everything that later arrives there are united into one class (union-find over allocation
+ids), and it holds the class's value ('S', root) instead of more containers; the Flow's
+`on_union` keeps the class's read pools (one per key: every member's element of that key) and
+write pool (into every member). A member held directly anywhere else stays itself and reads its
+own elements. The tuples of tensors that forward methods return and pass on would otherwise make
+up most of the work. Classes only grow and the trigger only grows, so the classes at the fixpoint
+are the same for every build order (a class growing elsewhere can push a variable over with
+nothing arriving there: `_recheck` looks again at each fixpoint). MERGE_AT = 32 measured on
+vLLM (bench/results/flow_order_merge.json and NOTES): the call graph equals the one with
+containers unbounded; 4 or 8 unite unrelated containers (hundreds of false implicit calls).
 
 A variable past HARD_CAP values holds TOP ("too many targets", which flows on like any value)
 instead of more: a guard against blow-up that nothing in the pinned engines reaches (`cut` counts
@@ -38,7 +41,7 @@ from typing import Callable, Iterable
 TOP = 0          # value id of ('top',): the set was cut at HARD_CAP
 HARD_CAP = 2000
 _MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3, "S": 3, "cS": 3}
-MERGE_AT = 4
+MERGE_AT = 32
 
 
 class Solver:
@@ -62,6 +65,7 @@ class Solver:
         self._members: dict[int, list[int]] = {}       # root -> every allocation in its class
         self.cont_of: dict[int, set[int]] = {}         # variable -> the 's'/'S' values it holds
         self._over: dict[int, int] = {}                # variable past merge_at -> its class
+        self._has_cls: set[int] = set()                # variables that were given a class value
         self.merge_at = MERGE_AT
         self.on_union: Callable[[int, int, list[int], list[int]], None] | None = None
 
@@ -170,42 +174,60 @@ class Solver:
         return self.find(t[1])
 
     def _canon(self, v: int, p, new: set[int]) -> set[int]:
-        """The new values, as v keeps them. Class values ('S', 'cS') name their current root. A
-        variable that holds (or would hold) containers from more than merge_at allocations is
-        `over`: everything it holds and everything that arrives there joins one class, and it
-        holds that class's value instead of more containers."""
-        vals, value, find = self.vals, self.value, self.find
-        out = set()
-        arrived = []
+        """The new values (a fresh set, changed in place) as v keeps them. Class values ('S',
+        'cS') name their current root. A variable that holds (or would hold) containers from
+        more than merge_at allocations is `over`: everything it holds and everything that
+        arrives there joins one class, and it holds that class's value instead of more
+        containers."""
+        vals = self.vals
+        arrived = None
+        fix = None
         for x in new:
             t = vals[x]
             k = t[0]
-            if k == "S" or k == "cS":
-                r = find(t[1])
+            if k == "s":
+                if arrived is None:
+                    arrived = [x]
+                else:
+                    arrived.append(x)
+            elif k == "S" or k == "cS":
+                r = self.find(t[1])
                 if r != t[1]:
-                    x = value(("S", r) if k == "S" else ("cS", r, t[2]))
-            if k == "s" or k == "S":
-                arrived.append(x)
-            out.add(x)
-        if not arrived:
-            return out
+                    y = self.value(("S", r) if k == "S" else ("cS", r, t[2]))
+                    if fix is None:
+                        fix = []
+                    fix.append((x, y))
+                    x = y
+                if k == "S":
+                    self._has_cls.add(v)
+                    if arrived is None:
+                        arrived = [x]
+                    else:
+                        arrived.append(x)
+        if fix is not None:
+            for x, y in fix:
+                new.discard(x)
+                new.add(y)
+        if arrived is None:
+            return new
         root = self._over.get(v)
         if root is None:
             held = self.cont_of.get(v)
             if held is None:
-                held = self.cont_of[v] = set()
-            held.update(arrived)
-            if len(held) < 2 or not self._heavy(held):
-                return out
+                held = self.cont_of[v] = set(arrived)
+            else:
+                held.update(arrived)
+            n = len(held)
+            if n < 2 or (n <= self.merge_at and v not in self._has_cls) or not self._heavy(held):
+                return new
             root = self._unite(held)
-            self._over[v] = root
             self.cont_of.pop(v, None)
         for x in arrived:
-            out.discard(x)
+            new.discard(x)
             root = self.union(root, vals[x][1])
-        self._over[v] = root = find(root)
-        out.add(value(("S", root)))
-        return out
+        self._over[v] = root = self.find(root)
+        new.add(self.value(("S", root)))
+        return new
 
     def _heavy(self, held: set[int]) -> bool:
         """Do the containers these values stand for come from more than merge_at allocations?"""
@@ -237,7 +259,7 @@ class Solver:
         merge_at without anything arriving there. Those become `over` too; True if any did."""
         changed = False
         for v, held in list(self.cont_of.items()):
-            if len(held) > 1 and any(self.vals[x][0] == "S" for x in held) and self._heavy(held):
+            if len(held) > 1 and v in self._has_cls and self._heavy(held):
                 root = self._over[v] = self._unite(held)
                 self.cont_of.pop(v, None)
                 self.add1(v, self.value(("S", root)))
