@@ -8,8 +8,9 @@ Resolves each framework's stored facts (index it first) once with the Python fil
 built in path order and N times in seeded random orders, and compares the Graphs: call edges
 (with their labels), unresolved call sites (with their reasons) and override pairs. An
 incremental re-solve builds in another order than a cold one, so this has to be 0 before a re-solve
-can be identical to a cold index. Also reports the solver's bounds: `container_cut` (containers
-dropped past CONTAINER_CAP, the one bound that still depends on order) and `cut` (HARD_CAP).
+can be identical to a cold index. Also reports the solver's bounds: how many containers were merged
+into how many classes (python_solver.MERGE_AT), and `cut` (HARD_CAP, the one bound that could
+still depend on order).
 `--container-cap 0` lifts that cap (what it costs, and whether anything else depends on order).
 Writes bench/results/flow_order.json (or --out).
 """
@@ -86,14 +87,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("frameworks", nargs="*", default=ENGINES)
     ap.add_argument("--shuffles", type=int, default=2)
-    ap.add_argument("--container-cap", type=int, default=None,
-                    help="containers kept per variable (default: the solver's CONTAINER_CAP; 0: no cap)")
+    ap.add_argument("--merge-at", type=int, default=None,
+                    help="allocation sites one variable's containers may come from before they are merged "
+                         "into one class (default: the solver's MERGE_AT)")
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
     from infernav.analyzer.resolve import python_solver
 
-    if args.container_cap is not None:
-        python_solver.CONTAINER_CAP = args.container_cap or 10**9
+    if args.merge_at is not None:
+        python_solver.MERGE_AT = args.merge_at
     commit = subprocess.run(["git", "rev-parse", "--short=10", "HEAD"], cwd=HERE, capture_output=True,
                             text=True).stdout.strip()
     results = []
@@ -105,10 +107,10 @@ def main() -> None:
         diffs = "; ".join(f"seed {x['seed']}: " + ", ".join(f"{k} {x[k]}" for k in ("edges", "unresolved", "overrides"))
                           for x in r["shuffled"])
         print(f"{r['framework']}: {r['edges']} edges, {r['unresolved_sites']} unresolved sites; differing under "
-              f"shuffled build orders: {diffs}; container_cut {r['solver'].get('container_cut')}, "
+              f"shuffled build orders: {diffs}; merged {r['solver'].get('merged')} containers in {r['solver'].get('classes')} classes, "
               f"cut {r['solver'].get('cut')}; resolve {r['resolve_s']} s")
     doc = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": commit, "load_average": round(os.getloadavg()[0], 1),
-           "shuffles": args.shuffles, "container_cap": python_solver.CONTAINER_CAP, "results": results}
+           "shuffles": args.shuffles, "merge_at": python_solver.MERGE_AT, "results": results}
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(f"wrote {args.out}")
 

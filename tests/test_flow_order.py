@@ -6,7 +6,7 @@ constraints alone. The `floworder` fixture holds calls whose callee's file sorts
 each resolved only when the callee's file happened to be built first (a parameter returned, a
 default, an *args element), so path order missed them. The pyflow fixture's whole rule set must
 also come out the same under reversed and shuffled orders. (bench/flow_order.py runs the same
-comparison on vLLM, KsanaLLM and SGLang; there the container cap is the part still left.)"""
+comparison on vLLM, KsanaLLM and SGLang; since containers are merged into classes instead of capped, 0 edges differ there too.)"""
 from __future__ import annotations
 
 import random
@@ -95,3 +95,24 @@ def test_every_build_order_gives_the_same_graph(fixture_home, fixture, pins, nam
     assert base["edges"], "the fixture resolves nothing: the comparison would be empty"
     for order in _orders():
         assert _graph(files, ref.settings, order) == base
+
+
+def test_a_merged_class_reads_every_member_and_members_keep_their_own_elements(fixture_home):
+    """`first` receives 43 containers, more than MERGE_AT: they become one class. A read through
+    the class (`first(...)()`) reaches every member's element 0; a tuple read where it was made
+    (`own[0]()`) still calls only its own element 0, though it also went into the class."""
+    from infernav.analyzer.query import Index
+    from infernav.analyzer.resolve import python_solver
+
+    assert 43 > python_solver.MERGE_AT
+    _ref, path = fixture_home(FIXTURE, PINS, "floworder")
+    idx = Index(path)
+    try:
+        def callees(fn: str) -> set[str]:
+            return {h.symbol.name for h in idx.call_sites(ids(idx, f"fo.m_many.{fn}"), "callees")}
+        assert callees("use_sink") >= {"fo.m_many.first", "fo.m_many.f_a", "fo.m_many.f_b", "fo.m_many.g_own"}
+        assert "fo.m_many.h_other" not in callees("use_sink")     # element 1: another key's pool
+        assert "fo.m_many.g_own" in callees("use_own")
+        assert not callees("use_own") & {"fo.m_many.f_a", "fo.m_many.f_b", "fo.m_many.h_other"}
+    finally:
+        idx.close()

@@ -20,7 +20,7 @@ __all__ = ["COMMON_METHOD_NAMES", "MAX_NAME_CANDIDATES", "RESOLUTIONS", "RESOLVE
 
 # Bump when resolution answers differently for the same facts: an index resolved by another
 # version is re-resolved from its stored facts on the next `index` (nothing is re-parsed).
-RESOLVER_VERSION = 2
+RESOLVER_VERSION = 3
 
 
 def resolve(files: list[dict[str, Any]], settings: dict[str, Any], *,

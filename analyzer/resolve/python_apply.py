@@ -97,6 +97,8 @@ class Apply(Builtins):
             self._call_partial(call, v[1])
         elif k == "cm":
             self._container_method(call, v[1], v[2])
+        elif k == "cS":
+            self._class_method(call, v[1], v[2])
 
     def invoke(self, call: Call, sid: int, recv: int | None, label: str) -> None:
         self._record(call, sid, label)      # before the check: a flow label beats a dispatch one
@@ -194,6 +196,12 @@ class Apply(Builtins):
         s = self.s
         for vid in vals:
             v = s.vals[vid]
+            if v[0] == "S":
+                for k, j in enumerate(rest):
+                    self.read_class(v[1], k, params[j])
+                if star is not None:
+                    self.read_class(v[1], ALL, self._vararg_elem(params[star], "*"))
+                continue
             if v[0] != "s":
                 continue
             aid = v[1]
@@ -208,6 +216,12 @@ class Apply(Builtins):
         s = self.s
         for vid in vals:
             v = s.vals[vid]
+            if v[0] == "S":
+                for name, j in by_name.items():
+                    self.read_class(v[1], name, params[j])
+                if dstar is not None:
+                    self.read_class(v[1], ALL, self._vararg_elem(params[dstar], "*"))
+                continue
             if v[0] != "s":
                 continue
             aid = v[1]
@@ -314,10 +328,64 @@ class Apply(Builtins):
             s.copy(self.container_var(pair), self.elem(out, "*"))
             s.add1(call.result, s.value(("s", out)))
 
+    def _class_method(self, call: Call, root: int, name: str) -> None:
+        """A method of a class of containers: reads read every member, writes write every
+        member. `items()` gives one view shared by every class (its pairs are the classes
+        themselves, so unpacking one reads the class's elements): a view per class would be
+        named by a root, and which member is root depends on the order things were built."""
+        s = self.s
+        if call.key[0] == "site":           # named by the final class: report_container_methods
+            self._cm_reports.append((call.key, root, name))
+        pos = [a for a in call.pos if not isinstance(a, tuple)]
+        write = self.class_write(root)
+        if name in ("append", "add", "appendleft") and pos and pos[0] is not None:
+            s.copy(pos[0], write)
+        elif name == "insert" and len(pos) > 1 and pos[1] is not None:
+            s.copy(pos[1], write)
+        elif name in ("extend", "update"):
+            for p in pos:
+                if p is not None:
+                    s.hook(p, lambda vals: self._merge_into_class(vals, root))
+            for kname, kv in call.kw:
+                if kv is not None and kname != "**":
+                    s.copy(kv, write)
+        elif name in ("get", "pop", "setdefault", "__getitem__", "popitem", "popleft"):
+            self.read_class(root, ALL, call.result)
+            if len(pos) > 1 and pos[1] is not None:
+                s.copy(pos[1], call.result)
+                if name == "setdefault":
+                    s.copy(pos[1], write)
+        elif name in ("values", "copy"):
+            s.add1(call.result, s.value(("S", root)))
+        elif name == "items":
+            out = self.alloc(("items-of", "classes"))
+            s.add1(self.elem(out, "*"), s.value(("S", root)))
+            s.add1(call.result, s.value(("s", out)))
+
+    def report_container_methods(self) -> None:
+        """`<builtin>.list.append` and the like for calls of a class's methods, by the kinds of
+        the class as it ended (it may grow after the call was first seen)."""
+        for key, root, name in self._cm_reports:
+            for kind in sorted(self.container_kinds(root)):
+                if name in _BUILTIN_TYPE_METHODS.get(kind, ()):
+                    self.site_external.setdefault(key, set()).add(f"<builtin>.{kind}.{name}")
+
+    def _merge_into_class(self, vals: set[int], root: int) -> None:
+        s = self.s
+        for vid in vals:
+            v = s.vals[vid]
+            if v[0] == "s":
+                s.copy(self.elem(v[1], ALL), self.class_write(root))
+            elif v[0] == "S":
+                self.read_class(v[1], ALL, self.class_write(root))
+
     def _merge_into(self, vals: set[int], aid: int) -> None:
         s = self.s
         for vid in vals:
             v = s.vals[vid]
+            if v[0] == "S":
+                self.read_class(v[1], ALL, self.elem(aid, "*"))
+                continue
             if v[0] != "s" or v[1] == aid:
                 continue
             self.each_key(v[1], lambda key, src=v[1]: s.copy(self.elem(src, key), self.elem(aid, key)))

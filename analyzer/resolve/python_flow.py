@@ -68,6 +68,7 @@ class Flow(Ops, Eval, Names, Values, Apply):
         for fi in range(len(self.files)) if build_order is None else build_order:
             self._build(fi)
         self.s.run()
+        self.report_container_methods()
         for sid, (orig, dv) in self.decorated.items():
             vals = self.s.values_of(dv)
             if orig not in vals and vals:
@@ -357,4 +358,5 @@ class Flow(Ops, Eval, Names, Values, Apply):
 
     def stats(self) -> dict[str, Any]:
         return {"vars": len(self.s.pts), "values": len(self.s.vals), "steps": self.s.steps, "cut": self.s.cut,
-                "container_cut": self.s.container_cut}
+                "merged": sum(len(m) for m in self.s._members.values()),
+                "classes": len(self.s._members)}

@@ -8,12 +8,24 @@ on vLLM that merged 0.35 % of the variables and cost more time than it saved, so
 Order-independent by design: the fixpoint must not depend on the order files are built in (an
 incremental re-solve builds them in another order; a release diff must not see edges move because
 a file sorted elsewhere). So no set is cut by arrival order: a call through a variable that holds
-many callables is cut where it is reported (python_calls.MAX_FLOW_TARGETS, on the final set). Only
-two bounds remain. Containers are kept to CONTAINER_CAP per variable: the tuples of tensors that
-forward methods return and pass on would otherwise make up most of the work. And a variable past
-HARD_CAP values holds TOP ("too many targets", which flows on like any value) instead of more:
-a guard against blow-up that nothing in the pinned engines reaches (`cut` counts the variables it
-cut; a cut, like the container cap, is the one place where order could still matter).
+many callables is cut where it is reported (python_calls.MAX_FLOW_TARGETS, on the final set).
+
+Containers are bounded by merging, not by cutting. A variable whose containers come from more
+than MERGE_AT allocations (a class value counting as all its members) is `over`: what it holds
+and everything that later arrives there are united into one class (union-find over allocation
+ids), and it holds the class's value ('S', root) instead of more containers; the Flow's
+`on_union` keeps the class's read pools (one per key: every member's element of that key) and
+write pool (into every member). A member held directly anywhere else stays itself and reads its
+own elements. The tuples of tensors that forward methods return and pass on would otherwise make
+up most of the work. Classes only grow and the trigger only grows, so the classes at the fixpoint
+are the same for every build order (a class growing elsewhere can push a variable over with
+nothing arriving there: `_recheck` looks again at each fixpoint). MERGE_AT = 32 measured on
+vLLM (bench/results/flow_order_merge.json and NOTES): the call graph equals the one with
+containers unbounded; 4 or 8 unite unrelated containers (hundreds of false implicit calls).
+
+A variable past HARD_CAP values holds TOP ("too many targets", which flows on like any value)
+instead of more: a guard against blow-up that nothing in the pinned engines reaches (`cut` counts
+the variables it cut; a cut is the one place where order could still matter).
 
 Values are interned tuples (`value(t)` -> id); python_values.py says what they mean. Hooks are
 callables run on every new value of a variable (and on the values it already holds);
@@ -28,8 +40,8 @@ from typing import Callable, Iterable
 
 TOP = 0          # value id of ('top',): the set was cut at HARD_CAP
 HARD_CAP = 2000
-_MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3}
-CONTAINER_CAP = 4
+_MINOR_KINDS = {"k": 2, "x": 1, "xi": 1, "xt": 1, "s": 3, "cm": 3, "S": 3, "cS": 3}
+MERGE_AT = 32
 
 
 class Solver:
@@ -48,7 +60,14 @@ class Solver:
         self._frozen: list | None = None   # adds held back while deferred work decides
         self.steps = 0
         self.cut = 0
-        self.container_cut = 0
+        # Container classes: union-find over allocation ids (absent: a class of its own).
+        self._parent: dict[int, int] = {}
+        self._members: dict[int, list[int]] = {}       # root -> every allocation in its class
+        self.cont_of: dict[int, set[int]] = {}         # variable -> the 's'/'S' values it holds
+        self._over: dict[int, int] = {}                # variable past merge_at -> its class
+        self._has_cls: set[int] = set()                # variables that were given a class value
+        self.merge_at = MERGE_AT
+        self.on_union: Callable[[int, int, list[int], list[int]], None] | None = None
 
     # ------------------------------------------------------------------ values and variables
     def value(self, t: tuple) -> int:
@@ -96,7 +115,12 @@ class Solver:
         if not new:
             return
         if not self._containers.isdisjoint(new):
-            new = self._cap_containers(p or (), new)
+            new = self._canon(v, p, new)
+            if not new:
+                return
+            p = self.pts[v]                # a union above may have added to v already
+            if p:
+                new -= p
             if not new:
                 return
         if p is None:
@@ -114,20 +138,133 @@ class Solver:
         else:
             d |= new
 
-    def _cap_containers(self, p, new: set[int]) -> set[int]:
-        """The new values, less the containers past CONTAINER_CAP (`container_cut` counts the
-        times some were dropped: where it is 0, the answer is the same for every build order)."""
-        containers = self._containers
-        have = sum(1 for x in p if x in containers)
-        out = set()
-        for x in sorted(new):
-            if x in containers:
-                if have >= CONTAINER_CAP:
-                    self.container_cut += 1
-                    continue
-                have += 1
-            out.add(x)
-        return out
+    # ------------------------------------------------------------------ container classes
+    def find(self, aid: int) -> int:
+        parent = self._parent
+        root = aid
+        while root in parent:
+            root = parent[root]
+        while aid != root:
+            nxt = parent[aid]
+            parent[aid] = root
+            aid = nxt
+        return root
+
+    def members(self, root: int) -> list[int]:
+        return self._members.get(root) or [root]
+
+    def union(self, a: int, b: int) -> int:
+        """Unite the classes of allocations a and b; the larger class's root stays root (ties:
+        the smaller id). The root only names the class: nothing reads members differently."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        ma, mb = self.members(ra), self.members(rb)
+        if (len(ma), -ra) < (len(mb), -rb):
+            ra, rb, ma, mb = rb, ra, mb, ma
+        self._parent[rb] = ra
+        self._members[ra] = ma + mb
+        self._members.pop(rb, None)
+        if self.on_union is not None:
+            self.on_union(ra, rb, ma, mb)
+        return ra
+
+    def _class_of(self, t: tuple) -> int:
+        """The class an 's' (one container) or 'S' (a class) value belongs to."""
+        return self.find(t[1])
+
+    def _canon(self, v: int, p, new: set[int]) -> set[int]:
+        """The new values (a fresh set, changed in place) as v keeps them. Class values ('S',
+        'cS') name their current root. A variable that holds (or would hold) containers from
+        more than merge_at allocations is `over`: everything it holds and everything that
+        arrives there joins one class, and it holds that class's value instead of more
+        containers."""
+        vals = self.vals
+        arrived = None
+        fix = None
+        for x in new:
+            t = vals[x]
+            k = t[0]
+            if k == "s":
+                if arrived is None:
+                    arrived = [x]
+                else:
+                    arrived.append(x)
+            elif k == "S" or k == "cS":
+                r = self.find(t[1])
+                if r != t[1]:
+                    y = self.value(("S", r) if k == "S" else ("cS", r, t[2]))
+                    if fix is None:
+                        fix = []
+                    fix.append((x, y))
+                    x = y
+                if k == "S":
+                    self._has_cls.add(v)
+                    if arrived is None:
+                        arrived = [x]
+                    else:
+                        arrived.append(x)
+        if fix is not None:
+            for x, y in fix:
+                new.discard(x)
+                new.add(y)
+        if arrived is None:
+            return new
+        root = self._over.get(v)
+        if root is None:
+            held = self.cont_of.get(v)
+            if held is None:
+                held = self.cont_of[v] = set(arrived)
+            else:
+                held.update(arrived)
+            n = len(held)
+            if n < 2 or (n <= self.merge_at and v not in self._has_cls) or not self._heavy(held):
+                return new
+            root = self._unite(held)
+            self.cont_of.pop(v, None)
+        for x in arrived:
+            new.discard(x)
+            root = self.union(root, vals[x][1])
+        self._over[v] = root = self.find(root)
+        new.add(self.value(("S", root)))
+        return new
+
+    def _heavy(self, held: set[int]) -> bool:
+        """Do the containers these values stand for come from more than merge_at allocations?"""
+        vals, k = self.vals, self.merge_at
+        seen: set[int] = set()
+        for x in held:
+            t = vals[x]
+            if t[0] == "s":
+                seen.add(t[1])
+            else:
+                m = self.members(self.find(t[1]))
+                if len(m) > k:
+                    return True
+                seen.update(m)
+            if len(seen) > k:
+                return True
+        return False
+
+    def _unite(self, held: set[int]) -> int:
+        vals = self.vals
+        it = iter(sorted(vals[x][1] for x in held))
+        root = next(it)
+        for aid in it:
+            root = self.union(root, aid)
+        return self.find(root)
+
+    def _recheck(self) -> bool:
+        """At a fixpoint: a class that grew elsewhere can push a variable holding its value over
+        merge_at without anything arriving there. Those become `over` too; True if any did."""
+        changed = False
+        for v, held in list(self.cont_of.items()):
+            if len(held) > 1 and v in self._has_cls and self._heavy(held):
+                root = self._over[v] = self._unite(held)
+                self.cont_of.pop(v, None)
+                self.add1(v, self.value(("S", root)))
+                changed = True
+        return changed
 
     def copy(self, src: int, dst: int) -> None:
         """dst ⊇ src, from now on."""
@@ -166,6 +303,8 @@ class Solver:
         constraints alone."""
         while True:
             self._drain()
+            if self._recheck():
+                continue
             known = len(self._decisions)
             if not known:
                 return

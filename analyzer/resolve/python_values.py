@@ -21,6 +21,13 @@ Values (interned tuples, python_solver.Solver.value):
   ('cm', aid, name)   a container's method (`d.get`, `xs.append`)
 Containers keep one variable per constant key (`d["a"]`, `xs[0]`), one for unknown keys ('*'),
 and one for all of them ('all').
+  ('S', root)         a class of containers (python_solver: what a variable holds once it would
+                      hold containers from too many allocations): reading it by any key, or
+                      iterating it, reads every member's elements (the class's `read` pool);
+                      writing into it writes into every member (its `write` pool flows into each
+                      member's '*'). Members stay themselves everywhere else: a variable that
+                      holds a member directly reads that member's own elements.
+  ('cS', root, name)  a method of such a class
 """
 from __future__ import annotations
 
@@ -49,6 +56,10 @@ class Values:
         # Attribute names some statement stores (`x.a = ...`, class bodies, annotations, setattr
         # with a constant name): a field of any other name is never written, so never read.
         self.stored_attrs: set[str] = set()
+        self._pools: dict[int, int] = {}                # class member -> its write pool
+        self._kpools: dict[int, dict] = {}              # class root -> key -> read pool
+        self._cm_reports: list[tuple] = []              # (site key, class root, method name)
+        self.s.on_union = self._on_union
 
     # ------------------------------------------------------------------ containers
     def alloc(self, key: object, length: int | None = None, kind: str = "") -> int:
@@ -65,12 +76,75 @@ class Values:
         v = self.elems.get((aid, key))
         if v is None:
             v = self.elems[(aid, key)] = self.s.var()
+            if aid in self._pools:
+                if key == "*":
+                    self.s.copy(self._pools[aid], v)
+                pool = self._kpools.get(self.s.find(aid), {}).get(key)
+                if pool is not None:
+                    self.s.copy(v, pool)
             if key != ALL:
                 self.keys_of.setdefault(aid, []).append(key)
                 self.s.copy(v, self.elem(aid, ALL))
                 for fn in self._key_watchers.get(aid, ()):
                     fn(key)
         return v
+
+    def _on_union(self, keep: int, gone: int, kept: list[int], joined: list[int]) -> None:
+        """Solver callback: classes keep (members `kept`) and gone (`joined`) are now one, rooted
+        at keep. Read pools are per key: the pool of key k holds every member's element k, so a
+        class read by a constant key stays apart from other keys. A container joining its first
+        class gets a write pool (into its '*'); write pools are linked both ways."""
+        s = self.s
+        for side in (keep, gone):
+            if side not in self._pools:
+                self._pools[side] = w = s.var()
+                s.copy(w, self.elem(side, "*"))
+        a, b = self._pools[keep], self._pools[gone]
+        s.copy(a, b)
+        s.copy(b, a)
+        mine, theirs = self._kpools.setdefault(keep, {}), self._kpools.pop(gone, {})
+        for key in list(mine.keys() | theirs.keys()):
+            pa, pb = mine.get(key), theirs.get(key)
+            if pa is None:
+                mine[key] = pb
+                self._feed(kept, key, pb)
+            elif pb is None:
+                self._feed(joined, key, pa)
+            else:                           # readers of the old class value hold pb
+                s.copy(pa, pb)
+                s.copy(pb, pa)
+
+    def _feed(self, members: list[int], key: object, pool: int) -> None:
+        for m in members:
+            e = self.elems.get((m, key))
+            if e is not None:
+                self.s.copy(e, pool)
+
+    def _key_pool(self, root: int, key: object) -> int:
+        root = self.s.find(root)
+        pools = self._kpools.setdefault(root, {})
+        v = pools.get(key)
+        if v is None:
+            v = pools[key] = self.s.var()
+            self._feed(self.s.members(root), key, v)
+        return v
+
+    def read_class(self, root: int, key: object, t: int) -> None:
+        """t ⊇ class[key]: every member's element key and unknown keys; every element for ALL
+        or a negative index (members differ in length)."""
+        if key == ALL or (isinstance(key, int) and key < 0):
+            self.s.copy(self._key_pool(root, ALL), t)
+            return
+        self.s.copy(self._key_pool(root, key), t)
+        if key != "*":
+            self.s.copy(self._key_pool(root, "*"), t)
+
+    def class_write(self, root: int) -> int:
+        return self._pools[self.s.find(root)]
+
+    def container_kinds(self, root: int) -> set[str]:
+        """The kinds ('list', 'dict', ...) of the containers in a class."""
+        return {k for m in self.s.members(self.s.find(root)) if (k := self.kinds.get(m))}
 
     def each_key(self, aid: int, fn) -> None:
         """Run fn(key) for every constant key container aid has, now and later: keys appear as
@@ -134,14 +208,16 @@ class Values:
             elif k == "m":
                 s.copy(self.gvar(v[1], attr), t)
             elif k == "x":
-                if v[1].count(".") < _MAX_EXTERNAL_DEPTH:
-                    s.add1(t, s.value(("x", f"{v[1]}.{attr}")))
+                if len(v) == 2 and v[1].count(".") < _MAX_EXTERNAL_DEPTH:
+                    s.add1(t, s.value(("x", f"{v[1]}.{attr}", "loaded")))
             elif k == "xi":
                 s.add1(t, s.value(("xt", f"{v[1]}.{attr}")))
             elif k == "u":
                 self._super_attr(v[1], v[2], attr, t)
             elif k == "s":
                 s.add1(t, s.value(("cm", v[1], attr)))
+            elif k == "S":
+                s.add1(t, s.value(("cS", v[1], attr)))
             elif k == "k" and isinstance(v[1], str):
                 s.add1(t, s.value(("xt", f"<builtin>.str.{attr}")))
 
@@ -283,6 +359,11 @@ class Values:
                     self._slice(v[1], key[1], t)
                 else:
                     self.element_of(v[1], ALL if key is None else key, t)
+            elif v[0] == "S":               # any key of any member; a slice is the class itself
+                if isinstance(key, tuple) and key and key[0] == "sl":
+                    s.add1(t, vid)
+                else:
+                    self.read_class(v[1], ALL if key is None else key, t)
             elif v[0] in ("i", "a") and call is not None:
                 self.implicit(call, vid, v[1], "__getitem__", [kv] if kv is not None else [], t)
 
@@ -317,6 +398,8 @@ class Values:
                 if v[0] == "s":
                     for k in keys:
                         self.s.copy(val, self.elem(v[1], k))
+                elif v[0] == "S":
+                    self.s.copy(val, self.class_write(v[1]))
 
         if key is not None or kv is None:
             self.s.hook(ov, lambda vals: on(vals, ["*" if key is None else key]))
@@ -351,6 +434,8 @@ class Values:
             k = v[0]
             if k == "s":
                 s.copy(self.elem(v[1], ALL), t)
+            elif k == "S":
+                self.read_class(v[1], ALL, t)
             elif k == "g":
                 s.copy(self.yld(v[1]), t)
             elif k in ("i", "a") and call is not None:
