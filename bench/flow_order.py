@@ -11,7 +11,7 @@ incremental re-solve builds in another order than a cold one, so this has to be 
 can be identical to a cold index. Also reports the solver's bounds: how many containers were merged
 into how many classes (python_solver.MERGE_AT), and `cut` (HARD_CAP, the one bound that could
 still depend on order).
-`--container-cap 0` lifts that cap (what it costs, and whether anything else depends on order).
+`--merge-at N` sets python_solver.MERGE_AT (bench/flow_merge_sweep.py compares values of it).
 Writes bench/results/flow_order.json (or --out).
 """
 from __future__ import annotations
