@@ -365,8 +365,12 @@ class Apply(Builtins):
     def report_container_methods(self) -> None:
         """`<builtin>.list.append` and the like for calls of a class's methods, by the kinds of
         the class as it ended (it may grow after the call was first seen)."""
+        kinds: dict[int, list[str]] = {}
         for key, root, name in self._cm_reports:
-            for kind in sorted(self.container_kinds(root)):
+            root = self.s.find(root)
+            if root not in kinds:
+                kinds[root] = sorted(self.container_kinds(root))
+            for kind in kinds[root]:
                 if name in _BUILTIN_TYPE_METHODS.get(kind, ()):
                     self.site_external.setdefault(key, set()).add(f"<builtin>.{kind}.{name}")
 
