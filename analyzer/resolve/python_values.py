@@ -21,23 +21,17 @@ Values (interned tuples, python_solver.Solver.value):
   ('cm', aid, name)   a container's method (`d.get`, `xs.append`)
 Containers keep one variable per constant key (`d["a"]`, `xs[0]`), one for unknown keys ('*'),
 and one for all of them ('all').
-  ('S', root)         a class of containers (python_solver: what a variable holds once it would
-                      hold containers from too many allocations): reading it by any key, or
-                      iterating it, reads every member's elements (the class's `read` pool);
-                      writing into it writes into every member (its `write` pool flows into each
-                      member's '*'). Members stay themselves everywhere else: a variable that
-                      holds a member directly reads that member's own elements.
-  ('cS', root, name)  a method of such a class
+  ('S', root)         a class of containers, ('cS', root, name) its methods (python_classes.py)
 """
 from __future__ import annotations
 
+from .python_classes import ALL, Classes
 from .python_solver import TOP
 
-ALL = ("all",)
 _MAX_EXTERNAL_DEPTH = 8
 
 
-class Values:
+class Values(Classes):
     """Mixin of Flow: attribute loads and stores, subscripts, iteration, containers."""
 
     def _init_values(self) -> None:
@@ -56,10 +50,7 @@ class Values:
         # Attribute names some statement stores (`x.a = ...`, class bodies, annotations, setattr
         # with a constant name): a field of any other name is never written, so never read.
         self.stored_attrs: set[str] = set()
-        self._pools: dict[int, int] = {}                # class member -> its write pool
-        self._kpools: dict[int, dict] = {}              # class root -> key -> read pool
-        self._cm_reports: list[tuple] = []              # (site key, class root, method name)
-        self.s.on_union = self._on_union
+        self._init_classes()
 
     # ------------------------------------------------------------------ containers
     def alloc(self, key: object, length: int | None = None, kind: str = "") -> int:
@@ -88,63 +79,6 @@ class Values:
                 for fn in self._key_watchers.get(aid, ()):
                     fn(key)
         return v
-
-    def _on_union(self, keep: int, gone: int, kept: list[int], joined: list[int]) -> None:
-        """Solver callback: classes keep (members `kept`) and gone (`joined`) are now one, rooted
-        at keep. Read pools are per key: the pool of key k holds every member's element k, so a
-        class read by a constant key stays apart from other keys. A container joining its first
-        class gets a write pool (into its '*'); write pools are linked both ways."""
-        s = self.s
-        for side in (keep, gone):
-            if side not in self._pools:
-                self._pools[side] = w = s.var()
-                s.copy(w, self.elem(side, "*"))
-        a, b = self._pools[keep], self._pools[gone]
-        s.copy(a, b)
-        s.copy(b, a)
-        mine, theirs = self._kpools.setdefault(keep, {}), self._kpools.pop(gone, {})
-        for key in list(mine.keys() | theirs.keys()):
-            pa, pb = mine.get(key), theirs.get(key)
-            if pa is None:
-                mine[key] = pb
-                self._feed(kept, key, pb)
-            elif pb is None:
-                self._feed(joined, key, pa)
-            else:                           # readers of the old class value hold pb
-                s.copy(pa, pb)
-                s.copy(pb, pa)
-
-    def _feed(self, members: list[int], key: object, pool: int) -> None:
-        for m in members:
-            e = self.elems.get((m, key))
-            if e is not None:
-                self.s.copy(e, pool)
-
-    def _key_pool(self, root: int, key: object) -> int:
-        root = self.s.find(root)
-        pools = self._kpools.setdefault(root, {})
-        v = pools.get(key)
-        if v is None:
-            v = pools[key] = self.s.var()
-            self._feed(self.s.members(root), key, v)
-        return v
-
-    def read_class(self, root: int, key: object, t: int) -> None:
-        """t ⊇ class[key]: every member's element key and unknown keys; every element for ALL
-        or a negative index (members differ in length)."""
-        if key == ALL or (isinstance(key, int) and key < 0):
-            self.s.copy(self._key_pool(root, ALL), t)
-            return
-        self.s.copy(self._key_pool(root, key), t)
-        if key != "*":
-            self.s.copy(self._key_pool(root, "*"), t)
-
-    def class_write(self, root: int) -> int:
-        return self._pools[self.s.find(root)]
-
-    def container_kinds(self, root: int) -> set[str]:
-        """The kinds ('list', 'dict', ...) of the containers in a class."""
-        return {k for m in self.s.members(self.s.find(root)) if (k := self.kinds.get(m))}
 
     def each_key(self, aid: int, fn) -> None:
         """Run fn(key) for every constant key container aid has, now and later: keys appear as
