@@ -243,27 +243,13 @@ def file_states(conn: sqlite3.Connection) -> dict[str, tuple[str, str, int, int]
     return {r[0]: r[1:] for r in conn.execute("SELECT path, lang, hash, size, mtime_ns FROM files").fetchall()}
 
 
-def _file_blobs(conn: sqlite3.Connection, paths: set[str]) -> Iterator[tuple[str, bytes]]:
-    cur = conn.execute("SELECT path, facts FROM files")
-    while True:
-        rows = cur.fetchmany(512)
-        if not rows:
-            return
-        for rel, blob in rows:
-            if rel in paths and blob is not None:
-                yield rel, blob
-
-
-def file_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[bytes]:
-    """The stored facts blobs of these files (those that have facts)."""
-    for _, blob in _file_blobs(conn, paths):
-        yield blob
-
-
 def load_facts(conn: sqlite3.Connection, paths: set[str]) -> Iterator[dict]:
     """The stored facts of these files, decoded; CorruptIndex for a blob that is not facts."""
-    for rel, blob in _file_blobs(conn, paths):
-        yield decode_facts(blob, rel)
+    cur = conn.execute("SELECT path, facts FROM files WHERE facts IS NOT NULL")
+    while rows := cur.fetchmany(512):
+        for rel, blob in rows:
+            if rel in paths:
+                yield decode_facts(blob, rel)
 
 
 def all_facts(conn: sqlite3.Connection) -> list[dict]:
@@ -272,14 +258,21 @@ def all_facts(conn: sqlite3.Connection) -> list[dict]:
             conn.execute("SELECT path, facts FROM files WHERE facts IS NOT NULL")]
 
 
+def error_paths(conn: sqlite3.Connection) -> set[str]:
+    """Files whose stored facts came from a parse with ERROR regions."""
+    return {r[0] for r in conn.execute("SELECT path FROM files WHERE errors != 0 AND facts IS NOT NULL").fetchall()}
+
+
+def cpp_rows(conn: sqlite3.Connection, symbols: int) -> tuple[list[tuple], list[tuple], list[tuple]]:
+    """A stored C++ part's rows (resolve.graph.CppPart): symbols below id `symbols`, what leaves them."""
+    return tuple(conn.execute(f"SELECT * FROM {t} WHERE {c} < ? ORDER BY rowid", (symbols,)).fetchall()
+                 for t, c in (("symbols", "id"), ("edges", "src"), ("overrides", "sub")))
+
+
 def file_facts_of(conn: sqlite3.Connection, paths: list[str]) -> dict[str, bytes]:
     """{path: stored facts blob} of these files (those that have facts)."""
-    out = {}
-    for rel in paths:
-        row = conn.execute("SELECT facts FROM files WHERE path=?", (rel,)).fetchone()
-        if row is not None and row[0] is not None:
-            out[rel] = row[0]
-    return out
+    rows = (conn.execute("SELECT facts FROM files WHERE path=?", (rel,)).fetchone() for rel in paths)
+    return {rel: row[0] for rel, row in zip(paths, rows) if row is not None and row[0] is not None}
 
 
 def _symbol_rows(symbols: Iterable[Any]):
@@ -291,15 +284,18 @@ def _symbol_rows(symbols: Iterable[Any]):
 def _unresolved_rows(sites: Iterable[tuple]):
     """(src, line, text, short, reason, target, partial): `short` is the name called (`step_fn` of
     `self.step_fn()`); partial = 1 when the site also has edges."""
+    shorts: dict[str, str] = {}   # a callee text recurs ~5 times (vLLM): its short name is made once
     for src, line, text, reason, target, partial in sorted(set(sites)):
-        short = text.replace("()", "").replace("[]", "").rsplit(".", 1)[-1].rsplit("::", 1)[-1]
-        yield src, line, text, short, reason, target, partial
+        if text not in shorts:
+            shorts[text] = text.replace("()", "").replace("[]", "").rsplit(".", 1)[-1].rsplit("::", 1)[-1]
+        yield src, line, text, shorts[text], reason, target, partial
 
 
-def _write_graph(conn: sqlite3.Connection, graph: Any) -> None:
-    conn.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", _symbol_rows(graph.symbols))
-    conn.executemany("INSERT INTO edges VALUES (?,?,?,?,?)", sorted(graph.edges))
-    conn.executemany("INSERT INTO overrides VALUES (?,?)", sorted(graph.overrides))
+def _write_graph(conn: sqlite3.Connection, graph: Any, keep_below: int = 0) -> None:   # rows from keep_below on
+    conn.executemany("INSERT INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                     _symbol_rows(graph.symbols[keep_below:]))
+    conn.executemany("INSERT INTO edges VALUES (?,?,?,?,?)", sorted(e for e in graph.edges if e[0] >= keep_below))
+    conn.executemany("INSERT INTO overrides VALUES (?,?)", sorted(o for o in graph.overrides if o[0] >= keep_below))
     conn.executemany("INSERT INTO aliases VALUES (?,?)", sorted(graph.aliases))
     conn.executemany("INSERT INTO unresolved VALUES (?,?,?,?,?,?,?)",
                      _unresolved_rows(getattr(graph, "unresolved_sites", ())))
@@ -345,9 +341,12 @@ def _discard(conn, tmp: Path) -> None:
 
 
 def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], deleted: list[str],
-                      touched: list[tuple], graph: Any) -> None:
+                      touched: list[tuple], graph: Any, keep_below: int = 0) -> None:
     """Apply file changes and replace the derived tables in one transaction (rollback journal:
-    an index left in WAL mode by an older infernav is switched back first)."""
+    an index left in WAL mode by an older infernav is switched back first).
+
+    keep_below: rows of symbols below this id and what leaves them are `graph`'s (a reused C++ part)
+    and stay; they sort first, so rowids are a full rewrite's."""
     check_writable(path)
     try:
         conn = _open(path, "mode=rw")
@@ -359,7 +358,7 @@ def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], de
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-262144")   # 256 MiB: no spill, so readers wait only at commit
         conn.execute("BEGIN IMMEDIATE")
-        _apply(conn, meta, changed, deleted, touched, graph)
+        _apply(conn, meta, changed, deleted, touched, graph, keep_below)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:
@@ -373,7 +372,7 @@ def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], de
 
 
 def _apply(conn, meta: dict[str, Any], changed: list[tuple], deleted: list[str], touched: list[tuple],
-           graph: Any) -> None:
+           graph: Any, keep_below: int = 0) -> None:
     conn.executemany("DELETE FROM files WHERE path=?", [(p,) for p in deleted])
     conn.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", changed)
     conn.executemany("UPDATE files SET size=?, mtime_ns=? WHERE path=?", touched)
@@ -381,9 +380,10 @@ def _apply(conn, meta: dict[str, Any], changed: list[tuple], deleted: list[str],
         # Rewriting every row is cheaper without the indexes; they are rebuilt in one pass.
         for name in _index_names():
             conn.execute(f"DROP INDEX IF EXISTS {name}")
-        for table in ("symbols", "edges", "overrides", "aliases", "unresolved"):
-            conn.execute(f"DELETE FROM {table}")
-        _write_graph(conn, graph)
+        for table, col in (("symbols", "id"), ("edges", "src"), ("overrides", "sub"), ("aliases", ""),
+                           ("unresolved", "")):
+            conn.execute(f"DELETE FROM {table}" + (f" WHERE {col} >= {int(keep_below)}" if col and keep_below else ""))
+        _write_graph(conn, graph, keep_below)
         for stmt in INDEXES.strip().splitlines():
             conn.execute(stmt)
     _write_meta(conn, meta)
