@@ -230,8 +230,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
     if report.mode == "cold":
         store.write_full(path, meta, rows, graph)
     else:
-        keep = len(part.symbols) if part is not None and reuse.cpp_part_of(graph) == (part.edges, part.overrides) else 0
-        store.write_incremental(path, meta, rows, deleted, touched, graph, keep_below=keep)
+        store.write_incremental(path, meta, rows, deleted, touched, graph)
     report.seconds["store"] = time.perf_counter() - t4
     report.seconds["total"] = time.perf_counter() - t0
     return report

@@ -1,9 +1,10 @@
 """What an incremental build keeps from the stored index instead of recomputing it.
 
 The C++ part of the graph (resolve.graph.CppPart, which says why reusing it is sound): stored
-with a key of everything C++ resolution reads (cpp_key), found again by that key and the row
-counts the meta keeps (stored_cpp), and re-checked after Python resolution before the store
-keeps its rows (cpp_part_of). Anything that does not match is resolved afresh.
+with a key of everything C++ resolution reads (cpp_key) and found again by that key and the row
+counts the meta keeps (stored_cpp): were Python ever to add an edge or override leaving a C++
+symbol, the stored rows would outnumber the part and it would not be reused. Anything that does
+not match is resolved afresh.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import json
 
 from . import store
 from .parse.languages import resolver_of
-from .resolve import RESOLVER_VERSION, CppPart, Graph, Symbol
+from .resolve import RESOLVER_VERSION, CppPart, Symbol
 from .sources import FrameworkRef
 
 
@@ -44,9 +45,3 @@ def stored_cpp(conn, key: str) -> CppPart | None:
     except (ValueError, KeyError, TypeError):   # an older index's meta, or a damaged one: resolve afresh
         return None
 
-
-def cpp_part_of(graph: Graph) -> tuple[set, set]:
-    """The edges and override pairs of `graph` that leave its C++ part's symbols: the reused part's
-    own, unless Python resolution added one (it does not; if it ever did, every row is rewritten)."""
-    n = len(graph.cpp.symbols)
-    return {e for e in graph.edges if e[0] < n}, {o for o in graph.overrides if o[0] < n}

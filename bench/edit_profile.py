@@ -84,7 +84,10 @@ class Timers:
     def patch(self, module: str, attr: str, phase: str) -> None:
         import importlib
 
-        owner: Any = importlib.import_module(module)
+        try:
+            owner: Any = importlib.import_module(module)
+        except ImportError:   # an older tree (bench run against it through PYTHONPATH) has no such module
+            return
         *path, name = attr.split(".")
         for part in path:
             owner = getattr(owner, part)
@@ -201,7 +204,10 @@ def main() -> None:
 
     names = list(dict.fromkeys(p for r in runs for p in r["phases"]))
     median = {p: statistics.median(r["phases"].get(p, 0.0) for r in runs) for p in names}
+    import infernav.analyzer
+
     doc = {"date": time.strftime("%Y-%m-%d %H:%M"), "commit": _commit(), "cores": os.cpu_count(),
+           "analyzer": str(Path(infernav.analyzer.__file__).parent),   # the code timed (PYTHONPATH can swap it)
            "python": sys.version.split()[0], "edit": "body (a function appended to vllm/v1/core/block_pool.py)",
            "runs": len(runs), "load_average": loads, "check": check,
            "median_seconds": {p: round(s, 3) for p, s in median.items()},

@@ -4,7 +4,7 @@ tests/test_incremental_equals_cold.py).
 
 The C++ part (resolve.graph.CppPart: C++ symbols, the op and pybind symbols C++ registers, the
 edges and override pairs leaving them, the call counts, what Python calls reach) is reused when no
-C++ file, setting or resolver version changed; its rows stay in the store. The `mini` fixture has
+C++ file, setting or resolver version changed. The `mini` fixture has
 torch op and pybind11 registrations, a CUDA file and a C++ file with parse errors.
 """
 from __future__ import annotations

@@ -94,7 +94,7 @@ class CppPart:
     Why it can be reused: the C++ resolver reads only C++ facts and the engine's settings, and every
     edge and override it makes leaves one of its own symbols, while Python's leave Python symbols;
     so for the same C++ facts and settings the part is the same whatever Python changed
-    (tests/test_incremental_equals_cold.py; the indexer re-checks the split before it keeps rows)."""
+    (tests/test_incremental_reuse.py; analyzer/reuse.py refuses a stored part its rows outnumber)."""
 
     symbols: list[Symbol]
     edges: set[tuple[int, int, int, str, str]]
