@@ -2,10 +2,11 @@
 
 Per-file facts are kept in the index (marshal blobs), so a one-file edit re-parses that file only
 (plus the files whose module name an added or removed `__init__.py` changed); every stored file is
-hashed, so an edit that kept its size and mtime is seen. Resolution then re-runs over all facts
-(vLLM: ~5 s, nearly all of it the Python value flow; see NOTES "Python resolution") so edges that
-cross files stay exactly what a cold index would produce; an edit whose facts come out as they were
-keeps the derived tables. Several frameworks in one run are pipelined (build_many): the next
+hashed, so an edit that kept its size and mtime is seen. Resolution then re-runs over all Python
+facts (vLLM: ~5 s, nearly all of it the Python value flow; see NOTES "Python resolution") so edges
+that cross files stay exactly what a cold index would produce; the C++ part of the graph is reused
+when no C++ file, setting or resolver version changed (reuse.py); an edit whose facts come out as
+they were keeps the derived tables. Several frameworks in one run are pipelined (build_many): the next
 one's files are parsed in the background while the current one resolves on one core.
 """
 from __future__ import annotations
@@ -161,7 +162,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
     previous index on the way rebuilds it cold. `ahead` and `after_parse` are build_many's: a head
     start on the parse, and what to do once this tree's files are parsed. `exiting`: the process
     ends once this build returns (`infernav index`), so the resolvers' tables are not freed one
-    object at a time (~0.5 s on vLLM): they are left as cyclic garbage the frozen collector never
+    object at a time (0.8 s on vLLM, bench/edit_profile.py): they are left as cyclic garbage the frozen collector never
     walks (gcpause), and go with the process."""
     from .gcpause import paused
 

@@ -1,7 +1,8 @@
 """Resolution: every file's facts -> one framework's symbols, call edges and override pairs.
 
 Resolution is global (a call in one file resolves through classes and imports in others), so it
-runs over all stored facts each time anything changed; it is pure and deterministic, which is what
+runs over all stored facts each time anything changed (but the C++ half, which reads no Python
+fact: graph.CppPart, reused when no C++ file changed); it is pure and deterministic, which is what
 makes an incremental re-index identical to a cold one, and the Python value flow's answer does not
 depend on the order files are built in (python_solver), which is what an incremental solver needs.
 
@@ -34,7 +35,7 @@ def resolve(files: list[dict[str, Any]], settings: dict[str, Any], *,
     cpp: a C++ part made earlier from the same C++ facts and settings (graph.CppPart says why that
     is sound); C++ facts in `files` are then not read. The graph's `cpp` is the part either way.
     release=False leaves the resolvers' cyclic tables to the caller's process exit instead of
-    freeing them here (on vLLM freeing them costs ~0.5 s; see indexer.build's `exiting`)."""
+    freeing them here (on vLLM freeing them costs ~0.8 s; see indexer.build's `exiting`)."""
     from ..gcpause import paused
 
     # Resolution allocates millions of small objects and frees almost none until it ends: the
