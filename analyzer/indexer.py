@@ -2,14 +2,16 @@
 
 Per-file facts are kept in the index (marshal blobs), so a one-file edit re-parses that file only
 (plus the files whose module name an added or removed `__init__.py` changed); every stored file is
-hashed, so an edit that kept its size and mtime is seen. Resolution then re-runs over all facts
-(vLLM: ~5 s, nearly all of it the Python value flow; see NOTES "Python resolution") so edges that
-cross files stay exactly what a cold index would produce; an edit whose facts come out as they were
-keeps the derived tables. Several frameworks in one run are pipelined (build_many): the next
+hashed, so an edit that kept its size and mtime is seen. Resolution then re-runs over all Python
+facts (vLLM: ~5 s, nearly all of it the Python value flow; see NOTES "Python resolution") so edges
+that cross files stay exactly what a cold index would produce; the C++ part of the graph is reused
+when no C++ file, setting or resolver version changed (reuse.py); an edit whose facts come out as
+they were keeps the derived tables. Several frameworks in one run are pipelined (build_many): the next
 one's files are parsed in the background while the current one resolves on one core.
 """
 from __future__ import annotations
 
+import json
 import marshal
 import os
 import time
@@ -17,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import store
+from . import reuse, store
 from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
-from .parse.languages import needs_module_name
+from .parse.languages import needs_module_name, resolver_of
 from .resolve import RESOLVER_VERSION
 from . import sources
 from .sources import FrameworkRef, home, walk
@@ -43,6 +45,7 @@ class IndexReport:
     seconds: dict[str, float] = field(default_factory=dict)
     reason: str = ""              # why a cold build happened, if not asked for
     reresolve: bool = False       # the stored graph came from another resolver version
+    reused: list[str] = field(default_factory=list)   # parts of the stored graph kept, not re-resolved
 
 
 def _usable_cores() -> int:
@@ -119,13 +122,14 @@ def _parse_ahead(ref: FrameworkRef, root: Path, force: bool, jobs: int):
 
 
 def build_many(items: list[tuple[FrameworkRef, Path]], *, force: bool = False, jobs: int | None = None,
-               progress_of: Callable | None = None) -> Iterator[IndexReport]:
+               progress_of: Callable | None = None, exiting: bool = False) -> Iterator[IndexReport]:
     """build() over several frameworks, pipelined: once one framework's files are parsed, the next
     one's are parsed by background workers while this one loads, resolves and stores (resolution
     runs on one core). The reports are build()'s, one by one: the head start runs the same
     parse_one over the same plan, and a task the real plan no longer asks for is dropped.
 
-    progress_of(ref) gives the progress callback of a framework (or None)."""
+    progress_of(ref) gives the progress callback of a framework (or None); `exiting` is build()'s,
+    for the last framework only (the others' tables are freed before the next one resolves)."""
     jobs = jobs or _usable_cores()
     ahead, started = None, []
     try:
@@ -137,7 +141,7 @@ def build_many(items: list[tuple[FrameworkRef, Path]], *, force: bool = False, j
                     started.append(_parse_ahead(nxt[0], nxt[1], force, jobs))
 
             yield build(ref, root, force=force, jobs=jobs, progress=progress_of(ref) if progress_of else None,
-                        ahead=ahead, after_parse=start_next)
+                        ahead=ahead, after_parse=start_next, exiting=exiting and nxt is None)
             if ahead is not None:
                 ahead.cancel()
             ahead = started.pop() if started else None
@@ -148,30 +152,36 @@ def build_many(items: list[tuple[FrameworkRef, Path]], *, force: bool = False, j
 
 
 def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | None = None,
-          progress: Callable | None = None, ahead=None, after_parse: Callable | None = None) -> IndexReport:
+          progress: Callable | None = None, ahead=None, after_parse: Callable | None = None,
+          exiting: bool = False) -> IndexReport:
     """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
     progress(stage, done, total), if given, hears about the parse and resolve stages. The source
     is verified against its pin first (sources.verify), and the index checked writable before
     anything is parsed (an up-to-date index in a read-only cache is fine); damage found in the
     previous index on the way rebuilds it cold. `ahead` and `after_parse` are build_many's: a head
-    start on the parse, and what to do once this tree's files are parsed."""
+    start on the parse, and what to do once this tree's files are parsed. `exiting`: the process
+    ends once this build returns (`infernav index`), so the resolvers' tables are not freed one
+    object at a time (0.8 s on vLLM, bench/edit_profile.py): they are left as cyclic garbage the frozen collector never
+    walks (gcpause), and go with the process."""
     from .gcpause import paused
 
     sources.verify(ref, root)
-    with paused():   # millions of objects, no cyclic garbage: see gcpause
+    with paused():   # millions of objects, no cyclic garbage unless exiting: see gcpause
         try:
-            return _build(ref, root, force=force, jobs=jobs, progress=progress, ahead=ahead, after_parse=after_parse)
+            return _build(ref, root, force=force, jobs=jobs, progress=progress, ahead=ahead, after_parse=after_parse,
+                          exiting=exiting)
         except store.CorruptIndex as exc:
             if force:
                 raise
-            report = _build(ref, root, force=True, jobs=jobs, progress=progress, after_parse=after_parse)
+            report = _build(ref, root, force=True, jobs=jobs, progress=progress, after_parse=after_parse,
+                            exiting=exiting)
             report.reason = f"{exc.reason}; rebuilding"
             return report
 
 
 def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None,
-           ahead=None, after_parse: Callable | None = None) -> IndexReport:
+           ahead=None, after_parse: Callable | None = None, exiting: bool = False) -> IndexReport:
     t0 = time.perf_counter()
     jobs = jobs or _usable_cores()
     path = index_path(ref)
@@ -199,7 +209,9 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
         # Resolution is a pure function of the facts: the derived tables stay as they are.
         return _up_to_date(path, conn, touched, report, t0, rows=[r[:7] for r in parsed])
     t2 = time.perf_counter()
-    rows, facts = _collect_facts(parsed, conn, unchanged, report)
+    cpp_key = reuse.cpp_key(ref, stored, unchanged, parsed)
+    part = reuse.stored_cpp(conn, cpp_key) if report.mode == "incremental" and not report.reresolve else None
+    rows, facts, skipped_errors = _load(parsed, conn, stored, unchanged, part is not None, report)
     report.seconds["load"] = time.perf_counter() - t2
 
     t3 = time.perf_counter()
@@ -207,13 +219,15 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
         progress("resolve", 0, 0)
     from .resolve import resolve
 
-    graph = resolve(facts, ref.settings)
+    graph = resolve(facts, ref.settings, cpp=part, release=not exiting)
     report.seconds["resolve"] = time.perf_counter() - t3
-    report.parse_error_files = sorted(f["path"] for f in facts if f["errors"])
+    report.parse_error_files = sorted([f["path"] for f in facts if f["errors"]] + skipped_errors)
     report.symbols, report.edges = len(graph.symbols), len(graph.edges)
+    report.reused = ["C++ resolution"] if part is not None else []
 
     t4 = time.perf_counter()
     meta = _meta(ref, root, context["fingerprint"], report, graph)
+    meta["cpp_part"] = json.dumps({"key": cpp_key, **graph.cpp.summary()})
     if report.mode == "cold":
         store.write_full(path, meta, rows, graph)
     else:
@@ -221,6 +235,17 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
     report.seconds["store"] = time.perf_counter() - t4
     report.seconds["total"] = time.perf_counter() - t0
     return report
+
+
+def _load(parsed: list, conn, stored: dict, unchanged: list[str], cpp_reused: bool,
+          report: IndexReport) -> tuple[list, list, list[str]]:
+    """File rows to store, the facts resolution reads, and the files with parse errors among
+    those whose facts it does not read (the C++ files, when the C++ part is reused)."""
+    if not cpp_reused:
+        return *_collect_facts(parsed, conn, unchanged, report), []
+    skip = {p for p in unchanged if resolver_of(stored[p][0]) == "cpp"}
+    errors = sorted(store.error_paths(conn) & skip)
+    return *_collect_facts(parsed, conn, [p for p in unchanged if p not in skip], report), errors
 
 
 def _context_fingerprint(ref: FrameworkRef) -> str:

@@ -92,7 +92,7 @@ def test_a_failing_build_stops_the_workers_started_ahead(two, monkeypatch):
     monkeypatch.setattr(worker.BackgroundParse, "cancel", spy)
     import infernav.analyzer.resolve as resolve_mod
 
-    def boom(files, settings):
+    def boom(files, settings, **_):
         raise RuntimeError("resolution failed")
 
     monkeypatch.setattr(resolve_mod, "resolve", boom)

@@ -63,3 +63,21 @@ def test_paused_freezes_and_restores_the_collector():
     assert gc.isenabled()
     assert gc.get_freeze_count() >= before + len(keep)
     gc.unfreeze()
+
+
+def test_an_exiting_build_skips_the_release_and_writes_the_same_index(mini, monkeypatch):
+    """`infernav index` tells build() the process ends after it: the resolvers are not released
+    (their cyclic tables go with the process, frozen, never walked), and the index is the same."""
+    from infernav.analyzer.indexer import build, index_path
+    from infernav.analyzer.resolve.python import PyResolver
+    from test_incremental_equals_cold import dump
+
+    ref, src = mini
+    build(ref, src, jobs=1, force=True)
+    released = dump(index_path(ref))
+    calls = []
+    monkeypatch.setattr(PyResolver, "release", lambda self: calls.append(self))
+    build(ref, src, jobs=1, force=True, exiting=True)
+    assert calls == [] and dump(index_path(ref)) == released
+    build(ref, src, jobs=1, force=True)
+    assert len(calls) == 1

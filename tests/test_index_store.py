@@ -90,8 +90,8 @@ def test_killed_incremental_update_rolls_back(mini, monkeypatch):
     f.write_text(f.read_text() + "\n\ndef added():\n    return 1\n")
     real = store._write_graph
 
-    def half(conn, graph):
-        real(conn, graph)
+    def half(conn, graph, *rest):
+        real(conn, graph, *rest)
         raise KeyboardInterrupt  # after rows were written, before commit
 
     monkeypatch.setattr(store, "_write_graph", half)

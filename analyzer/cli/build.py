@@ -175,7 +175,8 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
         reports.append(None)            # its report, in the order the frameworks were given
     progress_of = None if quiet or as_json else (lambda ref: _index_progress(ref.key))
     slots = iter([i for i, r in enumerate(reports) if r is None])
-    for report in build_many(located, force=force, jobs=jobs, progress_of=progress_of):
+    # exiting: this process ends after the reports, so the last build's tables are not freed
+    for report in build_many(located, force=force, jobs=jobs, progress_of=progress_of, exiting=True):
         reports[next(slots)] = {**asdict(report), "path": str(report.path)}
         if not as_json:
             print_report(report)

@@ -77,8 +77,36 @@ class Graph:
     unresolved: int = 0
     resolved_calls: int = 0
     unresolved_sites: list[tuple[int, int, str, str, str, int]] = field(default_factory=list)
+    cpp: "CppPart | None" = None   # the C++ half, as resolve() made or reused it
 
     def add(self, sym: Symbol) -> int:
         sym.id = len(self.symbols)
         self.symbols.append(sym)
         return sym.id
+
+
+@dataclass
+class CppPart:
+    """The C++ half of a resolution: symbols 0..len(symbols)-1 (C++ symbols and the op and pybind
+    symbols C++ registers, all made before any Python symbol), the edges leaving them, the override
+    pairs among them, the call counts, and what Python calls reach through (cross_language.PythonLinks).
+
+    Why it can be reused: the C++ resolver reads only C++ facts and the engine's settings, and every
+    edge and override it makes leaves one of its own symbols, while Python's leave Python symbols;
+    so for the same C++ facts and settings the part is the same whatever Python changed
+    (tests/test_incremental_reuse.py; analyzer/reuse.py refuses a stored part its rows outnumber)."""
+
+    symbols: list[Symbol]
+    edges: set[tuple[int, int, int, str, str]]
+    overrides: set[tuple[int, int]]
+    resolved_calls: int
+    unresolved: int
+    torch_ops: dict[str, int]
+    pybind: dict[str, int]
+    pybind_classes: dict[str, str]
+
+    def summary(self) -> dict:
+        """What the index's meta keeps of it: the rows are found again by their counts."""
+        return {"symbols": len(self.symbols), "edges": len(self.edges), "overrides": len(self.overrides),
+                "resolved_calls": self.resolved_calls, "unresolved": self.unresolved,
+                "torch_ops": self.torch_ops, "pybind": self.pybind, "pybind_classes": self.pybind_classes}
