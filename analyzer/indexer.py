@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from . import reuse, store
+from . import store
 from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
 from .parse.languages import needs_module_name, resolver_of
 from .resolve import RESOLVER_VERSION
@@ -209,6 +209,8 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
         # Resolution is a pure function of the facts: the derived tables stay as they are.
         return _up_to_date(path, conn, touched, report, t0, rows=[r[:7] for r in parsed])
     t2 = time.perf_counter()
+    from . import reuse      # here, not at import: queries load this module and never build
+
     cpp_key = reuse.cpp_key(ref, stored, unchanged, parsed)
     part = reuse.stored_cpp(conn, cpp_key) if report.mode == "incremental" and not report.reresolve else None
     rows, facts, skipped_errors = _load(parsed, conn, stored, unchanged, part is not None, report)
