@@ -301,32 +301,15 @@ class Apply(Builtins):
         kind = self.kinds.get(aid)
         if kind in _BUILTIN_TYPE_METHODS and name in _BUILTIN_TYPE_METHODS[kind]:
             self._external_target(call, f"<builtin>.{kind}.{name}")
-        pos = [a for a in call.pos if not isinstance(a, tuple)]
-        if name in ("append", "add", "appendleft") and pos and pos[0] is not None:
-            s.copy(pos[0], self.elem(aid, "*"))
-        elif name == "insert" and len(pos) > 1 and pos[1] is not None:
-            s.copy(pos[1], self.elem(aid, "*"))
-        elif name in ("extend", "update"):
-            for p in pos:
-                if p is not None:
-                    s.hook(p, lambda vals: self._merge_into(vals, aid))
-            for kname, kv in call.kw:
-                if kv is not None and kname != "**":
-                    s.copy(kv, self.elem(aid, kname))
-        elif name in ("get", "pop", "setdefault", "__getitem__", "popitem", "popleft"):
-            s.copy(self.elem(aid, ALL), call.result)
-            if len(pos) > 1 and pos[1] is not None:
-                s.copy(pos[1], call.result)
-                if name == "setdefault":
-                    s.copy(pos[1], self.elem(aid, "*"))
-        elif name in ("values", "copy"):
-            s.add1(call.result, s.value(("s", aid)))
-        elif name == "items":
+
+        def items() -> int:
             pair = self.alloc(("items", aid), 2)
             s.copy(self.elem(aid, ALL), self.elem(pair, 1))
             out = self.alloc(("items-of", aid))
             s.copy(self.container_var(pair), self.elem(out, "*"))
-            s.add1(call.result, s.value(("s", out)))
+            return s.value(("s", out))
+        self._apply_method(call, name, lambda key: self.elem(aid, key), lambda t: s.copy(self.elem(aid, ALL), t),
+                           s.value(("s", aid)), items, lambda vals: self._merge_into(vals, aid))
 
     def _class_method(self, call: Call, root: int, name: str) -> None:
         """A method of a class of containers: reads read every member, writes write every
@@ -336,31 +319,40 @@ class Apply(Builtins):
         s = self.s
         if call.key[0] == "site":           # named by the final class: report_container_methods
             self._cm_reports.append((call.key, root, name))
+
+        def items() -> int:
+            out = self.alloc(("items-of", "classes"))
+            s.add1(self.elem(out, "*"), s.value(("S", root)))
+            return s.value(("s", out))
+        self._apply_method(call, name, lambda key: self.class_write(root), lambda t: self.read_class(root, ALL, t),
+                           s.value(("S", root)), items, lambda vals: self._merge_into_class(vals, root))
+
+    def _apply_method(self, call: Call, name: str, write, read_all, itself: int, items, merge) -> None:
+        """What a container method does, for one container or a class: `write(key)` is the
+        variable a write of that key goes to, `read_all(t)` reads every element into t."""
+        s = self.s
         pos = [a for a in call.pos if not isinstance(a, tuple)]
-        write = self.class_write(root)
         if name in ("append", "add", "appendleft") and pos and pos[0] is not None:
-            s.copy(pos[0], write)
+            s.copy(pos[0], write("*"))
         elif name == "insert" and len(pos) > 1 and pos[1] is not None:
-            s.copy(pos[1], write)
+            s.copy(pos[1], write("*"))
         elif name in ("extend", "update"):
             for p in pos:
                 if p is not None:
-                    s.hook(p, lambda vals: self._merge_into_class(vals, root))
+                    s.hook(p, merge)
             for kname, kv in call.kw:
                 if kv is not None and kname != "**":
-                    s.copy(kv, write)
+                    s.copy(kv, write(kname))
         elif name in ("get", "pop", "setdefault", "__getitem__", "popitem", "popleft"):
-            self.read_class(root, ALL, call.result)
+            read_all(call.result)
             if len(pos) > 1 and pos[1] is not None:
                 s.copy(pos[1], call.result)
                 if name == "setdefault":
-                    s.copy(pos[1], write)
+                    s.copy(pos[1], write("*"))
         elif name in ("values", "copy"):
-            s.add1(call.result, s.value(("S", root)))
+            s.add1(call.result, itself)
         elif name == "items":
-            out = self.alloc(("items-of", "classes"))
-            s.add1(self.elem(out, "*"), s.value(("S", root)))
-            s.add1(call.result, s.value(("s", out)))
+            s.add1(call.result, items())
 
     def report_container_methods(self) -> None:
         """`<builtin>.list.append` and the like for calls of a class's methods, by the kinds of

@@ -169,10 +169,6 @@ class Solver:
             self.on_union(ra, rb, ma, mb)
         return ra
 
-    def _class_of(self, t: tuple) -> int:
-        """The class an 's' (one container) or 'S' (a class) value belongs to."""
-        return self.find(t[1])
-
     def _canon(self, v: int, p, new: set[int]) -> set[int]:
         """The new values (a fresh set, changed in place) as v keeps them. Class values ('S',
         'cS') name their current root. A variable that holds (or would hold) containers from
