@@ -24,7 +24,7 @@ from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
 from .parse.languages import needs_module_name, resolver_of
 from .resolve import RESOLVER_VERSION
 from . import sources
-from .sources import FrameworkRef, home, walk
+from .sources import FrameworkRef, index_path, walk
 
 # Below this many files to parse, worker start-up costs more than it saves.
 _PARALLEL_MIN_FILES = 24
@@ -54,10 +54,6 @@ def _usable_cores() -> int:
         return len(os.sched_getaffinity(0)) or 1
     except (AttributeError, OSError):
         return os.cpu_count() or 1
-
-
-def index_path(ref: FrameworkRef) -> Path:
-    return home() / "index" / f"{ref.key}.sqlite"
 
 
 def _scan(root: Path, roots: list[str], skipped: list | None = None) -> list[tuple[str, str, int, int]]:

@@ -12,11 +12,10 @@ def open_index(framework: str | sources.FrameworkRef, quiet: bool = False):
 
     Raises LookupError(one-line reason) when there is no usable index and no source to build one.
     """
-    from .indexer import build, index_path
     from .query import Index
 
     ref = framework if isinstance(framework, sources.FrameworkRef) else sources.parse_ref(framework)
-    path = index_path(ref)
+    path = sources.index_path(ref)
     try:
         return Index(path)
     except store.IndexProblem as exc:
@@ -29,6 +28,8 @@ def open_index(framework: str | sources.FrameworkRef, quiet: bool = False):
             sources.verify(ref, root)
             if not quiet:
                 print(f"note: {ref.key}: {exc.reason}; indexing {root} ...", file=sys.stderr)
+            from .indexer import build      # here only: a query never loads the indexer
+
             build(ref, root, force=not isinstance(exc, store.MissingIndex))
         except (store.IndexProblem, sources.SourceError) as why:
             raise LookupError(f"{ref.key}: the index cannot be used ({exc.reason}) and cannot be rebuilt: "

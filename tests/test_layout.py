@@ -199,6 +199,33 @@ def test_query_start_up_loads_no_parser_or_site(module):
     assert out == ""
 
 
+def test_a_query_command_imports_only_its_own_command_module(tmp_path):
+    """The CLI's commands load on first use (cli/__init__.py LazyGroup): `callers` on an index
+    that is there must not import the indexer, the sources' downloaders or other commands."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from infernav.analyzer.cli import run\n"
+            "try:\n    run(['callers', '-f', 'nosuch', 'x'])\nexcept SystemExit:\n    pass\n"
+            "mods = ('indexer', 'sources.sdist', 'cli.build', 'cli.diff', 'cli.notes', 'cli.simulate', 'cli.mcp',"
+            " 'cli.navigate', 'resolve', 'parse')\n"
+            "print(','.join(m for m in mods if 'infernav.analyzer.' + m in sys.modules))")
+    env = {**__import__("os").environ, "INFERNAV_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert "nosuch" in out.stderr          # it did run the command (and failed on the framework)
+    assert out.stdout.strip() == ""
+
+
+def test_every_command_is_listed_by_help():
+    from click.testing import CliRunner
+
+    from infernav.analyzer.cli import COMMANDS, main
+
+    text = CliRunner().invoke(main, ["--help"]).output
+    listed = [line.split()[0] for line in text.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == sorted(COMMANDS)
+
+
 def test_every_package_is_listed_for_the_wheel():
     """pyproject's explicit package list must name every folder with an __init__.py."""
     import tomllib

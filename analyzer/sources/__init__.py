@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .cache import MARKER, link_file, locate, problem, require, source_dir, verify
-from .pins import PINS_PATH, FrameworkRef, SourceError, all_default_refs, home, load_pins, parse_ref, pins_path
-from .sdist import Progress
+from .cache import MARKER, index_path, link_file, locate, problem, require, source_dir, verify
+from .pins import PINS_PATH, FrameworkRef, Progress, SourceError, all_default_refs, home, load_pins, parse_ref, pins_path
 
 __all__ = ["MARKER", "PINS_PATH", "FrameworkRef", "Progress", "SourceError", "all_default_refs", "fetch",
-           "home", "link_file", "load_pins", "locate", "parse_ref", "pins_path", "problem", "require", "source_dir",
+           "home", "index_path", "link_file", "load_pins", "locate", "parse_ref", "pins_path", "problem", "require", "source_dir",
            "verify"]
 
 

@@ -19,6 +19,11 @@ from .pins import FrameworkRef, SourceError, home
 MARKER = ".infernav-source.json"
 
 
+def index_path(ref: FrameworkRef) -> Path:
+    """Where the index of `ref` lives: beside the sources, under $INFERNAV_HOME/index."""
+    return home() / "index" / f"{ref.key}.sqlite"
+
+
 def source_dir(ref: FrameworkRef) -> Path:
     return home() / "sources" / ref.key
 

@@ -11,7 +11,9 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
+
+Progress = Callable[[str, int, int], None]  # what is being fetched, done, total (bytes or files)
 
 PINS_PATH = Path(__file__).resolve().parents[1] / "pins.toml"
 CONVENTIONS_PATH = PINS_PATH.with_name("conventions.toml")

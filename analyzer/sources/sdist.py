@@ -10,12 +10,11 @@ from typing import Any, Callable
 
 from ..tempfiles import owned, remove_stale, why
 from .cache import sha256_file, source_dir, write_marker
-from .pins import FrameworkRef, SourceError
+from .pins import FrameworkRef, Progress, SourceError
 
 DEFAULT_INDEX = "https://pypi.org/simple"
 
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
 
 # ------------------------------------------------------------------------- PyPI sdist
 def _index_url() -> str:
