@@ -200,8 +200,11 @@ def test_query_start_up_loads_no_parser_or_site(module):
 
 
 def test_a_query_command_imports_only_its_own_command_module(tmp_path):
-    """The CLI's commands load on first use (cli/__init__.py LazyGroup): `callers` on an index
-    that is there must not import the indexer, the sources' downloaders or other commands."""
+    """The CLI's commands load on first use (cli/__init__.py LazyGroup): running `callers` (here
+    on an unknown framework, so that it fails once its module has loaded and parsed the options)
+    must not import the indexer, the sources' downloaders, the parser, the resolver or other
+    commands."""
+    import os
     import subprocess
     import sys
 
@@ -210,7 +213,7 @@ def test_a_query_command_imports_only_its_own_command_module(tmp_path):
             "mods = ('indexer', 'sources.sdist', 'cli.build', 'cli.diff', 'cli.notes', 'cli.simulate', 'cli.mcp',"
             " 'cli.navigate', 'resolve', 'parse')\n"
             "print(','.join(m for m in mods if 'infernav.analyzer.' + m in sys.modules))")
-    env = {**__import__("os").environ, "INFERNAV_HOME": str(tmp_path)}
+    env = {**os.environ, "INFERNAV_HOME": str(tmp_path)}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert "nosuch" in out.stderr          # it did run the command (and failed on the framework)
     assert out.stdout.strip() == ""

@@ -19,8 +19,8 @@ from .cache import MARKER, index_path, link_file, locate, problem, require, sour
 from .pins import PINS_PATH, FrameworkRef, Progress, SourceError, all_default_refs, home, load_pins, parse_ref, pins_path
 
 __all__ = ["MARKER", "PINS_PATH", "FrameworkRef", "Progress", "SourceError", "all_default_refs", "fetch",
-           "home", "index_path", "link_file", "load_pins", "locate", "parse_ref", "pins_path", "problem", "require", "source_dir",
-           "verify"]
+           "home", "index_path", "link_file", "load_pins", "locate", "parse_ref", "pins_path", "problem", "require",
+           "source_dir", "verify"]
 
 
 def fetch(ref: FrameworkRef, path: str | None = None, progress: Progress | None = None,

@@ -6,14 +6,13 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..tempfiles import owned, remove_stale, why
 from .cache import sha256_file, source_dir, write_marker
 from .pins import FrameworkRef, Progress, SourceError
 
 DEFAULT_INDEX = "https://pypi.org/simple"
-
 
 
 # ------------------------------------------------------------------------- PyPI sdist
