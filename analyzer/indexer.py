@@ -6,8 +6,8 @@ hashed, so an edit that kept its size and mtime is seen. Resolution then re-runs
 facts (vLLM: ~5 s, nearly all of it the Python value flow; see NOTES "Python resolution") so edges
 that cross files stay exactly what a cold index would produce; the C++ part of the graph is reused
 when no C++ file, setting or resolver version changed (reuse.py); an edit whose facts come out as
-they were keeps the derived tables. Several frameworks in one run are pipelined (build_many): the next
-one's files are parsed in the background while the current one resolves on one core.
+they were keeps the derived tables. Several frameworks in one run are built side by side
+(pipeline.build_many).
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from . import store
 from .parse import EXTRACTOR_VERSION, MAX_FILE_BYTES, language_of
@@ -64,21 +64,13 @@ def _scan(root: Path, roots: list[str], skipped: list | None = None) -> list[tup
 _module_names = walk.module_names
 
 
-def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None,
-                ahead=None) -> list[tuple]:
-    """parse_one over `todo`, on all cores; `ahead` (a BackgroundParse started on an earlier plan of
-    this tree, see build_many) gives the results of the tasks it was given that are still asked."""
+def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | None) -> list[tuple]:
+    """parse_one over `todo`, on all cores."""
     from .parse.worker import parse_in_workers, parse_one
 
     args = [(str(root), *t) for t in todo]
-    done: list[tuple] = []
-    if ahead is not None:
-        given = dict(zip((a[1] for a in ahead.tasks), zip(ahead.tasks, _by_task(ahead))))
-        have = {a[1]: given[a[1]][1] for a in args if a[1] in given and given[a[1]][0] == a}
-        done = list(have.values())
-        args = [a for a in args if a[1] not in have]
     if len(args) < _PARALLEL_MIN_FILES or jobs <= 1:
-        out = done
+        out = []
         for i, a in enumerate(args):
             out.append(parse_one(a))
             if progress and i % 100 == 0:
@@ -86,77 +78,21 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
         out.sort(key=lambda r: r[0])
         return out
     sizes = {t[0]: walk.size_of(root, t[0]) for t in todo}
-    out = done + parse_in_workers(args, sizes, jobs, progress)
+    out = parse_in_workers(args, sizes, jobs, progress)
     out.sort(key=lambda r: r[0])
     return out
 
 
-def _by_task(ahead) -> list[tuple]:
-    """The background results in the order of ahead.tasks."""
-    by_rel = {r[0]: r for r in ahead.results()}
-    return [by_rel[t[1]] for t in ahead.tasks]
-
-
-def _parse_ahead(ref: FrameworkRef, root: Path, force: bool, jobs: int):
-    """A BackgroundParse of every file of `ref`, when its next build will be cold (forced, or no
-    index yet): the plan is then all files, known without hashing or opening anything. None
-    otherwise (an incremental plan hashes the whole tree; its parse is seldom worth a head start)."""
-    from .parse.worker import BackgroundParse
-
-    if jobs <= 1 or not (force or not index_path(ref).exists()):
-        return None
-    try:
-        scanned = _scan(root, ref.index_roots(root))
-        context = {**ref.parse_context(), "fingerprint": _context_fingerprint(ref)}
-        todo = _plan(root, scanned, {}, context)[0]
-    except Exception:   # the build itself will meet the problem and say what it is
-        return None
-    if len(todo) < _PARALLEL_MIN_FILES:
-        return None
-    args = [(str(root), *t) for t in todo]
-    return BackgroundParse(args, {t[0]: walk.size_of(root, t[0]) for t in todo}, jobs)
-
-
-def build_many(items: list[tuple[FrameworkRef, Path]], *, force: bool = False, jobs: int | None = None,
-               progress_of: Callable | None = None, exiting: bool = False) -> Iterator[IndexReport]:
-    """build() over several frameworks, pipelined: once one framework's files are parsed, the next
-    one's are parsed by background workers while this one loads, resolves and stores (resolution
-    runs on one core). The reports are build()'s, one by one: the head start runs the same
-    parse_one over the same plan, and a task the real plan no longer asks for is dropped.
-
-    progress_of(ref) gives the progress callback of a framework (or None); `exiting` is build()'s,
-    for the last framework only (the others' tables are freed before the next one resolves)."""
-    jobs = jobs or _usable_cores()
-    ahead, started = None, []
-    try:
-        for i, (ref, root) in enumerate(items):
-            nxt = items[i + 1] if i + 1 < len(items) else None
-
-            def start_next(nxt=nxt) -> None:
-                if nxt is not None and not started:
-                    started.append(_parse_ahead(nxt[0], nxt[1], force, jobs))
-
-            yield build(ref, root, force=force, jobs=jobs, progress=progress_of(ref) if progress_of else None,
-                        ahead=ahead, after_parse=start_next, exiting=exiting and nxt is None)
-            if ahead is not None:
-                ahead.cancel()
-            ahead = started.pop() if started else None
-    finally:
-        for bg in [ahead, *started]:
-            if bg is not None:
-                bg.cancel()
-
-
 def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | None = None,
-          progress: Callable | None = None, ahead=None, after_parse: Callable | None = None,
+          progress: Callable | None = None, after_parse: Callable | None = None,
           exiting: bool = False) -> IndexReport:
     """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
     progress(stage, done, total), if given, hears about the parse and resolve stages. The source
     is verified against its pin first (sources.verify), and the index checked writable before
     anything is parsed (an up-to-date index in a read-only cache is fine); damage found in the
-    previous index on the way rebuilds it cold. `ahead` and `after_parse` are build_many's: a head
-    start on the parse, and what to do once this tree's files are parsed. `exiting`: the process
+    previous index on the way rebuilds it cold. `after_parse` is pipeline.build_many's: what to do
+    once this tree's files are parsed (start the other frameworks' builds on the cores left). `exiting`: the process
     ends once this build returns (`infernav index`), so the resolvers' tables are not freed one
     object at a time (0.8 s on vLLM, bench/edit_profile.py): they are left as cyclic garbage the frozen collector never
     walks (gcpause), and go with the process."""
@@ -165,7 +101,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
     sources.verify(ref, root)
     with paused():   # millions of objects, no cyclic garbage unless exiting: see gcpause
         try:
-            return _build(ref, root, force=force, jobs=jobs, progress=progress, ahead=ahead, after_parse=after_parse,
+            return _build(ref, root, force=force, jobs=jobs, progress=progress, after_parse=after_parse,
                           exiting=exiting)
         except store.CorruptIndex as exc:
             if force:
@@ -177,7 +113,7 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
 
 
 def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None,
-           ahead=None, after_parse: Callable | None = None, exiting: bool = False) -> IndexReport:
+           after_parse: Callable | None = None, exiting: bool = False) -> IndexReport:
     t0 = time.perf_counter()
     jobs = jobs or _usable_cores()
     path = index_path(ref)
@@ -196,7 +132,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
 
     t1 = time.perf_counter()
     store.check_writable(path)   # a read-only or shared cache says so before anything is parsed
-    parsed = _parse_many(root, todo, jobs, progress, ahead)
+    parsed = _parse_many(root, todo, jobs, progress)
     report.parsed = len(parsed)
     report.seconds["parse"] = time.perf_counter() - t1
     if after_parse:

@@ -1,6 +1,6 @@
-"""Several frameworks indexed in one run (`infernav index --all`): the next framework's files are
-parsed in background workers while the current one resolves (indexer.build_many), and what it
-stores is exactly what indexing each framework alone stores."""
+"""Several frameworks indexed in one run (`infernav index a b`): while the first resolves, the
+others are built whole by a background interpreter (pipeline.build_many), and what ends up
+stored is exactly what indexing each framework alone stores, whatever happens there."""
 from __future__ import annotations
 
 import shutil
@@ -25,12 +25,11 @@ def _dump(path: Path) -> list:
 
 @pytest.fixture
 def two(tmp_path, monkeypatch):
-    from infernav.analyzer import indexer, sources
+    from infernav.analyzer import sources
 
     (tmp_path / "pins.toml").write_text(PINS)
     monkeypatch.setenv("INFERNAV_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("INFERNAV_PINS", str(tmp_path / "pins.toml"))
-    monkeypatch.setattr(indexer, "_PARALLEL_MIN_FILES", 1)   # the fixtures are small: parse ahead anyway
     items = []
     for name in ("mini", "pyflow"):
         shutil.copytree(FIXTURES / name, tmp_path / name)
@@ -39,57 +38,99 @@ def two(tmp_path, monkeypatch):
     return items
 
 
-def test_pipelined_builds_store_what_single_builds_store(two, monkeypatch):
-    from infernav.analyzer import indexer
-    from infernav.analyzer.parse import worker
+def _spy_background(monkeypatch) -> list:
+    from infernav.analyzer import pipeline
 
     started = []
-    real = worker.BackgroundParse.__init__
+    real = pipeline.Background.__init__
 
-    def spy(self, tasks, sizes, jobs):
-        started.append(len(tasks))
-        real(self, tasks, sizes, jobs)
+    def spy(self, items, *args):
+        started.append([ref.key for ref, _ in items])
+        real(self, items, *args)
 
-    monkeypatch.setattr(worker.BackgroundParse, "__init__", spy)
-    reports = list(indexer.build_many(two, force=True, jobs=2))
+    monkeypatch.setattr(pipeline.Background, "__init__", spy)
+    return started
+
+
+def test_background_builds_store_what_single_builds_store(two, monkeypatch):
+    from infernav.analyzer import indexer, pipeline
+
+    started = _spy_background(monkeypatch)
+    reports = list(pipeline.build_many(two, force=True, jobs=2))
+    assert started == [[two[1][0].key]], "the second framework was built in the background"
     assert [r.mode for r in reports] == ["cold", "cold"]
-    assert started and started[0] == reports[1].files, "the second framework was parsed ahead, all of it"
+    assert [r.framework for r in reports] == [ref.key for ref, _ in two]
     piped = [_dump(indexer.index_path(ref)) for ref, _ in two]
     for (ref, root), want in zip(two, piped):
         indexer.build(ref, root, force=True, jobs=1)
         assert _dump(indexer.index_path(ref)) == want, ref.key
 
 
-def test_a_file_changed_after_the_head_start_is_parsed_again(two, monkeypatch):
-    """The head start's result for a file whose plan changed (here: its module name, by an
-    __init__.py that appeared) is dropped, and the file is parsed as the real plan says."""
-    from infernav.analyzer import indexer
+def test_one_core_builds_one_after_the_other(two, monkeypatch):
+    from infernav.analyzer import pipeline
+
+    started = _spy_background(monkeypatch)
+    assert [r.mode for r in pipeline.build_many(two, force=True, jobs=1)] == ["cold", "cold"]
+    assert started == []
+
+
+def test_a_file_changed_after_the_background_build_is_indexed_again(two, monkeypatch):
+    """The background build saw the tree before this change; the check after it sees the change
+    and re-indexes, so the index is what a build at the time of the report writes."""
+    from infernav.analyzer import indexer, pipeline
 
     (ref1, _root1), (ref2, root2) = two
-    gen = indexer.build_many(two, force=True, jobs=2)
+    gen = pipeline.build_many(two, force=True, jobs=2)
     first = next(gen)
     assert first.framework == ref1.key
+    bg = gen.gi_frame.f_locals["background"][0]
+    assert bg.report(ref2.key) is not None            # its build there is done
     pkg = next(p for p in root2.rglob("*.py") if p.parent != root2 and not (p.parent / "__init__.py").exists())
     (pkg.parent / "__init__.py").write_text("")
     second = next(gen)
-    assert second.parsed == second.files
+    assert second.mode == "incremental" and second.parsed > 0
     want = _dump(indexer.index_path(ref2))
     indexer.build(ref2, root2, force=True, jobs=1)
     assert _dump(indexer.index_path(ref2)) == want
 
 
-def test_a_failing_build_stops_the_workers_started_ahead(two, monkeypatch):
-    from infernav.analyzer import indexer
-    from infernav.analyzer.parse import worker
+def test_a_background_failure_is_the_sequential_runs_failure(two, monkeypatch):
+    """A build that fails there (another writer holds the second index's lock) is built again
+    here: the same exception and message as a sequential run, after the first index is written."""
+    from infernav.analyzer import indexer, pipeline
 
-    cancelled = []
-    real_cancel = worker.BackgroundParse.cancel
+    (_, _), (ref2, root2) = two
+    list(pipeline.build_many(two, force=True, jobs=1))
+    edited = next(p for p in sorted(root2.rglob("*.py")))
+    holder = sqlite3.connect(indexer.index_path(ref2), isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        errors = []
+        for jobs in (1, 2):
+            edited.write_text(edited.read_text() + f"\n\ndef added_{jobs}():\n    return {jobs}\n")
+            gen = pipeline.build_many(two, jobs=jobs)
+            next(gen)
+            with pytest.raises(Exception) as failed:
+                next(gen)
+            errors.append((type(failed.value), str(failed.value)))
+        assert errors[0] == errors[1], errors
+        assert "another infernav" in errors[0][1]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
 
-    def spy(self):
-        cancelled.append(len(self._procs))
-        real_cancel(self)
 
-    monkeypatch.setattr(worker.BackgroundParse, "cancel", spy)
+def test_a_failing_first_build_stops_the_background(two, monkeypatch):
+    from infernav.analyzer import pipeline
+
+    procs = []
+    real = pipeline.Background.__init__
+
+    def spy(self, *args):
+        real(self, *args)
+        procs.append(self._proc)
+
+    monkeypatch.setattr(pipeline.Background, "__init__", spy)
     import infernav.analyzer.resolve as resolve_mod
 
     def boom(files, settings, **_):
@@ -97,5 +138,5 @@ def test_a_failing_build_stops_the_workers_started_ahead(two, monkeypatch):
 
     monkeypatch.setattr(resolve_mod, "resolve", boom)
     with pytest.raises(RuntimeError):
-        list(indexer.build_many(two, force=True, jobs=2))
-    assert cancelled and cancelled[0] > 0, "the background workers were killed"
+        list(pipeline.build_many(two, force=True, jobs=2))
+    assert procs and procs[0].poll() is not None, "the background process is gone"

@@ -133,6 +133,11 @@ def _index_progress(key: str):
     return report
 
 
+def _index_progress_of(ref):
+    """_index_progress of a framework; module-level, so the background builds can import it."""
+    return _index_progress(ref.key)
+
+
 def print_report(r) -> None:
     secs = " ".join(f"{k}={v:.2f}s" for k, v in r.seconds.items())
     echo(f"{r.framework}: {r.mode}; {r.files} files, {r.parsed} parsed, {r.symbols} symbols, "
@@ -158,7 +163,7 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
     """Index fetched sources (incremental: only changed files are re-parsed)."""
     from dataclasses import asdict
 
-    from ..indexer import build_many
+    from ..pipeline import build_many
 
     missing, reports, named, located = 0, [], bool(frameworks) and not all_pins, []
     for ref in _refs(frameworks, all_pins, as_json):
@@ -173,7 +178,7 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
             continue
         located.append((ref, root))
         reports.append(None)            # its report, in the order the frameworks were given
-    progress_of = None if quiet or as_json else (lambda ref: _index_progress(ref.key))
+    progress_of = None if quiet or as_json else _index_progress_of
     slots = iter([i for i, r in enumerate(reports) if r is None])
     # exiting: this process ends after the reports, so the last build's tables are not freed
     for report in build_many(located, force=force, jobs=jobs, progress_of=progress_of, exiting=True):

@@ -90,58 +90,6 @@ def parse_in_workers(tasks: list[tuple], sizes: dict[str, int], jobs: int, progr
     return out
 
 
-class BackgroundParse:
-    """parse_one over tasks in worker processes that run while the caller does something else
-    (the indexer resolves one framework while the next one's files are parsed).
-
-    The workers write into unlinked temporary files, not pipes: nobody reads while the caller is
-    busy, so a pipe would fill and stall them, and a reader thread would take the GIL from the
-    caller's resolution for every file. Nothing is left on disk, whatever happens to the process."""
-
-    def __init__(self, tasks: list[tuple], sizes: dict[str, int], jobs: int) -> None:
-        import subprocess
-        import sys
-        import tempfile
-
-        self.tasks = tasks
-        self._procs = []
-        for share in _shares(tasks, sizes, jobs):
-            inp, out = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-            marshal.dump([p for p in sys.path if p], inp)
-            marshal.dump(share, inp)
-            inp.seek(0)
-            proc = subprocess.Popen([sys.executable, "-c", _WORKER.format(__name__)], stdin=inp, stdout=out)
-            inp.close()
-            self._procs.append((proc, out, share))
-
-    def results(self) -> list[tuple]:
-        """Every task's result (waiting for the workers); a worker that died costs its files."""
-        out = []
-        for proc, f, share in self._procs:
-            rc = proc.wait()
-            f.seek(0)
-            done = set()
-            try:
-                while len(done) < len(share):
-                    r = marshal.load(f)
-                    done.add(r[0])
-                    out.append(r)
-            except (EOFError, ValueError):
-                pass
-            f.close()
-            out.extend(_lost(t, rc) for t in share if t[1] not in done)
-        self._procs = []
-        return out
-
-    def cancel(self) -> None:
-        """Stop the workers and drop what they wrote."""
-        for proc, f, _share in self._procs:
-            proc.kill()
-            proc.wait()
-            f.close()
-        self._procs = []
-
-
 def parse_one(args: tuple) -> tuple:
     """(rel, lang, hash, size, mtime_ns, errors, marshalled facts | None, why-not | '').
     Never raises: failures become a recorded reason."""
