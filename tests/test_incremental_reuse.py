@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+import pytest
+
 from infernav.analyzer.indexer import build, index_path
 from infernav.analyzer.parse.languages import resolver_of
 from infernav.analyzer.resolve import resolve
@@ -81,26 +83,23 @@ def test_settings_change_resolves_cpp_afresh(mini, tmp_path, monkeypatch):
     assert any(row[1] == "torch.ops._D.add_norm" for row in d["symbols"])
 
 
-def test_stored_part_that_does_not_match_its_rows_is_not_reused(mini):
-    """A meta whose counts disagree with the rows (an older or damaged index) is ignored."""
-    ref, src = mini
-    build(ref, src, jobs=1)
-    conn = sqlite3.connect(index_path(ref))
+def _miscount(conn) -> None:
     saved = json.loads(conn.execute("SELECT value FROM meta WHERE key='cpp_part'").fetchone()[0])
     conn.execute("UPDATE meta SET value=? WHERE key='cpp_part'", (json.dumps({**saved, "edges": saved["edges"] + 1}),))
-    conn.commit()
-    conn.close()
-    f = src / "app" / "ops.py"
-    f.write_text(f.read_text() + "\n\ndef probe():\n    return 1\n")
-    assert _incremental_then_cold(ref, src)[0].reused == []
 
 
-def test_index_without_a_stored_part_resolves_cpp_afresh(mini):
-    """An index written before the part was stored has no `cpp_part` meta."""
+def _drop(conn) -> None:
+    conn.execute("DELETE FROM meta WHERE key='cpp_part'")
+
+
+@pytest.mark.parametrize("tamper", [_miscount, _drop], ids=["counts-disagree-with-rows", "no-stored-part"])
+def test_a_stored_part_that_cannot_be_trusted_is_not_reused(mini, tamper):
+    """A meta whose counts disagree with the rows (an older or damaged index), or an index written
+    before the part was stored (no `cpp_part` meta): the C++ part is resolved afresh."""
     ref, src = mini
     build(ref, src, jobs=1)
     conn = sqlite3.connect(index_path(ref))
-    conn.execute("DELETE FROM meta WHERE key='cpp_part'")
+    tamper(conn)
     conn.commit()
     conn.close()
     f = src / "app" / "ops.py"
