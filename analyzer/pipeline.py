@@ -19,6 +19,7 @@ So the indexes are the ones a sequential run writes (tests/test_build_many.py).
 """
 from __future__ import annotations
 
+import io
 import pickle
 import queue
 import subprocess
@@ -121,6 +122,11 @@ class Background:
         self._proc.wait()
 
 
+class _NotATerminal(io.TextIOWrapper):
+    def isatty(self) -> bool:
+        return False
+
+
 def serve() -> None:
     """Background main: build each framework of the request in turn; after the first failure,
     stop (its build is run again by the caller, which reports the error as a sequential run)."""
@@ -131,6 +137,9 @@ def serve() -> None:
     request = pickle.load(sys.stdin.buffer)
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)                        # anything printed goes to stderr, not into the answers
+    # Progress in whole lines: two processes redrawing one terminal line would garble it.
+    sys.stderr = _NotATerminal(os.fdopen(os.dup(2), "wb"), encoding=sys.stderr.encoding,
+                               errors="backslashreplace", line_buffering=True)
     progress_of = request["progress_of"]
     items = request["items"]
     for i, (ref, root) in enumerate(items):

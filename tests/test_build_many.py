@@ -140,3 +140,29 @@ def test_a_failing_first_build_stops_the_background(two, monkeypatch):
     with pytest.raises(RuntimeError):
         list(pipeline.build_many(two, force=True, jobs=2))
     assert procs and procs[0].poll() is not None, "the background process is gone"
+
+
+def test_background_progress_is_whole_lines_on_a_terminal(two):
+    """On a terminal the first framework's progress redraws its line; the background's prints
+    whole lines, so the two processes never garble one terminal line."""
+    import os
+    import pty
+    import subprocess
+
+    from hostile import INFERNAV
+
+    leader, follower = pty.openpty()
+    r = subprocess.run([INFERNAV, "index", "mini", "pyflow", "--force", "-j", "2"], stdout=subprocess.PIPE,
+                       stderr=follower, env=os.environ, timeout=120)
+    os.close(follower)
+    seen = b""
+    try:
+        while chunk := os.read(leader, 65536):
+            seen += chunk
+    except OSError:                       # the follower side closed: all read
+        pass
+    os.close(leader)
+    assert r.returncode == 0, seen
+    text = seen.decode()
+    assert "\r  parse mini@" in text, text                  # here: redrawn
+    assert "  parse pyflow@" in text and "\r  parse pyflow@" not in text, text
