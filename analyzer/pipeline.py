@@ -129,9 +129,9 @@ class _NotATerminal(io.TextIOWrapper):
 
 def serve() -> None:
     """Background main: build each framework of the request in turn; after the first failure,
-    stop (its build is run again by the caller, which reports the error as a sequential run)."""
-    from .indexer import build
-
+    stop (its build is run again by the caller, which reports the error as a sequential run).
+    Interrupted (Ctrl-C reaches the whole process group) or left alone (the caller died, so its
+    end of the pipe is gone), it stops without a word: the caller says what happened."""
     import os
 
     request = pickle.load(sys.stdin.buffer)
@@ -140,6 +140,15 @@ def serve() -> None:
     # Progress in whole lines: two processes redrawing one terminal line would garble it.
     sys.stderr = _NotATerminal(os.fdopen(os.dup(2), "wb"), encoding=sys.stderr.encoding,
                                errors="backslashreplace", line_buffering=True)
+    try:
+        _serve(request, out)
+    except (KeyboardInterrupt, BrokenPipeError):
+        os._exit(1)
+
+
+def _serve(request: dict, out) -> None:
+    from .indexer import build
+
     progress_of = request["progress_of"]
     items = request["items"]
     for i, (ref, root) in enumerate(items):
@@ -152,4 +161,3 @@ def serve() -> None:
             return
         pickle.dump((ref.key, report), out)
         out.flush()
-

@@ -166,3 +166,43 @@ def test_background_progress_is_whole_lines_on_a_terminal(two):
     text = seen.decode()
     assert "\r  parse mini@" in text, text                  # here: redrawn
     assert "  parse pyflow@" in text and "\r  parse pyflow@" not in text, text
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "caller-gone"])
+def test_an_interrupted_background_stops_without_a_traceback(two, monkeypatch, capfd, how):
+    """Ctrl-C during a build, or a caller that died (its end of the pipe gone when a report is
+    written): the background exits 1 and prints nothing."""
+    import io
+    import os
+    import pickle
+    import sys
+
+    from infernav.analyzer import indexer, pipeline
+
+    def interrupted(*_a, **_k):
+        raise KeyboardInterrupt
+
+    def exit_now(code):
+        raise SystemExit(code)
+
+    request = {"items": [(ref, str(root)) for ref, root in two], "force": True, "jobs": 1, "progress_of": None}
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(pickle.dumps(request))))
+    monkeypatch.setattr(os, "_exit", exit_now)
+    saved = os.dup(1), os.dup(2)
+    if how == "ctrl-c":
+        monkeypatch.setattr(indexer, "build", interrupted)
+    else:
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        os.dup2(write_end, 1)
+        os.close(write_end)
+    try:
+        with pytest.raises(SystemExit) as ended:
+            pipeline.serve()
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+    assert ended.value.code == 1
+    assert "Traceback" not in capfd.readouterr().err
