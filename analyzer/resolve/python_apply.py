@@ -53,6 +53,7 @@ class Apply(Builtins):
 
     def _record(self, call: Call, sid: int, label: str, via: str | None = None) -> None:
         via = via or call.via
+        self.s.note("target", (call.key, call.caller, call.line, sid, label, via))
         if call.key[0] == "site":
             cur = self.site_targets.setdefault(call.key, {})
             if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
@@ -65,6 +66,7 @@ class Apply(Builtins):
     def apply(self, call: Call, vid: int) -> None:
         s = self.s
         if vid == TOP:                 # the callee set was cut: say so; the result is unknown
+            self.s.note("top", (call.key,))
             self.site_top.add(call.key)
             return
         v = s.vals[vid]
@@ -260,6 +262,7 @@ class Apply(Builtins):
     # ------------------------------------------------------------------ outside the index
     def _external_target(self, call: Call, dotted: str) -> None:
         if call.key[0] == "site":
+            self.s.note("external", (call.key, dotted))
             self.site_external.setdefault(call.key, set()).add(dotted)
 
     def external(self, call: Call, dotted: str, path: bool = True) -> None:
@@ -318,6 +321,7 @@ class Apply(Builtins):
         named by a root, and which member is root depends on the order things were built."""
         s = self.s
         if call.key[0] == "site":           # named by the final class: report_container_methods
+            self.s.note("cm_report", (call.key, root, name))
             self._cm_reports.append((call.key, root, name))
 
         def items() -> int:

@@ -31,9 +31,11 @@ _CALLABLE_KINDS = ("f", "b", "bs", "c", "p", "i", "a")
 
 
 class Flow(Ops, Eval, Names, Values, Apply):
+    solver_class = Solver     # python_provenance.LoggingSolver to record what made each constraint
+
     def __init__(self, py, links) -> None:
         self.py, self.files, self.links = py, py.files, links
-        self.s = Solver()
+        self.s = self.solver_class()
         self._init_names()
         self._init_values()
         self._init_apply()
@@ -59,14 +61,19 @@ class Flow(Ops, Eval, Names, Values, Apply):
     def solve(self, build_order: list[int] | None = None) -> "Flow":
         """Solve the whole program. `build_order` (file indexes) only reorders the building of
         constraints; the answer is the same for every order (tests/test_flow_order.py)."""
+        s = self.s
         for fi in range(len(self.files)):
+            s.building(fi, "declare")
             self._declare(fi)
+        s.building(-1, "declare")
         self.finish_binds()
         self._external_bases()
         for fi in range(len(self.files)):
             self._passthrough(fi)
         for fi in range(len(self.files)) if build_order is None else build_order:
+            s.building(fi, "build")
             self._build(fi)
+        s.building(-1, "solve")
         self.s.run()
         self.report_container_methods()
         for sid, (orig, dv) in self.decorated.items():

@@ -96,8 +96,10 @@ class Solver:
             return
         self.add(v, (vid,))
 
-    def add(self, v: int, vals: Iterable[int]) -> None:
-        """v ⊇ vals."""
+    def _push(self, v: int, vals: Iterable[int]) -> None:
+        """v ⊇ vals. Called as `add` for a constraint, and as `_push` by the solver itself
+        (propagation along an edge, a decision's held add: what existing constraints imply), so
+        python_provenance.LoggingSolver can record the constraints alone."""
         if self._frozen is not None:
             p = self.pts[v]
             vals = tuple(vals)
@@ -137,6 +139,8 @@ class Solver:
             self._queue.append(v)
         else:
             d |= new
+
+    add = _push        # v ⊇ vals, a constraint
 
     # ------------------------------------------------------------------ container classes
     def find(self, aid: int) -> int:
@@ -258,7 +262,7 @@ class Solver:
             if len(held) > 1 and v in self._has_cls and self._heavy(held):
                 root = self._over[v] = self._unite(held)
                 self.cont_of.pop(v, None)
-                self.add1(v, self.value(("S", root)))
+                self._push(v, (self.value(("S", root)),))
                 changed = True
         return changed
 
@@ -275,7 +279,7 @@ class Solver:
             s.append(dst)
         p = self.pts[src]
         if p:
-            self.add(dst, p)
+            self._push(dst, p)
 
     def hook(self, v: int, fn: Callable[[set[int]], None]) -> None:
         """Run fn(new values) for every value v holds, now and later."""
@@ -290,6 +294,17 @@ class Solver:
 
     def at_fixpoint(self, fn: Callable[[], None]) -> None:
         self._decisions.append(fn)
+
+    # ------------------------------------------------------------------ provenance (no-ops here)
+    def building(self, fi: int, phase: str) -> None:
+        """The constraints that follow are file fi's `phase` (declare, passthrough, build)."""
+
+    def watcher(self, fn: Callable) -> Callable:
+        """fn as a trigger of its own (a container's key watcher)."""
+        return fn
+
+    def note(self, table: str, entry: tuple) -> None:
+        """An entry of one of the Flow's answers (site targets, outside names, implicit edges)."""
 
     # ------------------------------------------------------------------ solving
     def run(self) -> None:
@@ -311,10 +326,10 @@ class Solver:
             if not held and len(self._decisions) == known:
                 return
             for v, vals in held:
-                self.add(v, vals)
+                self._push(v, vals)
 
     def _drain(self) -> None:
-        queue, delta, succ, hooks, add = self._queue, self._delta, self.succ, self.hooks, self.add
+        queue, delta, succ, hooks, add = self._queue, self._delta, self.succ, self.hooks, self._push
         while queue:
             v = queue.popleft()
             d = delta.pop(v, None)

@@ -83,6 +83,7 @@ class Values(Classes):
     def each_key(self, aid: int, fn) -> None:
         """Run fn(key) for every constant key container aid has, now and later: keys appear as
         constraints are built, so reading the list once would depend on the build order."""
+        fn = self.s.watcher(fn)
         self._key_watchers.setdefault(aid, []).append(fn)
         for key in list(self.keys_of.get(aid, ())):
             fn(key)

@@ -1,0 +1,159 @@
+"""Provenance of the Python value flow: which cause made each constraint.
+
+The first piece of an incremental solver (NOTES "Session 9"): to re-solve only what a one-file
+edit reaches, the constraints that file's build made, and everything derived from them, must be
+found and taken back. `LoggingSolver` records every constraint with its cause:
+  - ('file', fi, phase): file fi's declare, passthrough or build pass (`Solver.building`);
+  - ('hook', n): the n-th hook, while it runs on the values of its variable (hooks a hook
+    registers, and their work, are theirs);
+  - ('decision', n), ('watcher', n): a decision at a fixpoint, a container's key watcher;
+  - ('solve',): what the solver's fixpoint rounds do outside any of these.
+A constraint is an explicit `add` (values into a variable), a `copy` edge, a hook, a decision or a
+watcher registered, or an entry `note`d into one of the Flow's answers. What propagation implies
+(values along edges, a decision's held adds) is not a constraint and is not logged.
+
+`replay` checks that the log is complete: a plain Solver that applies every logged add and copy
+edge, with no hook at all, reaches the same values in every variable (containers of a merged
+class counted by class: see `_canonical`), and the noted entries rebuild the Flow's site targets,
+outside names and implicit edges (tests/test_flow_provenance.py).
+Nothing here is used by `infernav index` yet; Flow.solver_class selects it.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+from .python_solver import Solver
+
+
+class LoggingSolver(Solver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.cause: tuple = ("solve",)
+        self.log: list[tuple] = []        # (cause, op, *args)
+        self._count = {"hook": 0, "decision": 0, "watcher": 0}
+
+    def _new(self, kind: str) -> tuple:
+        n = self._count[kind]
+        self._count[kind] = n + 1
+        return (kind, n)
+
+    def _within(self, cause: tuple, fn: Callable) -> Callable:
+        def run(*args):
+            outer, self.cause = self.cause, cause
+            try:
+                return fn(*args)
+            finally:
+                self.cause = outer
+        return run
+
+    def building(self, fi: int, phase: str) -> None:
+        self.cause = ("file", fi, phase) if fi >= 0 else ("solve",)
+
+    def add(self, v: int, vals: Iterable[int]) -> None:
+        vals = tuple(vals)
+        self.log.append((self.cause, "add", v, vals))
+        self._push(v, vals)
+
+    def add1(self, v: int, vid: int) -> None:
+        """Logged even when v holds vid already: another cause may be what put it there."""
+        self.log.append((self.cause, "add", v, (vid,)))
+        self._push(v, (vid,))
+
+    def copy(self, src: int, dst: int) -> None:
+        if src != dst and ((src << 32) | dst) not in self._edges:
+            self.log.append((self.cause, "copy", src, dst))
+        super().copy(src, dst)
+
+    def hook(self, v: int, fn: Callable[[set[int]], None]) -> None:
+        me = self._new("hook")
+        self.log.append((self.cause, "hook", v, me))
+        super().hook(v, self._within(me, fn))
+
+    def at_fixpoint(self, fn: Callable[[], None]) -> None:
+        me = self._new("decision")
+        self.log.append((self.cause, "decision", me))
+        super().at_fixpoint(self._within(me, fn))
+
+    def watcher(self, fn: Callable) -> Callable:
+        me = self._new("watcher")
+        self.log.append((self.cause, "watcher", me))
+        return self._within(me, fn)
+
+    def note(self, table: str, entry: tuple) -> None:
+        self.log.append((self.cause, "note", table, entry))
+
+
+def replay(flow) -> dict:
+    """Rebuild what `flow` (solved with a LoggingSolver) found from its log alone: every
+    variable's values, by a plain Solver given the logged adds and copy edges and no hooks, and
+    the answers from the noted entries. Returns the differences (empty when the log is complete)."""
+    s: LoggingSolver = flow.s
+    r = Solver()
+    r.vals, r._val_id, r.minor, r._containers = list(s.vals), dict(s._val_id), bytearray(s.minor), set(s._containers)
+    r.merge_at = s.merge_at
+    for _ in range(len(s.pts)):
+        r.var()
+    notes: dict[str, list] = {"target": [], "top": [], "external": [], "cm_report": []}
+    for cause, op, *args in s.log:
+        if op == "add":
+            r._push(args[0], args[1])
+        elif op == "copy":
+            r.copy(args[0], args[1])
+        elif op == "note":
+            notes[args[0]].append(args[1])
+    r.run()
+    exact = [v for v in range(len(s.pts)) if (s.pts[v] or set()) != (r.pts[v] or set())]
+    differ = [v for v in exact if _canonical(s, s.pts[v]) != _canonical(r, r.pts[v])]
+    return {"variables": differ, "variables_not_exact": len(exact), **_answers_differ(flow, notes)}
+
+
+def _canonical(s: Solver, vals) -> frozenset:
+    """Values with each container of a merged class named by its class. Which member containers
+    a variable lists beside its class's value depends on the order they arrived before the class
+    formed (an `over` variable keeps those that came first); what reads find does not: a read
+    through the class value reads every member."""
+    out = set()
+    for x in vals or ():
+        t = s.vals[x]
+        if t[0] in ("s", "S"):
+            root = s.find(t[1])
+            if t[0] == "S" or len(s.members(root)) > 1:
+                out.add(("S", root))
+                continue
+        out.add(t)
+    return frozenset(out)
+
+
+def _answers_differ(flow, notes: dict) -> dict:
+    targets: dict = {}
+    extra = set()
+    for key, caller, line, sid, label, via in notes["target"]:
+        if key[0] == "site":
+            cur = targets.setdefault(key, {})
+            if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
+                cur[sid] = (label, via)
+        else:
+            extra.add((caller, sid, line, label, via))
+    external: dict = {}
+    for key, dotted in notes["external"]:
+        external.setdefault(key, set()).add(dotted)
+    return {
+        "site_targets": targets != flow.site_targets,
+        "extra_edges": extra != flow.extra_edges,
+        # python_calls adds the sites it cuts for too many targets after the solve
+        "site_top": not {k for (k,) in notes["top"]} <= flow.site_top,
+        "site_external": not _externals_match(flow, external),
+        "cm_reports": notes["cm_report"] != flow._cm_reports,
+    }
+
+
+def _externals_match(flow, noted: dict) -> bool:
+    """The noted outside names are the final ones, but for the `<builtin>.<kind>.<method>` names
+    report_container_methods adds after the solve (from the final classes, not from a hook)."""
+    reported = {key for key, _root, _name in flow._cm_reports}
+    for key, final in flow.site_external.items():
+        got = noted.get(key, set())
+        extra = final - got
+        if not got <= final or (extra and (key not in reported or any(not x.startswith("<builtin>.") for x in extra))):
+            return False
+    return noted.keys() <= flow.site_external.keys()
