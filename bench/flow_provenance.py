@@ -2,6 +2,9 @@
 costs, and whether replaying it gives back every value and answer (resolve/python_provenance.py).
 
   python bench/flow_provenance.py [FRAMEWORK]     # default vllm; needs its index (for the facts)
+  python bench/flow_provenance.py vllm --sample 60 # and what taking back one file's build would
+                                                   # force a re-solve to redo, per file (DRed's
+                                                   # over-deletion; bench/flow_cone.py's sample)
 
 Resolves the index's stored facts twice in this process, with the plain Solver and with the
 LoggingSolver, timing each (the cyclic collector paused, as resolve() does), then replays the log.
@@ -26,7 +29,9 @@ def main() -> None:
     from infernav.analyzer.resolve import python_flow, resolve
     from infernav.analyzer.resolve.python_provenance import LoggingSolver, replay
 
-    ref = sources.parse_ref(sys.argv[1] if len(sys.argv) > 1 else "vllm")
+    args = sys.argv[1:]
+    sample = int(args[args.index("--sample") + 1]) if "--sample" in args else 0
+    ref = sources.parse_ref(args[0] if args and not args[0].startswith("-") else "vllm")
     conn = sqlite3.connect(indexer.index_path(ref))
     gc.disable()
     files = [marshal.loads(b) for (b,) in conn.execute("SELECT facts FROM files WHERE facts IS NOT NULL")]
@@ -49,14 +54,19 @@ def main() -> None:
         checked["variables_differ"] = len(got.pop("variables"))
         checked["variables_not_exact"] = got.pop("variables_not_exact")
         checked["answers_differ"] = [k for k, v in got.items() if v]
+        if sample:
+            t = time.perf_counter()
+            checked["over_deletion"] = _over_deletions(self, sample)
+            checked["over_deletion_s"] = round(time.perf_counter() - t, 2)
         release(self)
 
     python_flow.Flow.solver_class = LoggingSolver
     python_flow.Flow.release = check_then_release
     t = time.perf_counter()
     resolve(files, ref.settings)
-    out["resolve_logging_s_with_replay"] = round(time.perf_counter() - t, 2)
-    out["resolve_logging_s"] = round(out["resolve_logging_s_with_replay"] - checked["replay_s"], 2)
+    out["resolve_logging_s_with_checks"] = round(time.perf_counter() - t, 2)
+    out["resolve_logging_s"] = round(out["resolve_logging_s_with_checks"] - checked["replay_s"]
+                                     - checked.get("over_deletion_s", 0), 2)
     out["peak_rss_mib_before_logging"] = rss0 // 1024
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     out.update(checked)
@@ -65,6 +75,32 @@ def main() -> None:
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     print(f"wrote {path}")
+
+
+def _over_deletions(flow, sample: int) -> dict:
+    """Per file of flow_cone's sample (its five files and `sample` more at random, seed 0)."""
+    import random
+    import statistics
+
+    from infernav.analyzer.resolve.python_provenance import over_deletion
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from flow_cone import DEFAULT
+
+    paths = [f["path"] for f in flow.files]
+    pool = sorted(p for p in paths if p.endswith(".py") and p not in DEFAULT)
+    targets = DEFAULT + random.Random(0).sample(pool, sample)
+    hooks = sum(1 for e in flow.s.log if e[1] == "hook")
+    rows = []
+    for path in targets:
+        fi = paths.index(path)
+        got = over_deletion(flow.s, [("file", fi, "build")])
+        got["work_pct"] = round(100 * (got["causes_gone"] + got["hooks_rerun"]) / hooks, 2)
+        rows.append({"file": path, **got})
+        print(f"{path}: {got}")
+    shares = [r["work_pct"] for r in rows]
+    return {"hooks": hooks, "vars": len(flow.s.pts), "median_work_pct": statistics.median(shares),
+            "files_under_1pct": sum(1 for x in shares if x < 1), "max_work_pct": max(shares), "rows": rows}
 
 
 if __name__ == "__main__":

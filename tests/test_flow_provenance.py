@@ -54,3 +54,36 @@ def test_a_constraint_left_out_of_the_log_is_caught(fixture_home, monkeypatch):
     monkeypatch.setattr(python_provenance.LoggingSolver, "copy", Solver.copy)
     (got,) = _replayed(files, ref.settings, monkeypatch)
     assert got["variables"]
+
+
+def test_taking_back_every_file_resets_every_variable_that_holds_a_value(fixture_home, monkeypatch):
+    """Over-deletion (python_provenance.over_deletion) on pyflow: taking back nothing resets
+    nothing, more causes reset more, and taking back every file's passes and the solver's own
+    rounds reaches every variable that holds a value: none keeps a value with nothing behind it."""
+    from infernav.analyzer import store
+    from infernav.analyzer.resolve import python_flow, resolve
+    from infernav.analyzer.resolve.python_provenance import LoggingSolver, over_deletion
+
+    ref, path = fixture_home(PYFLOW, PYFLOW_PINS, "pyflow")
+    conn = store.connect(path)
+    files = store.all_facts(conn)
+    conn.close()
+    got = {}
+    release = python_flow.Flow.release
+
+    def measure(self):
+        s = self.s
+        everything = sorted({e[0] for e in s.log if e[0][0] in ("file", "solve")})
+        one = [c for c in everything if c[0] == "file" and c[2] == "build"][:1]
+        got["none"] = over_deletion(s, [])["reset_vars"]
+        got["one"] = over_deletion(s, one)["reset_vars"]
+        got["all"] = over_deletion(s, everything)["reset_vars"]
+        got["holding"] = sum(1 for p in s.pts if p)
+        release(self)
+
+    monkeypatch.setattr(python_flow.Flow, "solver_class", LoggingSolver)
+    monkeypatch.setattr(python_flow.Flow, "release", measure)
+    resolve(files, ref.settings)
+    assert got["none"] == 0
+    assert 0 < got["one"] <= got["all"]
+    assert got["all"] >= got["holding"] > 0

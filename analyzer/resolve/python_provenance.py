@@ -157,3 +157,47 @@ def _externals_match(flow, noted: dict) -> bool:
         if not got <= final or (extra and (key not in reported or any(not x.startswith("<builtin>.") for x in extra))):
             return False
     return noted.keys() <= flow.site_external.keys()
+
+
+def over_deletion(s: LoggingSolver, causes: Iterable[tuple]) -> dict:
+    """What taking back `causes` (and everything they made) forces a re-solve to redo: DRed's
+    over-deletion. Taking back a cause removes what it logged; a hook, decision or watcher it
+    registered goes with all it made. A variable that lost a constraint may lose values, so it is
+    reset, and so are its copy successors; a hook of a reset variable keeps its registration but
+    loses what it made (it runs again on the values that come back). Returns the reset variables,
+    the causes taken back whole, the hooks that run again, and the answer entries removed."""
+    by_cause: dict[tuple, list] = {}
+    hooks_on: dict[int, list[tuple]] = {}
+    for entry in s.log:
+        by_cause.setdefault(entry[0], []).append(entry)
+        if entry[1] == "hook":
+            hooks_on.setdefault(entry[2], []).append(entry[3])
+    gone: set[tuple] = set()          # causes taken back with their registration
+    rerun: set[tuple] = set()         # hooks whose work is taken back; they stay registered
+    reset: set[int] = set()
+    notes = 0
+    todo = [(c, True) for c in causes]
+    while todo:
+        cause, whole = todo.pop()
+        if cause in gone or (not whole and cause in rerun):
+            continue
+        (gone if whole else rerun).add(cause)
+        stack = []
+        for _c, op, *args in by_cause.get(cause, ()):
+            if op in ("add", "copy"):
+                stack.append(args[-1] if op == "copy" else args[0])
+            elif op == "hook":
+                todo.append((args[1], True))
+            elif op in ("decision", "watcher"):
+                todo.append((args[0], True))
+            else:
+                notes += 1
+        while stack:
+            v = stack.pop()
+            if v in reset:
+                continue
+            reset.add(v)
+            stack.extend(s.succ.get(v, ()))
+            todo.extend((h, False) for h in hooks_on.get(v, ()))
+    return {"reset_vars": len(reset), "causes_gone": len(gone), "hooks_rerun": len(rerun - gone),
+            "notes_removed": notes}
