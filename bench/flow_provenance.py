@@ -7,7 +7,10 @@ costs, and whether replaying it gives back every value and answer (resolve/pytho
                                                    # over-deletion; bench/flow_cone.py's sample)
 
 Resolves the index's stored facts twice in this process, with the plain Solver and with the
-LoggingSolver, timing each (the cyclic collector paused, as resolve() does), then replays the log.
+LoggingSolver, timing each (the cyclic collector paused, as resolve() does), then, right after the
+logged solve, replays the log; with --sample, computes each file's over-deletion and re-solves
+each file in place (python_incremental.resolve_file_again, facts unchanged), comparing the Flow's
+answers with the cold solve's.
 Writes bench/results/flow_provenance_<framework>.json.
 """
 from __future__ import annotations
@@ -41,9 +44,8 @@ def main() -> None:
     out["resolve_plain_s"] = round(time.perf_counter() - t, 2)
     rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     checked: dict = {}
-    release = python_flow.Flow.release
 
-    def check_then_release(self):
+    def check(self):
         log = self.s.log
         checked["log_entries"] = len(log)
         checked["by_op"] = dict(Counter(e[1] for e in log))
@@ -58,15 +60,24 @@ def main() -> None:
             t = time.perf_counter()
             checked["over_deletion"] = _over_deletions(self, sample)
             checked["over_deletion_s"] = round(time.perf_counter() - t, 2)
-        release(self)
+            t = time.perf_counter()
+            checked["again"] = _again(self, [r["file"] for r in checked["over_deletion"]["rows"]])
+            checked["again_s"] = round(time.perf_counter() - t, 2)
+
+    real_solve = python_flow.Flow.solve
+
+    def solve_then_check(self, *a, **k):
+        real_solve(self, *a, **k)
+        check(self)
+        return self
 
     python_flow.Flow.solver_class = LoggingSolver
-    python_flow.Flow.release = check_then_release
+    python_flow.Flow.solve = solve_then_check
     t = time.perf_counter()
     resolve(files, ref.settings)
     out["resolve_logging_s_with_checks"] = round(time.perf_counter() - t, 2)
     out["resolve_logging_s"] = round(out["resolve_logging_s_with_checks"] - checked["replay_s"]
-                                     - checked.get("over_deletion_s", 0), 2)
+                                     - checked.get("over_deletion_s", 0) - checked.get("again_s", 0), 2)
     out["peak_rss_mib_before_logging"] = rss0 // 1024
     out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
     out.update(checked)
@@ -75,6 +86,31 @@ def main() -> None:
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     print(f"wrote {path}")
+
+
+def _answers(flow) -> dict:
+    return {"targets": {k: dict(v) for k, v in flow.site_targets.items() if v},
+            "external": {k: set(v) for k, v in flow.site_external.items() if v},
+            "top": set(flow.site_top), "extra": set(flow.extra_edges), "replaced": set(flow.replaced)}
+
+
+def _again(flow, files: list[str]) -> list[dict]:
+    """resolve_file_again on each file (its facts unchanged), timed, answers compared with cold."""
+    from infernav.analyzer.resolve.python_incremental import resolve_file_again
+
+    cold = _answers(flow)
+    paths = [f["path"] for f in flow.files]
+    rows = []
+    for path in files:
+        t = time.perf_counter()
+        steps: dict = {}
+        done = resolve_file_again(flow, paths.index(path), steps)
+        secs = round(time.perf_counter() - t, 3)
+        same = _answers(flow) == cold if done else None
+        rows.append({"file": path, "resolved_again": done, "seconds": secs, "steps": steps,
+                     "answers_equal_cold": same})
+        print(f"again {path}: {'declined (container classes)' if not done else ('same as cold' if same else 'DIFFERS')} in {secs} s")
+    return rows
 
 
 def _over_deletions(flow, sample: int) -> dict:

@@ -58,8 +58,9 @@ def test_a_constraint_left_out_of_the_log_is_caught(fixture_home, monkeypatch):
 
 def test_taking_back_every_file_resets_every_variable_that_holds_a_value(fixture_home, monkeypatch):
     """Over-deletion (python_provenance.over_deletion) on pyflow: taking back nothing resets
-    nothing, more causes reset more, and taking back every file's passes and the solver's own
-    rounds reaches every variable that holds a value: none keeps a value with nothing behind it."""
+    nothing, more causes reset more, and taking back every file's passes, the shared structure
+    and the solver's own rounds reaches every variable that holds a value: none keeps a value
+    with nothing behind it."""
     from infernav.analyzer import store
     from infernav.analyzer.resolve import python_flow, resolve
     from infernav.analyzer.resolve.python_provenance import LoggingSolver, over_deletion
@@ -73,7 +74,7 @@ def test_taking_back_every_file_resets_every_variable_that_holds_a_value(fixture
 
     def measure(self):
         s = self.s
-        everything = sorted({e[0] for e in s.log if e[0][0] in ("file", "solve")})
+        everything = sorted({e[0] for e in s.log if e[0][0] in ("file", "solve", "shared")})
         one = [c for c in everything if c[0] == "file" and c[2] == "build"][:1]
         got["none"] = over_deletion(s, [])["reset_vars"]
         got["one"] = over_deletion(s, one)["reset_vars"]
@@ -87,3 +88,48 @@ def test_taking_back_every_file_resets_every_variable_that_holds_a_value(fixture
     assert got["none"] == 0
     assert 0 < got["one"] <= got["all"]
     assert got["all"] >= got["holding"] > 0
+
+
+def _answers(flow) -> dict:
+    return {"targets": {k: dict(v) for k, v in flow.site_targets.items() if v},
+            "external": {k: set(v) for k, v in flow.site_external.items() if v},
+            "top": set(flow.site_top), "extra": set(flow.extra_edges), "replaced": set(flow.replaced),
+            "dispatched": set(flow.site_dispatched)}
+
+
+@pytest.mark.parametrize("which", ["pyflow", "floworder"])
+def test_resolving_a_file_again_gives_the_same_answers(fixture_home, monkeypatch, which):
+    """python_incremental.resolve_file_again on every file, one after another, without changing
+    its facts: each time the Flow's answers are the cold solve's (files whose cone reaches a
+    container class are declined, and counted)."""
+    from infernav.analyzer import store
+    from infernav.analyzer.resolve import python_flow, resolve
+    from infernav.analyzer.resolve.python_incremental import resolve_file_again
+    from infernav.analyzer.resolve.python_provenance import LoggingSolver
+
+    fixture, pins = {"pyflow": (PYFLOW, PYFLOW_PINS), "floworder": (FLOWORDER, FLOWORDER_PINS)}[which]
+    ref, path = fixture_home(fixture, pins, which)
+    conn = store.connect(path)
+    files = store.all_facts(conn)
+    conn.close()
+    seen = {}
+    release = python_flow.Flow.release
+
+    def again_then_release(self):
+        cold = _answers(self)
+        done = declined = 0
+        for fi, f in enumerate(self.files):
+            if not f.get("flow"):
+                continue
+            if resolve_file_again(self, fi):
+                done += 1
+                assert _answers(self) == cold, f["path"]
+            else:
+                declined += 1
+        seen.update(done=done, declined=declined)
+        release(self)
+
+    monkeypatch.setattr(python_flow.Flow, "solver_class", LoggingSolver)
+    monkeypatch.setattr(python_flow.Flow, "release", again_then_release)
+    resolve(files, ref.settings)
+    assert seen["done"] > 0, seen

@@ -107,6 +107,7 @@ class Apply(Builtins):
         key = (call.key, sid, recv)         # that reached the same target first
         if key in self._applied:
             return
+        self.s.note("applied", key)
         self._applied.add(key)
         s = self.s
         params = self.param_vars(sid)

@@ -289,10 +289,12 @@ class Eval:
             # Arguments are evaluated once the callee is known to be something: most calls in
             # tensor code are on receivers the analysis never learns, and their arguments cost
             # nothing then. (Nested calls are sites of their own, built regardless.)
-            if not made:
+            if not made:     # made once, kept when this hook runs again: the file's structure
+                before = self.s.owned_by(fi)
                 pos = [("*", self.ev(a[1], cx)) if a is not None and a[0] == "*" else self.ev(a, cx) for a in pos_e]
                 kw = [(name, self.ev(a, cx)) for name, a in kw_e]
                 made.append(Call(("site", fi, k), caller, line, pos, kw, r, "call", cx, list(pos_e)))
+                self.s.restore(before)
             self._apply_all(made[0], vals)
         self.s.hook(fn, on)
         return r

@@ -93,8 +93,10 @@ class Flow(Ops, Eval, Names, Values, Apply):
         vid = self.s.value(t)
         v = self._consts.get(vid)
         if v is None:
+            before = self.s.shared()
             v = self._consts[vid] = self.s.var()
             self.s.add1(v, vid)
+            self.s.restore(before)
         return v
 
     def union(self, vs: list) -> int | None:
@@ -311,7 +313,7 @@ class Flow(Ops, Eval, Names, Values, Apply):
                 self.s.add1(dv, ov)
             else:
                 self.s.copy(cur, dv)
-        self.s.at_fixpoint(settle)
+        self.s.at_fixpoint(settle, cur)
 
     def _return(self, fi: int, op: tuple) -> None:
         scope = op[1]

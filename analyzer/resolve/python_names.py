@@ -149,9 +149,11 @@ class Names:
         key = (fi, scope, name)
         v = self._allvars.get(key)
         if v is None:
+            before = self.s.shared()
             v = self._allvars[key] = self.s.var()
             for _p, _b, bv in self._bindings(fi, scope, name):
                 self.s.copy(bv, v)
+            self.s.restore(before)
         return v
 
     def builtin(self, name: str) -> int | None:
@@ -167,6 +169,14 @@ class Names:
         fi = self.py.modules.get(module)
         if fi is None:
             return v
+        before = self.s.shared()
+        try:
+            self._fill_gvar(key, fi, name, v)
+        finally:
+            self.s.restore(before)
+        return v
+
+    def _fill_gvar(self, key: tuple[str, str], fi: int, name: str, v: int) -> None:
         vs, dominated = self.reaching(fi, 0, name, END, -1)
         extra = self.extra_globals.get(key)
         if extra is not None:
@@ -174,14 +184,13 @@ class Names:
         for x in vs:
             self.s.copy(x, v)
         if not dominated:
-            sub = f"{module}.{name}"
+            sub = f"{key[0]}.{name}"
             if sub in self.py.modules:
                 self.s.add1(v, self.s.value(("m", sub)))
             elif not vs:
                 b = self.builtin(name)
                 if b is not None:
                     self.s.copy(b, v)
-        return v
 
     def exports(self, module: str, name: str) -> bool:
         """Whether `from module import *` binds `name` (its top-level bindings and star imports)."""

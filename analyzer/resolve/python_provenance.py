@@ -7,7 +7,10 @@ found and taken back. `LoggingSolver` records every constraint with its cause:
   - ('hook', n): the n-th hook, while it runs on the values of its variable (hooks a hook
     registers, and their work, are theirs);
   - ('decision', n), ('watcher', n): a decision at a fixpoint, a container's key watcher;
-  - ('solve',): what the solver's fixpoint rounds do outside any of these.
+  - ('solve',): what the solver's fixpoint rounds do outside any of these;
+  - ('shared',): memoized structure made once for all its users (an attribute load's variable
+    and hook, an element variable, a constant's variable, a slice): no user owns it, so taking a
+    user back leaves it (what its hooks make belongs to those hooks).
 A constraint is an explicit `add` (values into a variable), a `copy` edge, a hook, a decision or a
 watcher registered, or an entry `note`d into one of the Flow's answers. What propagation implies
 (values along edges, a decision's held adds) is not a constraint and is not logged.
@@ -25,12 +28,20 @@ from typing import Callable, Iterable
 from .python_solver import Solver
 
 
+SHARED = ("shared",)      # memoized structure made once for every user: never taken back
+
+
 class LoggingSolver(Solver):
     def __init__(self) -> None:
         super().__init__()
         self.cause: tuple = ("solve",)
         self.log: list[tuple] = []        # (cause, op, *args)
         self._count = {"hook": 0, "decision": 0, "watcher": 0}
+        # What a re-solve needs to take a trigger back: hook -> (variable, its runner), decision ->
+        # (runner, the variable it reads, its state), watcher -> (container, runner).
+        self.hook_of: dict[tuple, tuple] = {}
+        self.decision_of: dict[tuple, tuple] = {}
+        self.watcher_of: dict[tuple, tuple] = {}
 
     def _new(self, kind: str) -> tuple:
         n = self._count[kind]
@@ -60,24 +71,43 @@ class LoggingSolver(Solver):
         self._push(v, (vid,))
 
     def copy(self, src: int, dst: int) -> None:
-        if src != dst and ((src << 32) | dst) not in self._edges:
+        """Logged at every request, not only the first: the edge must outlive the cause that
+        made it while another cause still asks for it."""
+        if src != dst:
             self.log.append((self.cause, "copy", src, dst))
         super().copy(src, dst)
 
     def hook(self, v: int, fn: Callable[[set[int]], None]) -> None:
         me = self._new("hook")
         self.log.append((self.cause, "hook", v, me))
-        super().hook(v, self._within(me, fn))
+        run = self._within(me, fn)
+        self.hook_of[me] = (v, run)
+        super().hook(v, run)
 
-    def at_fixpoint(self, fn: Callable[[], None]) -> None:
+    def at_fixpoint(self, fn: Callable[[], None], reads: int | None = None, state: set | None = None) -> None:
         me = self._new("decision")
         self.log.append((self.cause, "decision", me))
-        super().at_fixpoint(self._within(me, fn))
+        run = self._within(me, fn)
+        self.decision_of[me] = (run, reads, state)
+        super().at_fixpoint(run)
 
-    def watcher(self, fn: Callable) -> Callable:
+    def watcher(self, fn: Callable, aid: int) -> Callable:
         me = self._new("watcher")
         self.log.append((self.cause, "watcher", me))
-        return self._within(me, fn)
+        run = self._within(me, fn)
+        self.watcher_of[me] = (aid, run)
+        return run
+
+    def shared(self) -> object:
+        before, self.cause = self.cause, SHARED
+        return before
+
+    def owned_by(self, fi: int) -> object:
+        before, self.cause = self.cause, ("file", fi, "build")
+        return before
+
+    def restore(self, before: object) -> None:
+        self.cause = before
 
     def note(self, table: str, entry: tuple) -> None:
         self.log.append((self.cause, "note", table, entry))
@@ -93,7 +123,7 @@ def replay(flow) -> dict:
     r.merge_at = s.merge_at
     for _ in range(len(s.pts)):
         r.var()
-    notes: dict[str, list] = {"target": [], "top": [], "external": [], "cm_report": []}
+    notes: dict[str, list] = {"target": [], "top": [], "external": [], "cm_report": [], "applied": []}
     for cause, op, *args in s.log:
         if op == "add":
             r._push(args[0], args[1])

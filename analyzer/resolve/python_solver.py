@@ -292,16 +292,32 @@ class Solver:
         if p:
             fn(set(p))
 
-    def at_fixpoint(self, fn: Callable[[], None]) -> None:
+    def at_fixpoint(self, fn: Callable[[], None], reads: int | None = None, state: set | None = None) -> None:
+        """fn at every fixpoint. `reads`: the variable it decides on; `state`: what it keeps
+        between rounds (provenance: a re-solve that resets `reads` clears `state` and takes back
+        what fn made)."""
         self._decisions.append(fn)
 
     # ------------------------------------------------------------------ provenance (no-ops here)
     def building(self, fi: int, phase: str) -> None:
         """The constraints that follow are file fi's `phase` (declare, passthrough, build)."""
 
-    def watcher(self, fn: Callable) -> Callable:
-        """fn as a trigger of its own (a container's key watcher)."""
+    def watcher(self, fn: Callable, aid: int) -> Callable:
+        """fn as a trigger of its own (a key watcher of container aid)."""
         return fn
+
+    def shared(self) -> object:
+        """What follows is shared structure (a memoized load, element, constant, slice), made
+        once for every user: no one user's cause owns it. Returns what `restore` takes back to."""
+        return None
+
+    def owned_by(self, fi: int) -> object:
+        """What follows is file fi's structure, made once whatever runs first (a call's arguments,
+        evaluated when its callee first holds something): only re-solving fi takes it back."""
+        return None
+
+    def restore(self, before: object) -> None:
+        """The end of `shared` or `owned_by`."""
 
     def note(self, table: str, entry: tuple) -> None:
         """An entry of one of the Flow's answers (site targets, outside names, implicit edges)."""

@@ -66,24 +66,30 @@ class Values(Classes):
     def elem(self, aid: int, key: object) -> int:
         v = self.elems.get((aid, key))
         if v is None:
-            v = self.elems[(aid, key)] = self.s.var()
-            if aid in self._pools:
-                if key == "*":
-                    self.s.copy(self._pools[aid], v)
-                pool = self._kpools.get(self.s.find(aid), {}).get(key)
-                if pool is not None:
-                    self.s.copy(v, pool)
-            if key != ALL:
-                self.keys_of.setdefault(aid, []).append(key)
-                self.s.copy(v, self.elem(aid, ALL))
-                for fn in self._key_watchers.get(aid, ()):
-                    fn(key)
+            before = self.s.shared()
+            v = self._new_elem(aid, key)
+            self.s.restore(before)
+        return v
+
+    def _new_elem(self, aid: int, key: object) -> int:
+        v = self.elems[(aid, key)] = self.s.var()
+        if aid in self._pools:
+            if key == "*":
+                self.s.copy(self._pools[aid], v)
+            pool = self._kpools.get(self.s.find(aid), {}).get(key)
+            if pool is not None:
+                self.s.copy(v, pool)
+        if key != ALL:
+            self.keys_of.setdefault(aid, []).append(key)
+            self.s.copy(v, self.elem(aid, ALL))
+            for fn in self._key_watchers.get(aid, ()):
+                fn(key)
         return v
 
     def each_key(self, aid: int, fn) -> None:
         """Run fn(key) for every constant key container aid has, now and later: keys appear as
         constraints are built, so reading the list once would depend on the build order."""
-        fn = self.s.watcher(fn)
+        fn = self.s.watcher(fn, aid)
         self._key_watchers.setdefault(aid, []).append(fn)
         for key in list(self.keys_of.get(aid, ())):
             fn(key)
@@ -124,8 +130,10 @@ class Values(Classes):
         key = (ov, attr)
         t = self._loads.get(key)
         if t is None:
+            before = self.s.shared()
             t = self._loads[key] = self.s.var()
             self.s.hook(ov, lambda vals: self._on_load(vals, attr, t))
+            self.s.restore(before)
         return t
 
     def _on_load(self, vals: set[int], attr: str, t: int) -> None:
@@ -270,7 +278,7 @@ class Values(Classes):
         """t ⊇ ov[key]: key is a constant, ('sl', start) a slice, or None with kv its variable."""
         if key is None and kv is not None:
             done: set = set()
-            self.s.at_fixpoint(lambda: self._subscript_keys(ov, kv, t, call, done))
+            self.s.at_fixpoint(lambda: self._subscript_keys(ov, kv, t, call, done), kv, done)
             return
         self.s.hook(ov, lambda vals: self._on_subscript(vals, key, kv, t, call))
 
@@ -315,6 +323,7 @@ class Values(Classes):
         key = ("slice", base, start)
         new = self._allocs.get(key)
         if new is None:
+            before = self.s.shared()
             new = self.alloc(key)
             self.slice_of[new] = (base, start)
             if start is not None:
@@ -324,6 +333,7 @@ class Values(Classes):
                 self.s.copy(self.elem(base, "*"), self.elem(new, "*"))
             else:
                 self.s.copy(self.elem(base, ALL), self.elem(new, "*"))
+            self.s.restore(before)
         self.s.add1(t, self.s.value(("s", new)))
 
     def store_subscript(self, ov: int, key: object, kv: int | None, val: int) -> None:
@@ -347,7 +357,7 @@ class Values(Classes):
             if fresh:
                 done.update(fresh)
                 self.s.hook(ov, lambda vals: on(vals, fresh))
-        self.s.at_fixpoint(decide)
+        self.s.at_fixpoint(decide, kv, done)
 
     # ------------------------------------------------------------------ iteration
     def iterate(self, ov: int, call) -> int:
@@ -355,8 +365,13 @@ class Values(Classes):
         key = (ov, call.key if call is not None else None)
         t = self._iters.get(key)
         if t is None:
+            # Without a call, shared by every reader; with one, the call's file owns it (a
+            # re-solve of that file evicts it: python_incremental._evict_file).
+            before = self.s.shared() if call is None else None
             t = self._iters[key] = self.s.var()
             self.s.hook(ov, lambda vals: self._on_iterate(vals, t, call, True))
+            if call is None:
+                self.s.restore(before)
         return t
 
     def _on_iterate(self, vals: set[int], t: int, call, first: bool) -> None:
