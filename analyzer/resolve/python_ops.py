@@ -5,6 +5,8 @@ T), and annotations (`x: T` in a class body, `self.x: T`)."""
 from __future__ import annotations
 
 from .python_apply import Call
+from .python_solver import TOP
+from .python_values import ALL
 
 
 class Ops:
@@ -84,3 +86,40 @@ class Ops:
         elif pat[0] == "a" and pat[1] is not None and pat[1][0] == "n" and pat[1][1] == "self" \
                 and defs[scope]["kind"] == "method":
             self.s.add1(self.field(ids[defs[scope]["parent"]], pat[2]), self.s.value(("a", cid)))
+
+    # ------------------------------------------------------------------ iteration
+    def iterate(self, ov: int, call) -> int:
+        """What `for x in ov` binds x to (container elements, generator yields, __iter__/__next__)."""
+        key = (ov, call.key if call is not None else None)
+        t = self._iters.get(key)
+        if t is None:
+            # Without a call, shared by every reader; with one, the call's file owns it (a
+            # re-solve of that file evicts it: python_incremental._evict_file).
+            before = self.s.shared() if call is None else None
+            t = self._iters[key] = self.s.var()
+            self.s.hook(ov, lambda vals: self._on_iterate(vals, t, call, True))
+            if call is None:
+                self.s.restore(before)
+        return t
+
+    def _on_iterate(self, vals: set[int], t: int, call, first: bool) -> None:
+        s = self.s
+        for vid in vals:
+            if vid == TOP:
+                s.add1(t, TOP)
+                continue
+            v = s.vals[vid]
+            k = v[0]
+            if k == "s":
+                s.copy(self.elem(v[1], ALL), t)
+            elif k == "S":
+                self.read_class(v[1], ALL, t)
+            elif k == "g":
+                s.copy(self.yld(v[1]), t)
+            elif k in ("i", "a") and call is not None:
+                if first:
+                    it = s.var()
+                    self.implicit(call, vid, v[1], "__iter__", [], it)
+                    s.hook(it, lambda vs: self._on_iterate(vs, t, call, False))
+                else:
+                    self.implicit(call, vid, v[1], "__next__", [], t)

@@ -1,4 +1,5 @@
-"""What Python values are, and what reading an attribute, an element or an iteration of one gives.
+"""What Python values are, and what reading an attribute or an element of one gives (iteration:
+python_ops.py).
 
 Values (interned tuples, python_solver.Solver.value):
   ('f', sid)          a function, lambda or method object (unbound; staticmethods)
@@ -32,7 +33,7 @@ _MAX_EXTERNAL_DEPTH = 8
 
 
 class Values(Classes):
-    """Mixin of Flow: attribute loads and stores, subscripts, iteration, containers."""
+    """Mixin of Flow: attribute loads and stores, subscripts, containers (iteration: python_ops)."""
 
     def _init_values(self) -> None:
         self.fields: dict[tuple[int, str], int] = {}
@@ -358,43 +359,6 @@ class Values(Classes):
                 done.update(fresh)
                 self.s.hook(ov, lambda vals: on(vals, fresh))
         self.s.at_fixpoint(decide, kv, done)
-
-    # ------------------------------------------------------------------ iteration
-    def iterate(self, ov: int, call) -> int:
-        """What `for x in ov` binds x to (container elements, generator yields, __iter__/__next__)."""
-        key = (ov, call.key if call is not None else None)
-        t = self._iters.get(key)
-        if t is None:
-            # Without a call, shared by every reader; with one, the call's file owns it (a
-            # re-solve of that file evicts it: python_incremental._evict_file).
-            before = self.s.shared() if call is None else None
-            t = self._iters[key] = self.s.var()
-            self.s.hook(ov, lambda vals: self._on_iterate(vals, t, call, True))
-            if call is None:
-                self.s.restore(before)
-        return t
-
-    def _on_iterate(self, vals: set[int], t: int, call, first: bool) -> None:
-        s = self.s
-        for vid in vals:
-            if vid == TOP:
-                s.add1(t, TOP)
-                continue
-            v = s.vals[vid]
-            k = v[0]
-            if k == "s":
-                s.copy(self.elem(v[1], ALL), t)
-            elif k == "S":
-                self.read_class(v[1], ALL, t)
-            elif k == "g":
-                s.copy(self.yld(v[1]), t)
-            elif k in ("i", "a") and call is not None:
-                if first:
-                    it = s.var()
-                    self.implicit(call, vid, v[1], "__iter__", [], it)
-                    s.hook(it, lambda vs: self._on_iterate(vs, t, call, False))
-                else:
-                    self.implicit(call, vid, v[1], "__next__", [], t)
 
 
 def _keys_now(s, kv: int, other: object = ALL) -> list:
