@@ -78,7 +78,7 @@ def test_taking_back_every_file_resets_every_variable_that_holds_a_value(fixture
         one = [c for c in everything if c[0] == "file" and c[2] == "build"][:1]
         got["none"] = over_deletion(s, [])["reset_vars"]
         got["one"] = over_deletion(s, one)["reset_vars"]
-        got["all"] = over_deletion(s, everything)["reset_vars"]
+        got["all"] = over_deletion(s, everything, include_shared=True)["reset_vars"]
         got["holding"] = sum(1 for p in s.pts if p)
         release(self)
 

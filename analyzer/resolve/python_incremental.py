@@ -16,7 +16,7 @@ the solved Flow must live on between edits (a resident process) or be stored.
 """
 from __future__ import annotations
 
-from .python_provenance import SHARED, LoggingSolver
+from .python_provenance import LoggingSolver, answer_item, cone as _cone
 
 _CLASS_KINDS = ("S", "cS")
 
@@ -62,49 +62,6 @@ class _Clock:
             self.t = t
 
 
-def _cone(s: LoggingSolver, causes: list[tuple]) -> dict:
-    """Over-deletion (as python_provenance.over_deletion, plus decisions: one that reads a reset
-    variable loses its work and its state)."""
-    by_cause: dict[tuple, list] = {}
-    hooks_on: dict[int, list[tuple]] = {}
-    for entry in s.log:
-        by_cause.setdefault(entry[0], []).append(entry)
-        if entry[1] == "hook":
-            hooks_on.setdefault(entry[2], []).append(entry[3])
-    deciders: dict[int, list[tuple]] = {}
-    for did, (_run, reads, _state) in s.decision_of.items():
-        if reads is not None:
-            deciders.setdefault(reads, []).append(did)
-    gone: set[tuple] = set()
-    rerun: set[tuple] = set()
-    reset: set[int] = set()
-    todo = [(c, True) for c in causes]
-    while todo:
-        cause, whole = todo.pop()
-        if cause == SHARED or cause in gone or (not whole and cause in rerun):
-            continue
-        (gone if whole else rerun).add(cause)
-        stack = []
-        for _c, op, *args in by_cause.get(cause, ()):
-            if op == "add":
-                stack.append(args[0])
-            elif op == "copy":
-                stack.append(args[1])
-            elif op == "hook":
-                todo.append((args[1], True))
-            elif op in ("decision", "watcher"):
-                todo.append((args[0], True))
-        while stack:
-            v = stack.pop()
-            if v in reset:
-                continue
-            reset.add(v)
-            stack.extend(s.succ.get(v, ()))
-            todo.extend((h, False) for h in hooks_on.get(v, ()))
-            todo.extend((d, False) for d in deciders.get(v, ()))
-    return {"gone": gone, "rerun": rerun - gone, "reset": reset}
-
-
 def _reaches_classes(s: LoggingSolver, reset: set[int]) -> bool:
     if not s._members:
         return False
@@ -120,31 +77,15 @@ def _reaches_classes(s: LoggingSolver, reset: set[int]) -> bool:
 
 
 def _take_back(flow, cone: dict) -> None:
-    """Remove what the taken-back causes made; reset the cone's variables; rebuild the answers
-    from the notes that survive."""
+    """Remove what the taken-back causes made (their log entries marked dead), reset the cone's
+    variables, and correct the answers the removed notes gave."""
     s = flow.s
-    taken = cone["gone"] | cone["rerun"]
-    kept = [e for e in s.log if e[0] not in taken]
-    still = {(e[2], e[3]) for e in kept if e[1] == "copy"}
-    for entry in s.log:
-        if entry[0] not in taken:
-            continue
-        op = entry[1]
-        if op == "copy":
-            src, dst = entry[2], entry[3]
-            key = (src << 32) | dst
-            if (src, dst) not in still and key in s._edges:
-                s._edges.discard(key)
-                s.succ[src].remove(dst)
-        elif op == "hook" and entry[3] in s.hook_of:
-            v, run = s.hook_of.pop(entry[3])
-            s.hooks[v].remove(run)
-        elif op == "decision" and entry[2] in s.decision_of:
-            s._decisions.remove(s.decision_of.pop(entry[2])[0])
-        elif op == "watcher" and entry[2] in s.watcher_of:
-            aid, run = s.watcher_of.pop(entry[2])
-            flow._key_watchers[aid].remove(run)
-    s.log = kept
+    sites: set[tuple] = set()
+    for cause in cone["gone"] | cone["rerun"]:
+        for pos in s.by_cause.pop(cause, ()):
+            if not s.dead[pos]:
+                s.dead[pos] = 1
+                _take_back_entry(flow, s.log[pos], sites)
     for did in cone["rerun"]:
         if did in s.decision_of and s.decision_of[did][2] is not None:
             s.decision_of[did][2].clear()
@@ -152,34 +93,86 @@ def _take_back(flow, cone: dict) -> None:
         s.pts[v] = None
         s._delta.pop(v, None)
         s.cont_of.pop(v, None)
-    _answers_from_notes(flow)
+    for key in sites:
+        _site_targets_from_notes(flow, key)
 
 
-def _answers_from_notes(flow) -> None:
-    flow.site_targets, flow.site_dispatched, flow.extra_edges = {}, set(), set()
-    flow.site_external, flow.site_top, flow._cm_reports, flow._applied = {}, set(), [], set()
-    for _cause, op, *args in flow.s.log:
-        if op != "note":
-            continue
-        table, entry = args
-        if table == "target":
-            key, caller, line, sid, label, via = entry
-            if key[0] == "site":
-                cur = flow.site_targets.setdefault(key, {})
-                if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
-                    cur[sid] = (label, via)
-                if label == "dispatch":
-                    flow.site_dispatched.add((key, sid))
-            else:
-                flow.extra_edges.add((caller, sid, line, label, via))
-        elif table == "external":
-            flow.site_external.setdefault(entry[0], set()).add(entry[1])
-        elif table == "top":
-            flow.site_top.add(entry[0])
-        elif table == "cm_report":
-            flow._cm_reports.append(entry)
-        elif table == "applied":
-            flow._applied.add(entry)
+def _take_back_entry(flow, entry: tuple, sites: set) -> None:
+    s = flow.s
+    _cause, op, *args = entry
+    if op == "copy":
+        src, dst = args
+        key = (src << 32) | dst
+        s.requests[key] -= 1
+        if not s.requests[key]:
+            del s.requests[key]
+            s._edges.discard(key)
+            s.succ[src].remove(dst)
+            s.preds[dst].discard(src)
+    elif op == "hook" and args[1] in s.hook_of:
+        v, run = s.hook_of.pop(args[1])
+        s.hooks[v].remove(run)
+        s.hooks_on[v].remove(args[1])
+    elif op == "decision" and args[0] in s.decision_of:
+        run, reads, _state = s.decision_of.pop(args[0])
+        s._decisions.remove(run)
+        if reads is not None:
+            s.deciders[reads].remove(args[0])
+    elif op == "watcher" and args[0] in s.watcher_of:
+        aid, run = s.watcher_of.pop(args[0])
+        flow._key_watchers[aid].remove(run)
+    elif op == "note":
+        table, item = args
+        if table == "target" and item[0][0] == "site":
+            sites.add(item[0])
+            return
+        _forget(flow, table, item)
+
+
+def _forget(flow, table: str, item: tuple) -> None:
+    """One note of an answer entry taken back: the entry goes once no note gives it."""
+    s = flow.s
+    key = answer_item(table, item)
+    s.asked[key] -= 1
+    if s.asked[key]:
+        return
+    del s.asked[key]
+    if table == "target":
+        flow.extra_edges.discard(key[1])
+    elif table == "external":
+        got = flow.site_external.get(item[0])
+        if got is not None:
+            got.discard(item[1])
+    elif table == "top":
+        flow.site_top.discard(item[0])
+    elif table == "applied":
+        flow._applied.discard(item)
+    elif table == "cm_report":
+        flow._cm_reports.remove(item)
+        got = flow.site_external.get(item[0])
+        if got is not None:          # report_container_methods adds these again where still due
+            for dotted in [d for d in got if d.startswith("<builtin>.") and ("external", (item[0], d)) not in s.asked]:
+                got.discard(dotted)
+
+
+def _site_targets_from_notes(flow, key: tuple) -> None:
+    """A site's targets again from its surviving notes, in the order they were made (the first
+    label wins, except that flow beats dispatch: Apply._record's rule)."""
+    s = flow.s
+    alive = [p for p in s.notes_at.get(key, ()) if not s.dead[p]]
+    s.notes_at[key] = alive
+    cur: dict = {}
+    for pos in alive:
+        _k, _caller, _line, sid, label, via = s.log[pos][3]
+        if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
+            cur[sid] = (label, via)
+    for sid in flow.site_targets.get(key, ()):
+        flow.site_dispatched.discard((key, sid))
+    flow.site_targets[key] = cur
+    for pos in alive:
+        _k, _caller, _line, sid, label, _via = s.log[pos][3]
+        if label == "dispatch":
+            flow.site_dispatched.add((key, sid))
 
 
 def _evict_file(flow, fi: int) -> None:
@@ -193,14 +186,16 @@ def _evict_file(flow, fi: int) -> None:
 def _give_back(s: LoggingSolver, reset: set[int]) -> None:
     """The reset variables get again what the surviving constraints give them: explicit values,
     and the values of their copy predecessors outside the cone (those inside refill and pass on)."""
-    for _cause, op, *args in s.log:
-        if op == "add" and args[0] in reset:
-            s._push(args[0], args[1])
-    for src, dsts in s.succ.items():
-        if src in reset:
-            continue
-        p = s.pts[src]
-        if p:
-            for dst in dsts:
-                if dst in reset:
-                    s._push(dst, p)
+    for v in reset:
+        at = [p for p in s.adds_to.get(v, ()) if not s.dead[p]]
+        if at:
+            s.adds_to[v] = at
+            for pos in at:
+                s._push(v, s.log[pos][3])
+        else:
+            s.adds_to.pop(v, None)
+        for src in s.preds.get(v, ()):
+            if src not in reset:
+                p = s.pts[src]
+                if p:
+                    s._push(v, p)

@@ -32,16 +32,42 @@ SHARED = ("shared",)      # memoized structure made once for every user: never t
 
 
 class LoggingSolver(Solver):
+    """A Solver that logs every constraint with its cause, and keeps the indexes a re-solve of
+    part of the program needs to find and take back what a cause made without scanning the log:
+    entry positions per cause, per target variable (adds) and per answer key (notes), copy
+    predecessors, how many causes ask for each edge and each answer entry, the hooks and
+    decisions on each variable. A taken-back entry is marked dead in place."""
+
     def __init__(self) -> None:
         super().__init__()
         self.cause: tuple = ("solve",)
         self.log: list[tuple] = []        # (cause, op, *args)
+        self.dead = bytearray()           # log position -> taken back
+        self.by_cause: dict[tuple, list[int]] = {}
+        self.adds_to: dict[int, list[int]] = {}
+        self.preds: dict[int, set[int]] = {}
+        self.requests: dict[int, int] = {}            # edge key -> causes asking for it
+        self.hooks_on: dict[int, list[tuple]] = {}
+        self.deciders: dict[int, list[tuple]] = {}
+        self.notes_at: dict[tuple, list[int]] = {}    # site key -> its 'target' note positions
+        self.asked: dict[tuple, int] = {}             # answer entry -> notes giving it
         self._count = {"hook": 0, "decision": 0, "watcher": 0}
         # What a re-solve needs to take a trigger back: hook -> (variable, its runner), decision ->
         # (runner, the variable it reads, its state), watcher -> (container, runner).
         self.hook_of: dict[tuple, tuple] = {}
         self.decision_of: dict[tuple, tuple] = {}
         self.watcher_of: dict[tuple, tuple] = {}
+
+    def _log(self, entry: tuple) -> int:
+        pos = len(self.log)
+        self.log.append(entry)
+        self.dead.append(0)
+        at = self.by_cause.get(entry[0])
+        if at is None:
+            self.by_cause[entry[0]] = [pos]
+        else:
+            at.append(pos)
+        return pos
 
     def _new(self, kind: str) -> tuple:
         n = self._count[kind]
@@ -62,38 +88,46 @@ class LoggingSolver(Solver):
 
     def add(self, v: int, vals: Iterable[int]) -> None:
         vals = tuple(vals)
-        self.log.append((self.cause, "add", v, vals))
+        self.adds_to.setdefault(v, []).append(self._log((self.cause, "add", v, vals)))
         self._push(v, vals)
 
     def add1(self, v: int, vid: int) -> None:
         """Logged even when v holds vid already: another cause may be what put it there."""
-        self.log.append((self.cause, "add", v, (vid,)))
+        self.adds_to.setdefault(v, []).append(self._log((self.cause, "add", v, (vid,))))
         self._push(v, (vid,))
 
     def copy(self, src: int, dst: int) -> None:
         """Logged at every request, not only the first: the edge must outlive the cause that
         made it while another cause still asks for it."""
-        if src != dst:
-            self.log.append((self.cause, "copy", src, dst))
+        if src == dst:
+            return
+        self._log((self.cause, "copy", src, dst))
+        key = (src << 32) | dst
+        self.requests[key] = self.requests.get(key, 0) + 1
+        if key not in self._edges:
+            self.preds.setdefault(dst, set()).add(src)
         super().copy(src, dst)
 
     def hook(self, v: int, fn: Callable[[set[int]], None]) -> None:
         me = self._new("hook")
-        self.log.append((self.cause, "hook", v, me))
+        self._log((self.cause, "hook", v, me))
         run = self._within(me, fn)
         self.hook_of[me] = (v, run)
+        self.hooks_on.setdefault(v, []).append(me)
         super().hook(v, run)
 
     def at_fixpoint(self, fn: Callable[[], None], reads: int | None = None, state: set | None = None) -> None:
         me = self._new("decision")
-        self.log.append((self.cause, "decision", me))
+        self._log((self.cause, "decision", me))
         run = self._within(me, fn)
         self.decision_of[me] = (run, reads, state)
+        if reads is not None:
+            self.deciders.setdefault(reads, []).append(me)
         super().at_fixpoint(run)
 
     def watcher(self, fn: Callable, aid: int) -> Callable:
         me = self._new("watcher")
-        self.log.append((self.cause, "watcher", me))
+        self._log((self.cause, "watcher", me))
         run = self._within(me, fn)
         self.watcher_of[me] = (aid, run)
         return run
@@ -110,7 +144,20 @@ class LoggingSolver(Solver):
         self.cause = before
 
     def note(self, table: str, entry: tuple) -> None:
-        self.log.append((self.cause, "note", table, entry))
+        pos = self._log((self.cause, "note", table, entry))
+        if table == "target" and entry[0][0] == "site":
+            self.notes_at.setdefault(entry[0], []).append(pos)
+        else:
+            item = answer_item(table, entry)
+            self.asked[item] = self.asked.get(item, 0) + 1
+
+
+def answer_item(table: str, entry: tuple) -> tuple:
+    """The entry of the Flow's answers a note (other than a site's target) stands for."""
+    if table == "target":                      # an implicit call or a decorator: an extra edge
+        key, caller, line, sid, label, via = entry
+        return ("extra", (caller, sid, line, label, via))
+    return (table, entry)
 
 
 def replay(flow) -> dict:
@@ -124,7 +171,9 @@ def replay(flow) -> dict:
     for _ in range(len(s.pts)):
         r.var()
     notes: dict[str, list] = {"target": [], "top": [], "external": [], "cm_report": [], "applied": []}
-    for cause, op, *args in s.log:
+    for i, (cause, op, *args) in enumerate(s.log):
+        if s.dead[i]:
+            continue
         if op == "add":
             r._push(args[0], args[1])
         elif op == "copy":
@@ -189,45 +238,52 @@ def _externals_match(flow, noted: dict) -> bool:
     return noted.keys() <= flow.site_external.keys()
 
 
-def over_deletion(s: LoggingSolver, causes: Iterable[tuple]) -> dict:
+def cone(s: LoggingSolver, causes: Iterable[tuple], include_shared: bool = False) -> dict:
     """What taking back `causes` (and everything they made) forces a re-solve to redo: DRed's
     over-deletion. Taking back a cause removes what it logged; a hook, decision or watcher it
-    registered goes with all it made. A variable that lost a constraint may lose values, so it is
-    reset, and so are its copy successors; a hook of a reset variable keeps its registration but
-    loses what it made (it runs again on the values that come back). Returns the reset variables,
-    the causes taken back whole, the hooks that run again, and the answer entries removed."""
-    by_cause: dict[tuple, list] = {}
-    hooks_on: dict[int, list[tuple]] = {}
-    for entry in s.log:
-        by_cause.setdefault(entry[0], []).append(entry)
-        if entry[1] == "hook":
-            hooks_on.setdefault(entry[2], []).append(entry[3])
-    gone: set[tuple] = set()          # causes taken back with their registration
-    rerun: set[tuple] = set()         # hooks whose work is taken back; they stay registered
+    registered goes with all it made (`gone`). A variable that lost a constraint may lose values,
+    so it is `reset`, and so are its copy successors; a hook or decision on a reset variable keeps
+    its registration but loses what it made (`rerun`: it runs again on the values that come
+    back). Shared structure is never taken back (unless `include_shared`: a completeness check)."""
+    gone: set[tuple] = set()
+    rerun: set[tuple] = set()
     reset: set[int] = set()
-    notes = 0
+    log, dead = s.log, s.dead
     todo = [(c, True) for c in causes]
     while todo:
         cause, whole = todo.pop()
-        if cause in gone or (not whole and cause in rerun):
+        if (cause == SHARED and not include_shared) or cause in gone or (not whole and cause in rerun):
             continue
         (gone if whole else rerun).add(cause)
         stack = []
-        for _c, op, *args in by_cause.get(cause, ()):
-            if op in ("add", "copy"):
-                stack.append(args[-1] if op == "copy" else args[0])
+        for pos in s.by_cause.get(cause, ()):
+            if dead[pos]:
+                continue
+            _c, op, *args = log[pos]
+            if op == "add":
+                stack.append(args[0])
+            elif op == "copy":
+                stack.append(args[1])
             elif op == "hook":
                 todo.append((args[1], True))
             elif op in ("decision", "watcher"):
                 todo.append((args[0], True))
-            else:
-                notes += 1
         while stack:
             v = stack.pop()
             if v in reset:
                 continue
             reset.add(v)
             stack.extend(s.succ.get(v, ()))
-            todo.extend((h, False) for h in hooks_on.get(v, ()))
-    return {"reset_vars": len(reset), "causes_gone": len(gone), "hooks_rerun": len(rerun - gone),
+            todo.extend((h, False) for h in s.hooks_on.get(v, ()))
+            todo.extend((d, False) for d in s.deciders.get(v, ()))
+    return {"gone": gone, "rerun": rerun - gone, "reset": reset}
+
+
+def over_deletion(s: LoggingSolver, causes: Iterable[tuple], include_shared: bool = False) -> dict:
+    """cone()'s sizes: the reset variables, the causes taken back whole, the hooks and decisions
+    that run again, and the answer notes removed."""
+    got = cone(s, causes, include_shared)
+    notes = sum(1 for c in got["gone"] | got["rerun"] for pos in s.by_cause.get(c, ())
+                if not s.dead[pos] and s.log[pos][1] == "note")
+    return {"reset_vars": len(got["reset"]), "causes_gone": len(got["gone"]), "hooks_rerun": len(got["rerun"]),
             "notes_removed": notes}
