@@ -2,6 +2,8 @@
 costs, and whether replaying it gives back every value and answer (resolve/python_provenance.py).
 
   python bench/flow_provenance.py [FRAMEWORK]     # default vllm; needs its index (for the facts)
+  python bench/flow_provenance.py vllm --edit      # index_bench's same-size edit of block_pool.py,
+                                                   # re-solved in place, against a cold solve
   python bench/flow_provenance.py vllm --sample 60 # and what taking back one file's build would
                                                    # force a re-solve to redo, per file (DRed's
                                                    # over-deletion; bench/flow_cone.py's sample)
@@ -38,6 +40,8 @@ def main() -> None:
     conn = sqlite3.connect(indexer.index_path(ref))
     gc.disable()
     files = [marshal.loads(b) for (b,) in conn.execute("SELECT facts FROM files WHERE facts IS NOT NULL")]
+    if "--edit" in args:
+        return _edit(ref, files)
     out: dict = {"framework": ref.key, "load_avg_before": os.getloadavg()[0]}
     t = time.perf_counter()
     resolve(files, ref.settings)
@@ -83,6 +87,58 @@ def main() -> None:
     out.update(checked)
     out["load_avg_after"] = os.getloadavg()[0]
     path = Path(__file__).resolve().parent / "results" / f"flow_provenance_{ref.name}.json"
+    path.write_text(json.dumps(out, indent=1) + "\n")
+    print(json.dumps(out, indent=1))
+    print(f"wrote {path}")
+
+
+EDITED = "vllm/v1/core/block_pool.py"
+
+
+def _edit(ref, files: list) -> None:
+    """index_bench's same-size edit (the first `get_num_free_blocks()` renamed) re-solved in
+    place after a logged solve of the unedited facts, against a cold solve of the edited ones."""
+    from infernav.analyzer import sources
+    from infernav.analyzer.parse import extract_file
+    from infernav.analyzer.resolve import python_flow, resolve
+    from infernav.analyzer.resolve.python_incremental import update_file
+    from infernav.analyzer.resolve.python_provenance import LoggingSolver
+
+    old = next(f for f in files if f["path"] == EDITED)
+    text = (sources.locate(ref) / EDITED).read_bytes()
+    new_text = text.replace(b"get_num_free_blocks()", b"get_usage_number___()", 1)
+    assert len(new_text) == len(text) and new_text != text
+    edited = extract_file("py", new_text, EDITED, {"module": old["module"], "is_package": False})
+    got: dict = {}
+    solve = python_flow.Flow.solve
+
+    def cold(self, *a, **k):
+        solve(self, *a, **k)
+        got["cold"] = _answers(self)
+        return self
+
+    python_flow.Flow.solve = cold
+    resolve([edited if f is old else f for f in files], ref.settings)
+
+    def then_edit(self, *a, **k):
+        solve(self, *a, **k)
+        got["before"] = _answers(self)
+        at = next(i for i, f in enumerate(self.files) if f["path"] == EDITED)
+        steps: dict = {}
+        t = time.perf_counter()
+        got["updated"] = update_file(self, at, edited, steps)
+        got["seconds"], got["steps"] = round(time.perf_counter() - t, 3), steps
+        got["after"] = _answers(self)
+        return self
+
+    python_flow.Flow.solver_class = LoggingSolver
+    python_flow.Flow.solve = then_edit
+    resolve(files, ref.settings)
+    out = {"framework": ref.key, "file": EDITED, "edit": "first get_num_free_blocks() renamed (same size)",
+           "updated_in_place": got["updated"], "seconds": got["seconds"], "steps": got["steps"],
+           "answers_changed_by_the_edit": got["before"] != got["cold"],
+           "equal_to_cold": got["after"] == got["cold"], "load_avg": os.getloadavg()[0]}
+    path = Path(__file__).resolve().parent / "results" / f"flow_incremental_edit_{ref.name}.json"
     path.write_text(json.dumps(out, indent=1) + "\n")
     print(json.dumps(out, indent=1))
     print(f"wrote {path}")

@@ -133,3 +133,53 @@ def test_resolving_a_file_again_gives_the_same_answers(fixture_home, monkeypatch
     monkeypatch.setattr(python_flow.Flow, "release", again_then_release)
     resolve(files, ref.settings)
     assert seen["done"] > 0, seen
+
+
+def _flow_answers(files: list, settings: dict, monkeypatch, then=None) -> dict:
+    """The Flow's answers for `files`, right after its solve; `then(flow)` runs first if given."""
+    from infernav.analyzer.resolve import python_flow, resolve
+    from infernav.analyzer.resolve.python_provenance import LoggingSolver
+
+    got = {}
+    solve = python_flow.Flow.solve
+
+    def solve_then(self, *a, **k):
+        solve(self, *a, **k)
+        if then is not None:
+            got["then"] = then(self)
+        got["answers"] = _answers(self)
+        return self
+
+    monkeypatch.setattr(python_flow.Flow, "solver_class", LoggingSolver)
+    monkeypatch.setattr(python_flow.Flow, "solve", solve_then)
+    resolve(files, settings)
+    return got
+
+
+def test_an_edited_call_is_resolved_again_in_place_as_a_cold_solve_would(fixture_home, monkeypatch):
+    """python_incremental.update_file: pyflow's run_all passes leaf_b where it passed leaf_a
+    (same length, so only that call site's facts change). Re-solving the file in place gives the
+    answers a cold solve of the edited facts gives, and they differ from the old answers."""
+    from infernav.analyzer import store
+    from infernav.analyzer.parse import extract_file
+    from infernav.analyzer.resolve.python_incremental import update_file
+
+    ref, path = fixture_home(PYFLOW, PYFLOW_PINS, "pyflow")
+    conn = store.connect(path)
+    files = store.all_facts(conn)
+    conn.close()
+    fi = next(i for i, f in enumerate(files) if f["path"].endswith("flow/passing.py"))
+    source = (PYFLOW / files[fi]["path"]).read_bytes()
+    assert b"    apply(leaf_a)\n" in source
+    edited = extract_file("py", source.replace(b"    apply(leaf_a)\n", b"    apply(leaf_b)\n"), files[fi]["path"],
+                          {"module": files[fi]["module"], "is_package": False})
+    cold = _flow_answers([*files[:fi], edited, *files[fi + 1:]], ref.settings, monkeypatch)["answers"]
+    def edit(flow):
+        at = next(i for i, f in enumerate(flow.files) if f["path"] == edited["path"])
+        return _answers(flow), update_file(flow, at, edited)
+
+    got = _flow_answers(files, ref.settings, monkeypatch, then=edit)
+    before, updated = got["then"]
+    assert updated, "the edit changes calls only, and its cone holds no container class"
+    assert before != cold
+    assert got["answers"] == cold

@@ -21,6 +21,47 @@ from .python_provenance import LoggingSolver, answer_item, cone as _cone
 _CLASS_KINDS = ("S", "cS")
 
 
+def update_file(flow, fi: int, facts: dict, seconds: dict | None = None) -> bool:
+    """File fi's facts replaced by `facts` (an edit inside bodies: the same definitions,
+    bindings and blocks, other calls) and its part of the flow re-solved in place. False, with
+    the Flow unchanged, where the edit changes more than calls or the cone reaches a container
+    class; the caller then solves afresh."""
+    old = flow.files[fi]
+    if not _calls_only(old, facts):
+        return False
+    flow.files[fi] = facts
+    if resolve_file_again(flow, fi, seconds):
+        return True
+    flow.files[fi] = old
+    return False
+
+
+def _calls_only(old: dict, new: dict) -> bool:
+    """Whether the two facts of a file differ in their call sites alone (what they call, and
+    with what), and not in what the declare pass reads of those sites."""
+    from .python_eval import update_writes
+
+    if {k: v for k, v in old.items() if k not in ("calls", "flow", "errors")} != \
+            {k: v for k, v in new.items() if k not in ("calls", "flow", "errors")}:
+        return False
+    fo, fn = old.get("flow") or {}, new.get("flow") or {}
+    if {k: v for k, v in fo.items() if k != "sites"} != {k: v for k, v in fn.items() if k != "sites"}:
+        return False
+    so, sn = fo.get("sites", []), fn.get("sites", [])
+    if len(so) != len(sn) or [c[0] for c in old["calls"]] != [c[0] for c in new["calls"]]:
+        return False
+    return all(_declared_of(a) == _declared_of(b) and update_writes(a) == update_writes(b) for a, b in zip(so, sn))
+
+
+def _declared_of(fact) -> object:
+    """What the declare pass reads of a call site besides its update writes: a setattr with a
+    constant name (python_flow.Flow._declare)."""
+    if fact and fact[0] and fact[0][0] == "n" and fact[0][1] == "setattr" and len(fact[1]) > 1 \
+            and fact[1][1] and fact[1][1][0] == "k":
+        return str(fact[1][1][1])
+    return None
+
+
 def resolve_file_again(flow, fi: int, seconds: dict | None = None) -> bool:
     """Take back file fi's build, build it again from flow.files[fi], re-solve. False, with the
     Flow unchanged, where the cone reaches a container class. `seconds`, if given, gets each
