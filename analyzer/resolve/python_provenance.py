@@ -187,17 +187,18 @@ def replay(flow) -> dict:
 
 
 def _canonical(s: Solver, vals) -> frozenset:
-    """Values with each container of a merged class named by its class. Which member containers
-    a variable lists beside its class's value depends on the order they arrived before the class
-    formed (an `over` variable keeps those that came first); what reads find does not: a read
-    through the class value reads every member."""
+    """Values with each container of a merged class, and each class value, named by the class's
+    smallest member. Which member containers a variable lists beside its class's value depends on
+    the order they arrived before the class formed (an `over` variable keeps those that came
+    first), and which member is a class's root on the order of the unions; what reads find does
+    not: a read through the class value reads every member."""
     out = set()
     for x in vals or ():
         t = s.vals[x]
-        if t[0] in ("s", "S"):
-            root = s.find(t[1])
-            if t[0] == "S" or len(s.members(root)) > 1:
-                out.add(("S", root))
+        if t[0] in ("s", "S", "cS"):
+            members = s.members(s.find(t[1]))
+            if t[0] != "s" or len(members) > 1:
+                out.add(("S", min(members)) if t[0] != "cS" else ("cS", min(members), t[2]))
                 continue
         out.add(t)
     return frozenset(out)
