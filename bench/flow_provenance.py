@@ -144,6 +144,25 @@ def _edit(ref, files: list) -> None:
     print(f"wrote {path}")
 
 
+def _all_classes_reset(s, hooks: int) -> dict:
+    """What a re-solve that resets every container class (the variables that went over, were
+    given a class value, or hold a merged class's member or a class value) would redo: the
+    upper bound for a cone that reaches the classes (python_incremental declines those today)."""
+    from infernav.analyzer.resolve.python_provenance import cone
+
+    merged = {aid for members in s._members.values() for aid in members}
+    seeds = set(s._over) | set(s._has_cls)
+    for v, p in enumerate(s.pts):
+        for x in p or ():
+            t = s.vals[x]
+            if t[0] in ("S", "cS") or (t[0] == "s" and t[1] in merged):
+                seeds.add(v)
+                break
+    got = cone(s, [], reset_too=seeds)
+    return {"seed_vars": len(seeds), "reset_vars": len(got["reset"]),
+            "work_pct": round(100 * (len(got["gone"]) + len(got["rerun"])) / hooks, 2)}
+
+
 def _answers(flow) -> dict:
     return {"targets": {k: dict(v) for k, v in flow.site_targets.items() if v},
             "external": {k: set(v) for k, v in flow.site_external.items() if v},
@@ -191,7 +210,10 @@ def _over_deletions(flow, sample: int) -> dict:
         rows.append({"file": path, **got})
         print(f"{path}: {got}")
     shares = [r["work_pct"] for r in rows]
-    return {"hooks": hooks, "vars": len(flow.s.pts), "median_work_pct": statistics.median(shares),
+    classes = _all_classes_reset(flow.s, hooks)
+    print(f"every container class reset: {classes}")
+    return {"hooks": hooks, "vars": len(flow.s.pts), "every_class_reset": classes,
+            "median_work_pct": statistics.median(shares),
             "files_under_1pct": sum(1 for x in shares if x < 1), "max_work_pct": max(shares), "rows": rows}
 
 

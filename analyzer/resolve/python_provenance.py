@@ -239,19 +239,26 @@ def _externals_match(flow, noted: dict) -> bool:
     return noted.keys() <= flow.site_external.keys()
 
 
-def cone(s: LoggingSolver, causes: Iterable[tuple], include_shared: bool = False) -> dict:
+def cone(s: LoggingSolver, causes: Iterable[tuple], include_shared: bool = False,
+         reset_too: Iterable[int] = ()) -> dict:
     """What taking back `causes` (and everything they made) forces a re-solve to redo: DRed's
     over-deletion. Taking back a cause removes what it logged; a hook, decision or watcher it
     registered goes with all it made (`gone`). A variable that lost a constraint may lose values,
     so it is `reset`, and so are its copy successors; a hook or decision on a reset variable keeps
     its registration but loses what it made (`rerun`: it runs again on the values that come
-    back). Shared structure is never taken back (unless `include_shared`: a completeness check)."""
+    back). Shared structure is never taken back (unless `include_shared`: a completeness check).
+    `reset_too`: variables reset as well (bench/flow_provenance.py: every container class)."""
     gone: set[tuple] = set()
     rerun: set[tuple] = set()
     reset: set[int] = set()
     log, dead = s.log, s.dead
     todo = [(c, True) for c in causes]
-    while todo:
+    extra = list(reset_too)
+    while todo or extra:
+        if extra:
+            _reset_from(s, extra, reset, todo)
+            extra = []
+            continue
         cause, whole = todo.pop()
         if (cause == SHARED and not include_shared) or cause in gone or (not whole and cause in rerun):
             continue
@@ -269,15 +276,20 @@ def cone(s: LoggingSolver, causes: Iterable[tuple], include_shared: bool = False
                 todo.append((args[1], True))
             elif op in ("decision", "watcher"):
                 todo.append((args[0], True))
-        while stack:
-            v = stack.pop()
-            if v in reset:
-                continue
-            reset.add(v)
-            stack.extend(s.succ.get(v, ()))
-            todo.extend((h, False) for h in s.hooks_on.get(v, ()))
-            todo.extend((d, False) for d in s.deciders.get(v, ()))
+        _reset_from(s, stack, reset, todo)
     return {"gone": gone, "rerun": rerun - gone, "reset": reset}
+
+
+def _reset_from(s: LoggingSolver, stack: list[int], reset: set[int], todo: list) -> None:
+    """Reset the variables on `stack` and their copy successors; their hooks and decisions run again."""
+    while stack:
+        v = stack.pop()
+        if v in reset:
+            continue
+        reset.add(v)
+        stack.extend(s.succ.get(v, ()))
+        todo.extend((h, False) for h in s.hooks_on.get(v, ()))
+        todo.extend((d, False) for d in s.deciders.get(v, ()))
 
 
 def over_deletion(s: LoggingSolver, causes: Iterable[tuple], include_shared: bool = False) -> dict:
