@@ -9,6 +9,17 @@ from test_flow_order import FIXTURE as FLOWORDER, PINS as FLOWORDER_PINS, fixtur
 from test_pyflow import FIXTURE as PYFLOW, PINS as PYFLOW_PINS
 
 
+def _facts(path) -> list:
+    """Every file's stored facts in the index at `path`."""
+    from infernav.analyzer import store
+
+    conn = store.connect(path)
+    try:
+        return store.all_facts(conn)
+    finally:
+        conn.close()
+
+
 def _replayed(files: list, settings: dict, monkeypatch) -> list[dict]:
     from infernav.analyzer.resolve import python_flow, resolve
     from infernav.analyzer.resolve.python_provenance import LoggingSolver, replay
@@ -28,13 +39,10 @@ def _replayed(files: list, settings: dict, monkeypatch) -> list[dict]:
 
 @pytest.mark.parametrize("which", ["pyflow", "floworder"])
 def test_replaying_the_log_gives_every_value_and_answer(fixture_home, monkeypatch, which):
-    from infernav.analyzer import store
 
     fixture, pins = {"pyflow": (PYFLOW, PYFLOW_PINS), "floworder": (FLOWORDER, FLOWORDER_PINS)}[which]
     ref, path = fixture_home(fixture, pins, which)
-    conn = store.connect(path)
-    files = store.all_facts(conn)
-    conn.close()
+    files = _facts(path)
     (got,) = _replayed(files, ref.settings, monkeypatch)
     assert got["log"] > 100 and got["vars"] > 100
     assert got["variables"] == [], f"{len(got['variables'])} variables differ"
@@ -43,14 +51,11 @@ def test_replaying_the_log_gives_every_value_and_answer(fixture_home, monkeypatc
 
 def test_a_constraint_left_out_of_the_log_is_caught(fixture_home, monkeypatch):
     """The check can fail: a solver that does not log its copy edges is found out."""
-    from infernav.analyzer import store
     from infernav.analyzer.resolve import python_provenance
     from infernav.analyzer.resolve.python_solver import Solver
 
     ref, path = fixture_home(PYFLOW, PYFLOW_PINS, "pyflow")
-    conn = store.connect(path)
-    files = store.all_facts(conn)
-    conn.close()
+    files = _facts(path)
     monkeypatch.setattr(python_provenance.LoggingSolver, "copy", Solver.copy)
     (got,) = _replayed(files, ref.settings, monkeypatch)
     assert got["variables"]
@@ -61,14 +66,11 @@ def test_taking_back_every_file_resets_every_variable_that_holds_a_value(fixture
     nothing, more causes reset more, and taking back every file's passes, the shared structure
     and the solver's own rounds reaches every variable that holds a value: none keeps a value
     with nothing behind it."""
-    from infernav.analyzer import store
     from infernav.analyzer.resolve import python_flow, resolve
     from infernav.analyzer.resolve.python_provenance import LoggingSolver, over_deletion
 
     ref, path = fixture_home(PYFLOW, PYFLOW_PINS, "pyflow")
-    conn = store.connect(path)
-    files = store.all_facts(conn)
-    conn.close()
+    files = _facts(path)
     got = {}
     release = python_flow.Flow.release
 
@@ -102,16 +104,13 @@ def test_resolving_a_file_again_gives_the_same_answers(fixture_home, monkeypatch
     """python_incremental.resolve_file_again on every file, one after another, without changing
     its facts: each time the Flow's answers are the cold solve's (files whose cone reaches a
     container class are declined, and counted)."""
-    from infernav.analyzer import store
     from infernav.analyzer.resolve import python_flow, resolve
     from infernav.analyzer.resolve.python_incremental import resolve_file_again
     from infernav.analyzer.resolve.python_provenance import LoggingSolver
 
     fixture, pins = {"pyflow": (PYFLOW, PYFLOW_PINS), "floworder": (FLOWORDER, FLOWORDER_PINS)}[which]
     ref, path = fixture_home(fixture, pins, which)
-    conn = store.connect(path)
-    files = store.all_facts(conn)
-    conn.close()
+    files = _facts(path)
     seen = {}
     release = python_flow.Flow.release
 
@@ -160,14 +159,11 @@ def test_an_edited_call_is_resolved_again_in_place_as_a_cold_solve_would(fixture
     """python_incremental.update_file: pyflow's run_all passes leaf_b where it passed leaf_a
     (same length, so only that call site's facts change). Re-solving the file in place gives the
     answers a cold solve of the edited facts gives, and they differ from the old answers."""
-    from infernav.analyzer import store
     from infernav.analyzer.parse import extract_file
     from infernav.analyzer.resolve.python_incremental import update_file
 
     ref, path = fixture_home(PYFLOW, PYFLOW_PINS, "pyflow")
-    conn = store.connect(path)
-    files = store.all_facts(conn)
-    conn.close()
+    files = _facts(path)
     fi = next(i for i, f in enumerate(files) if f["path"].endswith("flow/passing.py"))
     source = (PYFLOW / files[fi]["path"]).read_bytes()
     assert b"    apply(leaf_a)\n" in source

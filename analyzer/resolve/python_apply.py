@@ -11,11 +11,18 @@ from .python_builtins import MODELLED_BUILTINS, Builtins
 from .python_solver import TOP
 from .python_values import ALL
 
-__all__ = ["MODELLED_BUILTINS", "Apply", "Call"]
+__all__ = ["MODELLED_BUILTINS", "Apply", "Call", "keep_target"]
 
 _CALLABLE_INSTANCE = ("__call__", "forward")   # torch.nn.Module instances call forward()
 _BUILTIN_TYPE_METHODS = {t.__name__: frozenset(n for n in dir(t) if not n.startswith("_"))
                          for t in (list, tuple, set, dict)}
+
+
+def keep_target(cur: dict, sid: int, label: str, via: str) -> None:
+    """A site's target as found: the first label stays, except that a flow label replaces a
+    dispatch one (python_incremental rebuilds a site's targets from its notes by the same rule)."""
+    if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
+        cur[sid] = (label, via)
 
 
 @dataclass
@@ -55,9 +62,7 @@ class Apply(Builtins):
         via = via or call.via
         self.s.note("target", (call.key, call.caller, call.line, sid, label, via))
         if call.key[0] == "site":
-            cur = self.site_targets.setdefault(call.key, {})
-            if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
-                cur[sid] = (label, via)
+            keep_target(self.site_targets.setdefault(call.key, {}), sid, label, via)
             if label == "dispatch":      # an override's fan-out: not a merge the too-many cut is for
                 self.site_dispatched.add((call.key, sid))
         else:

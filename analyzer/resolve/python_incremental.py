@@ -16,6 +16,7 @@ the solved Flow must live on between edits (a resident process) or be stored.
 """
 from __future__ import annotations
 
+from .python_apply import keep_target
 from .python_provenance import LoggingSolver, answer_item, cone as _cone
 
 _CLASS_KINDS = ("S", "cS")
@@ -205,8 +206,7 @@ def _site_targets_from_notes(flow, key: tuple) -> None:
     cur: dict = {}
     for pos in alive:
         _k, _caller, _line, sid, label, via = s.log[pos][3]
-        if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
-            cur[sid] = (label, via)
+        keep_target(cur, sid, label, via)
     for sid in flow.site_targets.get(key, ()):
         flow.site_dispatched.discard((key, sid))
     flow.site_targets[key] = cur

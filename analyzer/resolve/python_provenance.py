@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable
 
+from .python_apply import keep_target
 from .python_solver import Solver
 
 
@@ -210,8 +211,7 @@ def _answers_differ(flow, notes: dict) -> dict:
     for key, caller, line, sid, label, via in notes["target"]:
         if key[0] == "site":
             cur = targets.setdefault(key, {})
-            if sid not in cur or (cur[sid][0] == "dispatch" and label == "flow"):
-                cur[sid] = (label, via)
+            keep_target(cur, sid, label, via)
         else:
             extra.add((caller, sid, line, label, via))
     external: dict = {}
