@@ -85,7 +85,7 @@ def _parse_many(root: Path, todo: list[tuple], jobs: int, progress: Callable | N
 
 def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | None = None,
           progress: Callable | None = None, after_parse: Callable | None = None,
-          exiting: bool = False) -> IndexReport:
+          exiting: bool = False, keep: dict | None = None) -> IndexReport:
     """Index `ref` whose source tree is at `root`; incremental unless `force` or no usable index.
 
     progress(stage, done, total), if given, hears about the parse and resolve stages. The source
@@ -95,25 +95,27 @@ def build(ref: FrameworkRef, root: Path, *, force: bool = False, jobs: int | Non
     once this tree's files are parsed (start the other frameworks' builds on the cores left). `exiting`: the process
     ends once this build returns (`infernav index`), so the resolvers' tables are not freed one
     object at a time (0.8 s on vLLM, bench/edit_profile.py): they are left as cyclic garbage the frozen collector never
-    walks (gcpause), and go with the process."""
+    walks (gcpause), and go with the process. `keep`: a live index's (analyzer/live.py): where
+    this build resolves, the solved Python resolver is left in it (resolve's `keep`); a build that
+    finds the index up to date leaves it empty."""
     from .gcpause import paused
 
     sources.verify(ref, root)
     with paused():   # millions of objects, no cyclic garbage unless exiting: see gcpause
         try:
             return _build(ref, root, force=force, jobs=jobs, progress=progress, after_parse=after_parse,
-                          exiting=exiting)
+                          exiting=exiting, keep=keep)
         except store.CorruptIndex as exc:
             if force:
                 raise
             report = _build(ref, root, force=True, jobs=jobs, progress=progress, after_parse=after_parse,
-                            exiting=exiting)
+                            exiting=exiting, keep=keep)
             report.reason = f"{exc.reason}; rebuilding"
             return report
 
 
 def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, progress: Callable | None,
-           after_parse: Callable | None = None, exiting: bool = False) -> IndexReport:
+           after_parse: Callable | None = None, exiting: bool = False, keep: dict | None = None) -> IndexReport:
     t0 = time.perf_counter()
     jobs = jobs or _usable_cores()
     path = index_path(ref)
@@ -153,7 +155,7 @@ def _build(ref: FrameworkRef, root: Path, *, force: bool, jobs: int | None, prog
         progress("resolve", 0, 0)
     from .resolve import resolve
 
-    graph = resolve(facts, ref.settings, cpp=part, release=not exiting)
+    graph = resolve(facts, ref.settings, cpp=part, release=not exiting, keep=keep)
     report.seconds["resolve"] = time.perf_counter() - t3
     report.parse_error_files = sorted([f["path"] for f in facts if f["errors"]] + skipped_errors)
     report.symbols, report.edges = len(graph.symbols), len(graph.edges)

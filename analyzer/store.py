@@ -18,7 +18,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from .store_errors import CorruptIndex, IndexBusy, IndexProblem, IndexUnwritable, MissingIndex, StaleIndex
 from .tempfiles import owned, remove_stale, why
+
+__all__ = ["CorruptIndex", "IndexBusy", "IndexProblem", "IndexUnwritable", "MissingIndex", "StaleIndex"]
 
 SCHEMA_VERSION = 4
 
@@ -61,35 +64,6 @@ CREATE INDEX unresolved_short ON unresolved(short);
 TABLES = ("meta", "files", "symbols", "edges", "overrides", "aliases", "unresolved")
 DatabaseError = sqlite3.DatabaseError   # for the CLI's last line of defence (it imports no sqlite3)
 BUSY_TIMEOUT_S = 5.0
-
-
-class IndexProblem(Exception):
-    """The index cannot be used as it is; `reason` is one line for the user."""
-
-    def __init__(self, path: Path, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-class MissingIndex(IndexProblem):
-    pass
-
-
-class StaleIndex(IndexProblem):
-    pass
-
-
-class CorruptIndex(IndexProblem):
-    """Damage inside the index (bad pages, a missing table, a bad value or facts blob)."""
-
-
-class IndexUnwritable(IndexProblem):
-    """The index cannot be written here: a read-only file system, another user's cache, a full disk."""
-
-
-class IndexBusy(IndexProblem):
-    """Another process holds the index's write lock."""
 
 
 def _damaged(path: Path, exc: BaseException) -> IndexProblem:
@@ -341,11 +315,34 @@ def _discard(conn, tmp: Path) -> None:
 
 def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], deleted: list[str],
                       touched: list[tuple], graph: Any) -> None:
-    """Apply file changes and replace the derived tables in one transaction (rollback journal:
-    an index left in WAL mode by an older infernav is switched back first).
+    """Apply file changes and replace the derived tables in one transaction.
 
     Every derived row is rewritten, a reused C++ part's too: keeping those rows (tried: DELETE
     WHERE id >= K instead of emptying the tables) cost as much as it saved (0.62 vs 0.61 s, vLLM)."""
+    _in_transaction(path, lambda conn: _apply(conn, meta, changed, deleted, touched, graph))
+
+
+def write_delta(path: Path, meta: dict[str, Any], changed: list[tuple], edges: tuple[set, set],
+                unresolved: tuple[set, set]) -> None:
+    """A live index's edit (analyzer/live.py) in one transaction: the files' rows, the edges and
+    unresolved sites that went (first of each pair) and came (second); symbols, overrides and
+    aliases stay. Both tables hold sets (written from sets), so a delete matches one row."""
+    def apply(conn) -> None:
+        conn.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", changed)
+        conn.executemany("DELETE FROM edges WHERE src=? AND dst=? AND line=? AND resolution=? AND via=?",
+                         sorted(edges[0]))
+        conn.executemany("INSERT INTO edges VALUES (?,?,?,?,?)", sorted(edges[1]))
+        conn.executemany("DELETE FROM unresolved WHERE src=? AND line=? AND text=? AND short=? AND reason=? "
+                         "AND target=? AND partial=?", list(_unresolved_rows(unresolved[0])))
+        conn.executemany("INSERT INTO unresolved VALUES (?,?,?,?,?,?,?)", _unresolved_rows(unresolved[1]))
+        _write_meta(conn, meta)
+
+    _in_transaction(path, apply)
+
+
+def _in_transaction(path: Path, apply) -> None:
+    """apply(conn) inside one transaction (rollback journal: an index left in WAL mode by an
+    older infernav is switched back first); any failure rolls it back."""
     check_writable(path)
     try:
         conn = _open(path, "mode=rw")
@@ -357,7 +354,7 @@ def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], de
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA cache_size=-262144")   # 256 MiB: no spill, so readers wait only at commit
         conn.execute("BEGIN IMMEDIATE")
-        _apply(conn, meta, changed, deleted, touched, graph)
+        apply(conn)
         conn.execute("COMMIT")
     except BaseException:
         if conn.in_transaction:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import asdict
 
 import click
 
@@ -138,6 +139,24 @@ def _index_progress_of(ref):
     return _index_progress(ref.key)
 
 
+def _asked_watchers(located: list, reports: list, as_json: bool) -> list:
+    """Frameworks a running `infernav index --watch` keeps are indexed by it (analyzer/live_socket.py);
+    the others are left to build here."""
+    from ..live_socket import ask
+
+    left, slots = [], iter([i for i, r in enumerate(reports) if r is None])
+    for ref, root in located:
+        slot, report = next(slots), ask(ref)
+        if report is None:
+            left.append((ref, root))
+            continue
+        reports[slot] = {**asdict(report), "path": str(report.path)}
+        if not as_json:
+            print_report(report)
+            echo(f"  {report.reused[-1]}")
+    return left
+
+
 def print_report(r) -> None:
     secs = " ".join(f"{k}={v:.2f}s" for k, v in r.seconds.items())
     echo(f"{r.framework}: {r.mode}; {r.files} files, {r.parsed} parsed, {r.symbols} symbols, "
@@ -157,12 +176,13 @@ def print_report(r) -> None:
 @click.option("--all", "all_pins", is_flag=True, help="Every pinned framework whose source is fetched.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, help="Parser processes (default: all cores).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines on stderr.")
+@click.option("--watch", is_flag=True,
+              help="Keep running: hold the solved index in memory and re-index each change as it is saved "
+                   "(an edit inside bodies takes about a second); `infernav index` run meanwhile asks it.")
 @json_opt
 def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | None, quiet: bool,
-          as_json: bool) -> None:
+          watch: bool, as_json: bool) -> None:
     """Index fetched sources (incremental: only changed files are re-parsed)."""
-    from dataclasses import asdict
-
     from ..pipeline import build_many
 
     missing, reports, named, located = 0, [], bool(frameworks) and not all_pins, []
@@ -179,6 +199,14 @@ def index(frameworks: tuple[str, ...], force: bool, all_pins: bool, jobs: int | 
         located.append((ref, root))
         reports.append(None)            # its report, in the order the frameworks were given
     progress_of = None if quiet or as_json else _index_progress_of
+    if watch:
+        from .watch import watch as keep_watching
+
+        if not located:
+            fail("nothing to watch: no framework named is fetched", ExitStatus.EMPTY, as_json, kind="no source")
+        keep_watching(located, force, jobs, progress_of, as_json)
+    if not force:
+        located = _asked_watchers(located, reports, as_json)
     slots = iter([i for i, r in enumerate(reports) if r is None])
     # exiting: this process ends after the reports, so the last build's tables are not freed
     for report in build_many(located, force=force, jobs=jobs, progress_of=progress_of, exiting=True):

@@ -26,7 +26,7 @@ RESOLVER_VERSION = 3
 
 def resolve(files: list[dict[str, Any]], settings: dict[str, Any], *,
             build_order: Callable[[int], list[int]] | None = None, cpp: CppPart | None = None,
-            release: bool = True) -> Graph:
+            release: bool = True, keep: dict | None = None) -> Graph:
     """Resolve a framework's facts (one dict per file) into a Graph.
 
     settings: the engine's settings (FrameworkRef.settings): op namespaces, extension names.
@@ -35,18 +35,20 @@ def resolve(files: list[dict[str, Any]], settings: dict[str, Any], *,
     cpp: a C++ part made earlier from the same C++ facts and settings (graph.CppPart says why that
     is sound); C++ facts in `files` are then not read. The graph's `cpp` is the part either way.
     release=False leaves the resolvers' cyclic tables to the caller's process exit instead of
-    freeing them here (on vLLM freeing them costs ~0.8 s; see indexer.build's `exiting`)."""
+    freeing them here (on vLLM freeing them costs ~0.8 s; see indexer.build's `exiting`).
+    keep: a live index's (analyzer/live.py): the value flow logs what made each constraint
+    (python_provenance), and the Python resolver, solved, is left in keep["py"] (not released)."""
     from ..gcpause import paused
 
     # Resolution allocates millions of small objects and frees almost none until it ends: the
     # cyclic collector's full passes over them cost seconds on vLLM and find nothing (gcpause).
     with paused():
-        return _resolve(files, settings, build_order, cpp, release)
+        return _resolve(files, settings, build_order, cpp, release, keep)
 
 
 def _resolve(files: list[dict[str, Any]], settings: dict[str, Any],
              build_order: Callable[[int], list[int]] | None = None, part: CppPart | None = None,
-             release: bool = True) -> Graph:
+             release: bool = True, keep: dict | None = None) -> Graph:
     from . import cross_language
     from .cpp import CppResolver
     from .python import PyResolver
@@ -79,11 +81,17 @@ def _resolve(files: list[dict[str, Any]], settings: dict[str, Any],
     graph.cpp = part
     links = cross_language.PythonLinks(torch_ops={**py.op_symbols, **part.torch_ops}, pybind=part.pybind,
                                       pybind_classes=part.pybind_classes)
-    py.resolve_calls(links, build_order(len(py_files)) if build_order else None)
+    solver = None
+    if keep is not None:
+        from .python_provenance import LoggingSolver as solver
+
+        keep.update(py=py, links=links, graph=graph)
+    py.resolve_calls(links, build_order(len(py_files)) if build_order else None, solver)
     # The resolvers' tables are cyclic (the value flow's hooks are closures over it): released
     # here, they are freed by reference counting, and the collector has nothing to find (gcpause).
     if release:
-        py.release()
+        if keep is None:
+            py.release()
         if cpp is not None:
             cpp.release()
     return graph

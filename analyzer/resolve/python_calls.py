@@ -51,64 +51,77 @@ def _why_unresolved(external: set[str] | None, top: bool) -> tuple[str, str]:
 class PyCalls:
     """Mixin of PyResolver: the call-resolution half (needs its symbol tables and lookups)."""
 
-    def resolve_calls(self, links, build_order: list[int] | None = None) -> None:
+    def resolve_calls(self, links, build_order: list[int] | None = None, solver_class=None) -> None:
         """Edges for every call site; `links` (cross_language.PythonLinks) reach other languages.
 
         Per site, the names-and-types answer (`resolve_call`: exact/type/dispatch) and the value
         flow's (python_flow: flow, dispatch) are merged, the first's label winning where both
         found a target. A site with neither is kept as an unresolved site (with what it calls
-        outside the index, if known) and gets name-only guesses, labelled `guess`, if any."""
-        from .cross_language import link_python_call
+        outside the index, if known) and gets name-only guesses, labelled `guess`, if any.
+        `solver_class`: the value flow's solver (python_provenance.LoggingSolver for an index
+        kept live, analyzer/live.py). What the graph held before the sites were reported is kept
+        in `report_base`, so a live index can report some sites again (report_site)."""
         from .python_flow import Flow
 
-        flow = self.flow = Flow(self, links).solve(build_order)
+        self.flow = Flow(self, links, solver_class).solve(build_order)
         g = self.g
+        self.report_base = (set(g.edges), len(g.unresolved_sites), g.resolved_calls, g.unresolved)
         for fi, f in enumerate(self.files):
-            ids = self.local_sym[fi]
-            for k, (di, line, callee, _nargs, _kind) in enumerate(f["calls"]):
-                src = ids[di]
-                if link_python_call(self, links, callee, fi, src, line, "op"):
-                    g.resolved_calls += 1
-                    continue
-                edges: dict[int, tuple[str, str]] = {}
-                guesses = []
-                for dst, res in self.resolve_call(callee, fi, di):
-                    if res == "guess":
-                        guesses.append(dst)
-                    elif dst not in flow.replaced:
-                        edges.setdefault(dst, (res, "call"))
-                key = ("site", fi, k)
-                found = flow.site_targets.get(key, {})
-                merged = [d for d, lv in found.items()
-                          if lv[0] == "flow" and d not in edges and (key, d) not in flow.site_dispatched]
-                if len(merged) > MAX_FLOW_TARGETS:
-                    flow.site_top.add(key)     # too many to be useful: say so instead of listing them
-                    found = {d: lv for d, lv in found.items() if d not in merged}
-                for dst, lv in found.items():
-                    edges.setdefault(dst, lv)
-                if not edges and link_python_call(self, links, callee, fi, src, line, "pybind"):
-                    g.resolved_calls += 1
-                    continue
-                top = key in flow.site_top
-                why = _why_unresolved(flow.site_external.get(key), top)
-                if edges:
-                    g.resolved_calls += 1
-                    for dst, (res, via) in edges.items():
-                        g.edges.add((src, dst, line, res, via))
-                    if why[0] != "unknown":        # resolved, but it also calls outside the index
-                        g.unresolved_sites.append((src, line, callee, *why, 1))
-                    continue
-                g.unresolved += 1
-                for dst in guesses:
-                    if dst != src:
-                        g.edges.add((src, dst, line, "guess", "call"))
-                g.unresolved_sites.append((src, line, callee, *why, 0))
+            for k, call in enumerate(f["calls"]):
+                self.report_site(links, fi, k, call)
+        g.edges |= self.extra_edges()
+
+    def report_site(self, links, fi: int, k: int, call: tuple) -> None:
+        """One call site's edges, unresolved-site row and counts, added to the graph."""
+        from .cross_language import link_python_call
+
+        di, line, callee, _nargs, _kind = call
+        flow, g = self.flow, self.g
+        src = self.local_sym[fi][di]
+        if link_python_call(self, links, callee, fi, src, line, "op"):
+            g.resolved_calls += 1
+            return
+        edges: dict[int, tuple[str, str]] = {}
+        guesses = []
+        for dst, res in self.resolve_call(callee, fi, di):
+            if res == "guess":
+                guesses.append(dst)
+            elif dst not in flow.replaced:
+                edges.setdefault(dst, (res, "call"))
+        key = ("site", fi, k)
+        found = flow.site_targets.get(key, {})
+        merged = [d for d, lv in found.items()
+                  if lv[0] == "flow" and d not in edges and (key, d) not in flow.site_dispatched]
+        cut = len(merged) > MAX_FLOW_TARGETS    # too many to be useful: say so instead of listing them
+        if cut:
+            found = {d: lv for d, lv in found.items() if d not in merged}
+        for dst, lv in found.items():
+            edges.setdefault(dst, lv)
+        if not edges and link_python_call(self, links, callee, fi, src, line, "pybind"):
+            g.resolved_calls += 1
+            return
+        why = _why_unresolved(flow.site_external.get(key), cut or key in flow.site_top)
+        if edges:
+            g.resolved_calls += 1
+            for dst, (res, via) in edges.items():
+                g.edges.add((src, dst, line, res, via))
+            if why[0] != "unknown":        # resolved, but it also calls outside the index
+                g.unresolved_sites.append((src, line, callee, *why, 1))
+            return
+        g.unresolved += 1
+        for dst in guesses:
+            if dst != src:
+                g.edges.add((src, dst, line, "guess", "call"))
+        g.unresolved_sites.append((src, line, callee, *why, 0))
+
+    def extra_edges(self) -> set[tuple]:
+        """The value flow's edges of implicit calls (python_flow.extra_edges), but those of a
+        (caller, line) that reaches more than MAX_FLOW_TARGETS defs."""
+        flow = self.flow
         fanout: dict[tuple[int, int], int] = {}
         for src, _dst, line, _res, _via in flow.extra_edges:
             fanout[(src, line)] = fanout.get((src, line), 0) + 1
-        for edge in flow.extra_edges:
-            if fanout[(edge[0], edge[2])] <= MAX_FLOW_TARGETS:
-                g.edges.add(edge)
+        return {e for e in flow.extra_edges if fanout[(e[0], e[2])] <= MAX_FLOW_TARGETS}
 
     def resolve_call(self, callee: str, fi: int, di: int) -> list[tuple[int, str]]:
         segs = split_chain(callee)

@@ -33,9 +33,9 @@ _CALLABLE_KINDS = ("f", "b", "bs", "c", "p", "i", "a")
 class Flow(Ops, Eval, Names, Values, Apply):
     solver_class = Solver     # python_provenance.LoggingSolver to record what made each constraint
 
-    def __init__(self, py, links) -> None:
+    def __init__(self, py, links, solver_class=None) -> None:
         self.py, self.files, self.links = py, py.files, links
-        self.s = self.solver_class()
+        self.s = (solver_class or self.solver_class)()
         self._init_names()
         self._init_values()
         self._init_apply()

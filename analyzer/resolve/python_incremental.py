@@ -22,16 +22,16 @@ from .python_provenance import LoggingSolver, answer_item, cone as _cone
 _CLASS_KINDS = ("S", "cS")
 
 
-def update_file(flow, fi: int, facts: dict, seconds: dict | None = None) -> bool:
+def update_file(flow, fi: int, facts: dict, seconds: dict | None = None, sites: set | None = None) -> bool:
     """File fi's facts replaced by `facts` (an edit inside bodies: the same definitions,
     bindings and blocks, other calls) and its part of the flow re-solved in place. False, with
     the Flow unchanged, where the edit changes more than calls or the cone reaches a container
-    class; the caller then solves afresh."""
+    class; the caller then solves afresh. `sites`: resolve_file_again's."""
     old = flow.files[fi]
     if not _calls_only(old, facts):
         return False
     flow.files[fi] = facts
-    if resolve_file_again(flow, fi, seconds):
+    if resolve_file_again(flow, fi, seconds, sites):
         return True
     flow.files[fi] = old
     return False
@@ -63,10 +63,12 @@ def _declared_of(fact) -> object:
     return None
 
 
-def resolve_file_again(flow, fi: int, seconds: dict | None = None) -> bool:
+def resolve_file_again(flow, fi: int, seconds: dict | None = None, sites: set | None = None) -> bool:
     """Take back file fi's build, build it again from flow.files[fi], re-solve. False, with the
     Flow unchanged, where the cone reaches a container class. `seconds`, if given, gets each
-    step's time (the prototype scans the whole log in `cone` and `take back`: see NOTES)."""
+    step's time (the prototype scans the whole log in `cone` and `take back`: see NOTES).
+    `sites`, if given, gets the call-site keys whose answers may have changed: those of every
+    note taken back or made again (a live index reports these sites again, analyzer/live.py)."""
     s = flow.s
     if not isinstance(s, LoggingSolver):
         raise TypeError("resolve_file_again needs a Flow solved with python_provenance.LoggingSolver")
@@ -75,8 +77,9 @@ def resolve_file_again(flow, fi: int, seconds: dict | None = None) -> bool:
     clock("cone")
     if _reaches_classes(s, cone["reset"]):
         return False
-    _take_back(flow, cone)
+    noted = _take_back(flow, cone)
     _evict_file(flow, fi)
+    start = len(s.log)
     clock("take back")
     s.building(fi, "build")
     flow._build(fi)
@@ -88,7 +91,17 @@ def resolve_file_again(flow, fi: int, seconds: dict | None = None) -> bool:
     flow.report_container_methods()
     flow.replaced = {sid for sid, (orig, dv) in flow.decorated.items()
                      if orig not in s.values_of(dv) and s.values_of(dv)}
+    if sites is not None:
+        sites |= noted
+        sites.update(_site_of(e[2:]) for e in s.log[start:] if e[1] == "note" and _site_of(e[2:]))
     return True
+
+
+def _site_of(note_args: tuple) -> tuple | None:
+    """The call-site key a note is about (`("site", fi, k)`), or None."""
+    item = note_args[1]
+    key = item[0] if item and isinstance(item, tuple) else None
+    return key if isinstance(key, tuple) and key and key[0] == "site" else None
 
 
 class _Clock:
@@ -118,16 +131,21 @@ def _reaches_classes(s: LoggingSolver, reset: set[int]) -> bool:
     return False
 
 
-def _take_back(flow, cone: dict) -> None:
+def _take_back(flow, cone: dict) -> set[tuple]:
     """Remove what the taken-back causes made (their log entries marked dead), reset the cone's
-    variables, and correct the answers the removed notes gave."""
+    variables, and correct the answers the removed notes gave; the call sites those notes were
+    about."""
     s = flow.s
     sites: set[tuple] = set()
+    noted: set[tuple] = set()
     for cause in cone["gone"] | cone["rerun"]:
         for pos in s.by_cause.pop(cause, ()):
             if not s.dead[pos]:
                 s.dead[pos] = 1
-                _take_back_entry(flow, s.log[pos], sites)
+                entry = s.log[pos]
+                if entry[1] == "note" and _site_of(entry[2:]):
+                    noted.add(_site_of(entry[2:]))
+                _take_back_entry(flow, entry, sites)
     for did in cone["rerun"]:
         if did in s.decision_of and s.decision_of[did][2] is not None:
             s.decision_of[did][2].clear()
@@ -137,6 +155,7 @@ def _take_back(flow, cone: dict) -> None:
         s.cont_of.pop(v, None)
     for key in sites:
         _site_targets_from_notes(flow, key)
+    return noted
 
 
 def _take_back_entry(flow, entry: tuple, sites: set) -> None:
