@@ -5,7 +5,7 @@ one-file edit is re-indexed in about a second instead of re-solving the whole va
 Why a resident process: the value flow's solved state (millions of values, and hooks that are
 closures) cannot be stored cheaply, and rebuilding it is the edit's whole cost (NOTES "Session
 9"). Held here with its provenance log (resolve/python_provenance), an edit that changes only
-calls inside a file's bodies is re-solved in place (resolve/python_incremental.update_file), only
+calls inside a file's bodies, or moves code without changing what it binds, is re-solved in place (resolve/python_incremental.update_file), only
 the call sites whose answers may have changed are reported again (PyCalls.report_site), and the
 index gets the edges and unresolved sites that went and came (store.write_delta). Every other
 change (a new, deleted or renamed file, a C++ file, changed definitions or bindings, a cone that
@@ -165,7 +165,7 @@ class LiveIndex:
         report.parsed = len(parsed)
         report.seconds["parse"] = time.perf_counter() - t1
         t2 = time.perf_counter()
-        rows, sites = [], set()
+        rows, sites, moved_symbols = [], set(), []
         from .resolve.python_incremental import update_file
 
         for rel, lang, digest, size, mtime, errors, blob, why in parsed:
@@ -178,12 +178,15 @@ class LiveIndex:
             facts = marshal.loads(blob)
             if facts == self.py.files[fi]:
                 continue
-            if not update_file(self.py.flow, fi, facts, report.seconds, sites):
-                return f"{rel}: the edit changes more than calls, or its cone reaches a container class"
-            sites.update(("site", fi, k) for k in range(len(facts["calls"])))
+            old_defs, old_calls = self.py.files[fi]["defs"], len(self.py.files[fi]["calls"])
+            why: list[str] = []
+            if not update_file(self.py.flow, fi, facts, report.seconds, sites, why):
+                return f"{rel}: {why[0]}"
+            sites.update(("site", fi, k) for k in range(max(old_calls, len(facts["calls"]))))
+            moved_symbols += self._move_symbols(fi, old_defs, facts["defs"])
         report.seconds["resolve"] = time.perf_counter() - t2
         t3 = time.perf_counter()
-        self._write(rows, sites, report)
+        self._write(rows, sites, moved_symbols, report)
         report.seconds["store"] = time.perf_counter() - t3
         return None
 
@@ -194,15 +197,32 @@ class LiveIndex:
         return [(rel, langs[rel], dict(context, lang=langs[rel], module=modules.get(rel, ("", False))[0],
                                        is_package=modules.get(rel, ("", False))[1])) for rel in moved]
 
-    def _write(self, rows: list[tuple], sites: set, report: IndexReport) -> None:
+    def _move_symbols(self, fi: int, old: list[dict], new: list[dict]) -> list:
+        """The file's symbols whose lines moved, given their new lines (same ids: an edit in place
+        keeps what the file defines)."""
+        from dataclasses import replace
+
+        out = []
+        for di, (a, b) in enumerate(zip(old, new)):
+            sid = self.py.local_sym[fi][di]
+            if sid is not None and (a["line"], a["end"]) != (b["line"], b["end"]):
+                sym = self.graph.symbols[sid] = replace(self.graph.symbols[sid], line=b["line"], end=b["end"])
+                out.append(sym)
+        return out
+
+    def _write(self, rows: list[tuple], sites: set, moved_symbols: list, report: IndexReport) -> None:
         """Report the sites again, and write the files' rows with what the graph gained and lost."""
         g, py = self.graph, self.py
         if py.flow.replaced != self._replaced:   # a def's decorated value: any site may read it
             sites = {("site", fi, k) for fi, k in self.sites}
         self._replaced = set(py.flow.replaced)
+        nothing = ((), (), 0, 0)
         for _site, fi, k in sites:
-            old = self.sites[(fi, k)]
-            new = self.sites[(fi, k)] = self._report(fi, k, py.files[fi]["calls"][k])
+            calls = py.files[fi]["calls"]
+            old = self.sites.pop((fi, k), nothing)
+            new = self._report(fi, k, calls[k]) if k < len(calls) else nothing
+            if k < len(calls):                   # a call the edit removed has no share
+                self.sites[(fi, k)] = new
             self.edge_count.subtract(old[0])
             self.edge_count.update(new[0])
             self.unresolved_count.subtract(old[1])
@@ -216,7 +236,7 @@ class LiveIndex:
         g.edges, g.unresolved_sites = edges, list(unresolved)
         g.resolved_calls, g.unresolved = self.base[2] + self.counts[0], self.base[3] + self.counts[1]
         self.meta = self._meta(rows, report)
-        store.write_delta(self.path, self.meta, rows, (gone_edges, new_edges),
+        store.write_delta(self.path, self.meta, rows, moved_symbols, (gone_edges, new_edges),
                           (old_unresolved - unresolved, unresolved - old_unresolved))
         for rel, lang, digest, size, mtime, _errors, _blob in rows:
             self.states[rel] = (lang, digest, size, mtime)

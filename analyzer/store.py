@@ -322,13 +322,15 @@ def write_incremental(path: Path, meta: dict[str, Any], changed: list[tuple], de
     _in_transaction(path, lambda conn: _apply(conn, meta, changed, deleted, touched, graph))
 
 
-def write_delta(path: Path, meta: dict[str, Any], changed: list[tuple], edges: tuple[set, set],
+def write_delta(path: Path, meta: dict[str, Any], changed: list[tuple], symbols: list, edges: tuple[set, set],
                 unresolved: tuple[set, set]) -> None:
-    """A live index's edit (analyzer/live.py) in one transaction: the files' rows, the edges and
-    unresolved sites that went (first of each pair) and came (second); symbols, overrides and
-    aliases stay. Both tables hold sets (written from sets), so a delete matches one row."""
+    """A live index's edit (analyzer/live.py) in one transaction: the files' rows, the symbols
+    whose rows changed (moved lines; same ids), the edges and unresolved sites that went (first
+    of each pair) and came (second); overrides and aliases stay. Both tables hold sets (written
+    from sets), so a delete matches one row."""
     def apply(conn) -> None:
         conn.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?)", changed)
+        conn.executemany("INSERT OR REPLACE INTO symbols VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)", _symbol_rows(symbols))
         conn.executemany("DELETE FROM edges WHERE src=? AND dst=? AND line=? AND resolution=? AND via=?",
                          sorted(edges[0]))
         conn.executemany("INSERT INTO edges VALUES (?,?,?,?,?)", sorted(edges[1]))

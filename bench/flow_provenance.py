@@ -184,7 +184,7 @@ def _again(flow, files: list[str]) -> list[dict]:
         same = _answers(flow) == cold if done else None
         rows.append({"file": path, "resolved_again": done, "seconds": secs, "steps": steps,
                      "answers_equal_cold": same})
-        print(f"again {path}: {'declined (container classes)' if not done else ('same as cold' if same else 'DIFFERS')} in {secs} s")
+        print(f"again {path}: {'declined (resets a class-making variable)' if not done else ('same as cold' if same else 'DIFFERS')} in {secs} s")
     return rows
 
 

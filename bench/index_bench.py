@@ -6,6 +6,9 @@ Measures, on the fetched pinned sources (vLLM always; KsanaLLM where present):
   - cold index of all frameworks together (wall time; peak RSS summed over the whole process tree)
   - no-change re-index, and one-file edits (a body, a same-size edit with its mtime restored, an
     __init__.py removed and put back), each checked identical to a cold index of the edited tree
+  - the same edits with `infernav index --watch` running (the index kept live, analyzer/live.py):
+    `infernav index` after each edit, answered by the watcher, each checked against the same cold
+    index (--no-watch leaves this out)
   - whole-process CLI latency, median of N runs, for find / callers / callees / path
 It works in a temporary INFERNAV_HOME whose sources link to the fetched trees, so the user's
 cache and indexes are left as they were.
@@ -132,6 +135,55 @@ def run_measured(cmd: list[str], env: dict) -> tuple[float, int, str]:
     return wall, peak[0] // 1024, out
 
 
+def _without_root(d: list) -> list:
+    return [*d[:-1], [kv for kv in d[-1] if kv[0] != "root"]]
+
+
+def watch_edits(vref, work: Path, env: dict, kinds: list[str], colds: dict) -> list[tuple[str, str, str]]:
+    """The edits again on a fresh copy, with `infernav index --watch` holding the index: the wall
+    time of `infernav index` after each (answered by the watcher), and its index against the cold
+    index of the same edited tree made above (the source folder's path aside)."""
+    import signal
+
+    from infernav.analyzer import sources
+
+    copy, home = work / "vllm-watch", work / "home3"
+    shutil.copytree(sources.locate(vref), copy, symlinks=True)
+    (home / "sources").mkdir(parents=True)
+    (home / "sources" / f"{vref.key}.link").write_text(str(copy))
+    env3 = {**env, "INFERNAV_HOME": str(home)}
+    run_measured(INFERNAV + ["index", "vllm", "--force"], env3)
+    t0 = time.perf_counter()
+    watcher = subprocess.Popen(INFERNAV + ["index", "vllm", "--watch", "-q"], env=env3, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    rows = []
+    try:
+        for line in watcher.stderr:
+            if line.startswith("watching "):
+                break
+        else:
+            raise SystemExit("the watcher did not start")
+        rows.append(("`infernav index --watch` (vllm) ready, from an up-to-date index",
+                     f"{time.perf_counter() - t0:.2f} s", "solves the stored facts with the provenance log"))
+        for kind in kinds:
+            what = EDITS[kind](copy)
+            wall, _rss, out = run_measured(INFERNAV + ["index", "vllm"], env3)
+            same = _without_root(dump(home / "index" / f"{vref.key}.sqlite")) == _without_root(colds[kind])
+            lines = out.splitlines()
+            secs = next((ln.split("(", 1)[1].rstrip(")") for ln in lines if ": incremental;" in ln), "")
+            how = " ".join(ln.strip() for ln in lines if "rebuilt because:" in ln or "--watch" in ln)
+            rows.append((f"one-file edit, `infernav index` beside `index --watch` (vllm): {kind}", f"{wall:.2f} s",
+                         f"{what}; {'identical to' if same else 'DIFFERS from'} a cold index; {how}; "
+                         f"watcher's steps: {secs}"))
+        with open(f"/proc/{watcher.pid}/status") as f:
+            hwm = next(int(ln.split()[1]) for ln in f if ln.startswith("VmHWM:"))
+        rows.append(("  the watcher's peak RSS", f"{hwm // 1024} MiB", "VmHWM of its process"))
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        watcher.wait(timeout=60)
+    return rows
+
+
 def bytecode_state() -> str:
     """Whether the CLI's own modules start from cached bytecode (what `make` writes; see the
     Makefile's COMPILE) or compile from source on every call."""
@@ -202,6 +254,7 @@ def main() -> None:
                     help=f"one-file edits to time on a copy of vLLM, in order (of: {', '.join(EDITS)})")
     ap.add_argument("--out", type=Path, default=HERE / "out" / "index_bench.json",
                     help="JSON of the measurements (bench/results/ holds committed reference runs)")
+    ap.add_argument("--no-watch", action="store_true", help="leave out the edits beside `infernav index --watch`")
     ap.add_argument("--frameworks", default="",
                     help="comma-separated engines to index (default: every fetched one); issue 11's cold "
                          "target is vllm,ksanallm")
@@ -254,16 +307,20 @@ def main() -> None:
         (home2 / "sources" / f"{vref.key}.link").write_text(str(copy))
         env2 = {**env, "INFERNAV_HOME": str(home2)}
         run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
+        colds = {}
         for kind in args.edits.split(","):
             what = EDITS[kind](copy)
             wall, rss, out = run_measured(INFERNAV + ["index", "vllm"], env2)
             inc = dump(home2 / "index" / f"{vref.key}.sqlite")
             run_measured(INFERNAV + ["index", "vllm", "--force"], env2)
-            cold = dump(home2 / "index" / f"{vref.key}.sqlite")
+            cold = colds[kind] = dump(home2 / "index" / f"{vref.key}.sqlite")
             same = "identical to a cold index" if inc == cold else "DIFFERS from a cold index"
             secs = next((ln.split("(", 1)[1].rstrip(")") for ln in out.splitlines() if ": incremental;" in ln), "")
             rows.append((f"one-file edit re-index (vllm): {kind}", f"{wall:.2f} s",
                          f"{what}; {same}; peak RSS {rss} MiB; {secs}"))
+
+        if not args.no_watch:
+            rows += watch_edits(vref, work, env, args.edits.split(","), colds)
 
         bytecode = bytecode_state()
         for ref in refs:

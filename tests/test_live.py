@@ -86,7 +86,7 @@ def test_a_second_edit_and_a_touched_file_are_indexed_in_place_too(pyflow_live):
     _equals_cold(ref, src)
 
 
-@pytest.mark.parametrize("change", ["new def", "new file", "removed __init__"])
+@pytest.mark.parametrize("change", ["new def", "new assignment", "new file", "removed __init__"])
 def test_what_cannot_be_done_in_place_is_rebuilt_and_says_why(pyflow_live, change):
     from infernav.analyzer.live import LiveIndex
 
@@ -96,12 +96,16 @@ def test_what_cannot_be_done_in_place_is_rebuilt_and_says_why(pyflow_live, chang
     if change == "new def":
         target = src / "flow" / "passing.py"
         target.write_bytes(target.read_bytes() + b"\n\ndef probe():\n    return apply(leaf_b)\n")
+    elif change == "new assignment":
+        _edit(src / "flow" / "passing.py", CALL_EDIT[0], b"    extra = leaf_b\n" + CALL_EDIT[0])
     elif change == "new file":
         (src / "flow" / "extra.py").write_text("from flow.passing import apply\n\n\ndef more():\n    apply(more)\n")
     else:
         (src / "flow" / "nspkg" / "__init__.py").write_text("")
     report = live.refresh()
     assert report.reason.startswith("whole value flow re-solved: "), report
+    if change.startswith("new") and change != "new file":
+        assert report.reason.endswith("the edit changes what the file defines or binds"), report.reason
     _equals_cold(ref, src)
     _edit(src / "flow" / "passing.py", *CALL_EDIT)       # and the state made again serves the next edit
     assert "in place" in live.refresh().reused[0]
@@ -161,3 +165,49 @@ def test_a_watcher_running_other_code_is_not_asked(pyflow_live, monkeypatch):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("edit", ["blank line at the top", "longer call", "comment line inside a body"])
+def test_an_edit_that_moves_code_is_indexed_in_place_as_a_cold_index(pyflow_live, edit):
+    """Positions and lines after the edit move (python_shift): the declared bindings move with
+    them, the symbols below get their new lines, and the index is a cold one's."""
+    from infernav.analyzer.indexer import index_path
+    from infernav.analyzer.live import LiveIndex
+
+    ref, src = pyflow_live
+    live = LiveIndex(ref, src, jobs=1)
+    live.open()
+    before = dump(index_path(ref))
+    target = src / "flow" / "passing.py"
+    if edit == "blank line at the top":
+        target.write_bytes(b"\n" + target.read_bytes())
+    elif edit == "longer call":
+        _edit(target, b"    apply(leaf_a)\n", b"    apply(leaf_a if leaf_a else leaf_b)\n")
+    else:
+        _edit(target, b"    apply(leaf_a)\n", b"    # a comment\n    apply(leaf_a)\n")
+    report = live.refresh()
+    assert report.reused and "in place" in report.reused[0], report
+    after = _equals_cold(ref, src)
+    assert [r[0] for r in after["symbols"]] == [r[0] for r in before["symbols"]]     # the same ids
+    lines_moved = any(a != b for a, b in zip(before["symbols"], after["symbols"]))
+    assert lines_moved == (edit != "longer call")
+
+
+@pytest.mark.parametrize("edit", ["call added", "call removed", "call added before an assigned call"])
+def test_calls_that_come_and_go_are_indexed_in_place_as_a_cold_index(pyflow_live, edit):
+    from infernav.analyzer.live import LiveIndex
+
+    ref, src = pyflow_live
+    live = LiveIndex(ref, src, jobs=1)
+    live.open()
+    target = src / "flow" / "passing.py"
+    if edit == "call added":
+        _edit(target, b"    apply(leaf_a)\n", b"    apply(leaf_a)\n    apply(pick())\n")
+    elif edit == "call removed":
+        _edit(target, b"    apply(leaf_a)\n", b"")
+    else:                     # objects.py: `self.engine = Engine(False)` refers to its call by index
+        target = src / "flow" / "objects.py"
+        _edit(target, b"        self.engine = Engine(False)\n", b"        print(self)\n        self.engine = Engine(False)\n")
+    report = live.refresh()
+    assert report.reused and "in place" in report.reused[0], report
+    _equals_cold(ref, src)

@@ -153,7 +153,7 @@ def _asked_watchers(located: list, reports: list, as_json: bool) -> list:
         reports[slot] = {**asdict(report), "path": str(report.path)}
         if not as_json:
             print_report(report)
-            echo(f"  {report.reused[-1]}")
+            echo("  " + "; ".join(report.reused))
     return left
 
 

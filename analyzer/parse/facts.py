@@ -58,4 +58,4 @@ Call = tuple[int, int, str, int, str]
 
 # Bumped whenever extraction output changes shape or meaning: stored facts from an older
 # extractor are re-parsed rather than trusted.
-EXTRACTOR_VERSION = 24  # 24: packages below namespace folders of a package keep its import path
+EXTRACTOR_VERSION = 25  # 25: a def's signature ends at its ':' (not at a comment after it); 24: packages below namespace folders of a package keep its import path

@@ -249,7 +249,10 @@ def _function_header(node, source: bytes, d: dict, idx: int) -> None:
         elif head in ("abstractmethod", "abc.abstractmethod"):
             flags.append("abstract")
     d["flags"] = sorted(set(flags))
-    header = source[node.start_byte : body.start_byte if body is not None else node.end_byte]
+    # The header ends at its own ':' (a comment after it is not part of the signature).
+    colons = [c for c in node.children if c.type == ":" and (body is None or c.start_byte < body.start_byte)]
+    end = colons[-1].end_byte if colons else (body.start_byte if body is not None else node.end_byte)
+    header = source[node.start_byte : end]
     sig = _WS.sub(" ", header.decode("utf-8", "replace")).strip().rstrip(":").strip()
     d["sig"] = sig[:400]
     for pname, pann in d["params"]:

@@ -25,7 +25,15 @@ class Classes:
         """Solver callback: classes keep (members `kept`) and gone (`joined`) are now one, rooted
         at keep. Read pools are per key: the pool of key k holds every member's element k, so a
         class read by a constant key stays apart from other keys. A container joining its first
-        class gets a write pool (into its '*'); write pools are linked both ways."""
+        class gets a write pool (into its '*'); write pools are linked both ways. Shared
+        structure (python_provenance): a union is never taken back, whoever's values made it."""
+        before = self.s.shared()
+        try:
+            self._unite_pools(keep, gone, kept, joined)
+        finally:
+            self.s.restore(before)
+
+    def _unite_pools(self, keep: int, gone: int, kept: list[int], joined: list[int]) -> None:
         s = self.s
         for side in (keep, gone):
             if side not in self._pools:
@@ -56,9 +64,11 @@ class Classes:
         root = self.s.find(root)
         pools = self._kpools.setdefault(root, {})
         v = pools.get(key)
-        if v is None:
+        if v is None:                       # made once for every reader: shared structure
+            before = self.s.shared()
             v = pools[key] = self.s.var()
             self._feed(self.s.members(root), key, v)
+            self.s.restore(before)
         return v
 
     def read_class(self, root: int, key: object, t: int) -> None:

@@ -9,31 +9,50 @@ surviving constraints give them, and solves to the fixpoint. The Flow's answers 
 the surviving `note`s and what the re-solve notes again.
 
 Not handled yet (the function says so by returning False before changing anything): a cone that
-reaches a container class (union-find cannot be taken back one union at a time), which about
-half of vLLM's files do (bench/results/flow_provenance_vllm.json). Nothing in `infernav index`
-calls this yet: the file's facts must be the same symbols and declarations (a body edit), and
-the solved Flow must live on between edits (a resident process) or be stored.
+resets a variable that united containers into a class (union-find cannot be taken back one
+union at a time; about a third of vLLM's files reach the one giant component of them), and edits that change what a
+file defines or binds (symbol ids and declared variables would change). An edit that only moves
+code (other positions and lines) is handled by moving the declared bindings (python_shift). The
+solved Flow lives on between edits in a live index (analyzer/live.py, `infernav index --watch`).
 """
 from __future__ import annotations
 
 from .python_apply import keep_target
 from .python_provenance import LoggingSolver, answer_item, cone as _cone
+from .python_shift import declared_of, position_map, shift_declared
 
-_CLASS_KINDS = ("S", "cS")
+NOT_A_SHIFT = "the edit changes what the file defines or binds"
+CLASSES = "its cone resets a variable that united containers into a class"
 
 
-def update_file(flow, fi: int, facts: dict, seconds: dict | None = None, sites: set | None = None) -> bool:
-    """File fi's facts replaced by `facts` (an edit inside bodies: the same definitions,
-    bindings and blocks, other calls) and its part of the flow re-solved in place. False, with
-    the Flow unchanged, where the edit changes more than calls or the cone reaches a container
-    class; the caller then solves afresh. `sites`: resolve_file_again's."""
+def update_file(flow, fi: int, facts: dict, seconds: dict | None = None, sites: set | None = None,
+                why: list | None = None) -> bool:
+    """File fi's facts replaced by `facts` and its part of the flow re-solved in place, where the
+    edit changes calls inside bodies, and moves code without changing what it binds
+    (python_shift: the declared bindings move to their new positions). False, with the Flow
+    unchanged, where it changes more, or the cone resets a class-making variable; the caller then
+    solves afresh; `why`, if given, gets the reason (NOT_A_SHIFT or CLASSES). `sites`:
+    resolve_file_again's."""
     old = flow.files[fi]
+    shift = None
     if not _calls_only(old, facts):
-        return False
+        shift = position_map(old, facts)
+        try:
+            if shift is None:
+                raise KeyError
+            shift_declared(flow, fi, shift, facts)
+        except KeyError:         # or a stored position the shift does not pair: not a shift after all
+            if why is not None:
+                why.append(NOT_A_SHIFT)
+            return False
     flow.files[fi] = facts
     if resolve_file_again(flow, fi, seconds, sites):
         return True
+    if why is not None:
+        why.append(CLASSES)
     flow.files[fi] = old
+    if shift is not None:
+        shift_declared(flow, fi, shift.inverse(), old)
     return False
 
 
@@ -51,21 +70,12 @@ def _calls_only(old: dict, new: dict) -> bool:
     so, sn = fo.get("sites", []), fn.get("sites", [])
     if len(so) != len(sn) or [c[0] for c in old["calls"]] != [c[0] for c in new["calls"]]:
         return False
-    return all(_declared_of(a) == _declared_of(b) and update_writes(a) == update_writes(b) for a, b in zip(so, sn))
-
-
-def _declared_of(fact) -> object:
-    """What the declare pass reads of a call site besides its update writes: a setattr with a
-    constant name (python_flow.Flow._declare)."""
-    if fact and fact[0] and fact[0][0] == "n" and fact[0][1] == "setattr" and len(fact[1]) > 1 \
-            and fact[1][1] and fact[1][1][0] == "k":
-        return str(fact[1][1][1])
-    return None
+    return all(declared_of(a) == declared_of(b) and update_writes(a) == update_writes(b) for a, b in zip(so, sn))
 
 
 def resolve_file_again(flow, fi: int, seconds: dict | None = None, sites: set | None = None) -> bool:
     """Take back file fi's build, build it again from flow.files[fi], re-solve. False, with the
-    Flow unchanged, where the cone reaches a container class. `seconds`, if given, gets each
+    Flow unchanged, where the cone resets a class-making variable. `seconds`, if given, gets each
     step's time (the prototype scans the whole log in `cone` and `take back`: see NOTES).
     `sites`, if given, gets the call-site keys whose answers may have changed: those of every
     note taken back or made again (a live index reports these sites again, analyzer/live.py)."""
@@ -75,7 +85,7 @@ def resolve_file_again(flow, fi: int, seconds: dict | None = None, sites: set | 
     clock = _Clock(seconds)
     cone = _cone(s, [("file", fi, "build")])
     clock("cone")
-    if _reaches_classes(s, cone["reset"]):
+    if _resets_an_over_variable(s, cone["reset"]):
         return False
     noted = _take_back(flow, cone)
     _evict_file(flow, fi)
@@ -117,18 +127,14 @@ class _Clock:
             self.t = t
 
 
-def _reaches_classes(s: LoggingSolver, reset: set[int]) -> bool:
-    if not s._members:
-        return False
-    if not reset.isdisjoint(s._over) or not reset.isdisjoint(s._has_cls):
-        return True
-    merged = {aid for members in s._members.values() for aid in members}
-    for v in reset:
-        for x in s.pts[v] or ():
-            t = s.vals[x]
-            if t[0] in _CLASS_KINDS or (t[0] == "s" and t[1] in merged):
-                return True
-    return False
+def _resets_an_over_variable(s: LoggingSolver, reset: set[int]) -> bool:
+    """Whether the cone resets a variable that united containers into a class (python_solver's
+    `over`). Unions cannot be taken back one by one, so a cone is re-solved in place only where
+    every union stays justified: the variables that made them keep every value they had (none is
+    reset), and values only grow. Variables that merely hold class values are reset like any
+    other (their class values come back through the surviving constraints), and the class
+    plumbing (python_classes: pools, unions) is shared structure that stays."""
+    return not reset.isdisjoint(s._over)
 
 
 def _take_back(flow, cone: dict) -> set[tuple]:
@@ -153,6 +159,7 @@ def _take_back(flow, cone: dict) -> set[tuple]:
         s.pts[v] = None
         s._delta.pop(v, None)
         s.cont_of.pop(v, None)
+        s._has_cls.discard(v)          # given a class value again where one comes back
     for key in sites:
         _site_targets_from_notes(flow, key)
     return noted

@@ -55,13 +55,16 @@ class Values(Classes):
 
     # ------------------------------------------------------------------ containers
     def alloc(self, key: object, length: int | None = None, kind: str = "") -> int:
+        """The container made at `key`. Its length and kind are the latest asked for: the same in
+        a cold solve (one key, one call), and a call edited in place (python_incremental) makes
+        its container again under the same key."""
         aid = self._allocs.get(key)
         if aid is None:
             aid = self._allocs[key] = len(self._allocs)
-            if length is not None:
-                self.lengths[aid] = length
-            if kind:
-                self.kinds[aid] = kind
+        if length is not None:
+            self.lengths[aid] = length
+        if kind:
+            self.kinds[aid] = kind
         return aid
 
     def elem(self, aid: int, key: object) -> int:
