@@ -76,22 +76,10 @@ class LiveIndex:
         py, g = self.py, self.graph
         edges, n_unresolved, resolved, unresolved = py.report_base
         self.base = (edges, list(g.unresolved_sites[:n_unresolved]), resolved, unresolved)
-        self.sites = {(fi, k): self._report(fi, k, call)
-                      for fi, f in enumerate(py.files) for k, call in enumerate(f["calls"])}
+        self.sites = py.shares
         self.edge_count = Counter(e for share in self.sites.values() for e in share[0])
         self.unresolved_count = Counter(u for share in self.sites.values() for u in share[1])
         self.counts = [sum(share[2] for share in self.sites.values()), sum(share[3] for share in self.sites.values())]
-
-    def _report(self, fi: int, k: int, call: tuple) -> tuple:
-        """(edges, unresolved rows, resolved 0/1, unresolved 0/1) of one site, from its answers now."""
-        g = self.graph
-        kept = g.edges, g.unresolved_sites, g.resolved_calls, g.unresolved
-        g.edges, g.unresolved_sites, g.resolved_calls, g.unresolved = set(), [], 0, 0
-        try:
-            self.py.report_site(self.links, fi, k, call)
-            return tuple(g.edges), tuple(g.unresolved_sites), g.resolved_calls, g.unresolved
-        finally:
-            g.edges, g.unresolved_sites, g.resolved_calls, g.unresolved = kept
 
     def _stamps(self, paths: list[str]) -> dict[str, tuple]:
         """What says a file may have changed without reading it: size, mtime, ctime, inode (ctime
@@ -220,7 +208,7 @@ class LiveIndex:
         for _site, fi, k in sites:
             calls = py.files[fi]["calls"]
             old = self.sites.pop((fi, k), nothing)
-            new = self._report(fi, k, calls[k]) if k < len(calls) else nothing
+            new = py.site_share(self.links, fi, k, calls[k]) if k < len(calls) else nothing
             if k < len(calls):                   # a call the edit removed has no share
                 self.sites[(fi, k)] = new
             self.edge_count.subtract(old[0])

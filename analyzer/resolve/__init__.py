@@ -86,6 +86,7 @@ def _resolve(files: list[dict[str, Any]], settings: dict[str, Any],
         from .python_provenance import LoggingSolver as solver
 
         keep.update(py=py, links=links, graph=graph)
+        py.shares = {}                 # each call site's share of the graph, kept
     py.resolve_calls(links, build_order(len(py_files)) if build_order else None, solver)
     # The resolvers' tables are cyclic (the value flow's hooks are closures over it): released
     # here, they are freed by reference counting, and the collector has nothing to find (gcpause).

@@ -66,10 +66,30 @@ class PyCalls:
         self.flow = Flow(self, links, solver_class).solve(build_order)
         g = self.g
         self.report_base = (set(g.edges), len(g.unresolved_sites), g.resolved_calls, g.unresolved)
+        shares = getattr(self, "shares", None)
         for fi, f in enumerate(self.files):
             for k, call in enumerate(f["calls"]):
-                self.report_site(links, fi, k, call)
+                if shares is None:
+                    self.report_site(links, fi, k, call)
+                    continue
+                share = shares[(fi, k)] = self.site_share(links, fi, k, call)
+                g.edges.update(share[0])
+                g.unresolved_sites.extend(share[1])
+                g.resolved_calls += share[2]
+                g.unresolved += share[3]
         g.edges |= self.extra_edges()
+
+    def site_share(self, links, fi: int, k: int, call: tuple) -> tuple:
+        """(edges, unresolved rows, resolved 0/1, unresolved 0/1): what one site adds to the graph
+        (a live index keeps each site's, `shares`, to replace it when the site is reported again)."""
+        g = self.g
+        kept = g.edges, g.unresolved_sites, g.resolved_calls, g.unresolved
+        g.edges, g.unresolved_sites, g.resolved_calls, g.unresolved = set(), [], 0, 0
+        try:
+            self.report_site(links, fi, k, call)
+            return tuple(g.edges), tuple(g.unresolved_sites), g.resolved_calls, g.unresolved
+        finally:
+            g.edges, g.unresolved_sites, g.resolved_calls, g.unresolved = kept
 
     def report_site(self, links, fi: int, k: int, call: tuple) -> None:
         """One call site's edges, unresolved-site row and counts, added to the graph."""
