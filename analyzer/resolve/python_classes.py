@@ -25,9 +25,10 @@ class Classes:
         """Solver callback: classes keep (members `kept`) and gone (`joined`) are now one, rooted
         at keep. Read pools are per key: the pool of key k holds every member's element k, so a
         class read by a constant key stays apart from other keys. A container joining its first
-        class gets a write pool (into its '*'); write pools are linked both ways. Shared
-        structure (python_provenance): a union is never taken back, whoever's values made it."""
-        before = self.s.shared()
+        class gets a write pool (into its '*'); write pools are linked both ways. Class
+        structure (python_provenance): whoever's values made the union, it stands until every
+        class is dissolved at once."""
+        before = self.s.class_structure()
         try:
             self._unite_pools(keep, gone, kept, joined)
         finally:
@@ -64,8 +65,8 @@ class Classes:
         root = self.s.find(root)
         pools = self._kpools.setdefault(root, {})
         v = pools.get(key)
-        if v is None:                       # made once for every reader: shared structure
-            before = self.s.shared()
+        if v is None:                       # made once for every reader: class structure
+            before = self.s.class_structure()
             v = pools[key] = self.s.var()
             self._feed(self.s.members(root), key, v)
             self.s.restore(before)

@@ -18,7 +18,7 @@ solved Flow lives on between edits in a live index (analyzer/live.py, `infernav 
 from __future__ import annotations
 
 from .python_apply import keep_target
-from .python_provenance import LoggingSolver, answer_item, cone as _cone
+from .python_provenance import CLASSES as _CLASS_CAUSE, LoggingSolver, answer_item, cone as _cone
 from .python_shift import declared_of, position_map, shift_declared
 
 NOT_A_SHIFT = "the edit changes what the file defines or binds"
@@ -85,9 +85,15 @@ def resolve_file_again(flow, fi: int, seconds: dict | None = None, sites: set | 
     clock = _Clock(seconds)
     cone = _cone(s, [("file", fi, "build")])
     clock("cone")
-    if _resets_an_over_variable(s, cone["reset"]):
-        return False
+    dissolve = _resets_an_over_variable(s, cone["reset"])
+    if dissolve:
+        if not DISSOLVE:
+            return False
+        cone = _cone(s, [("file", fi, "build"), _CLASS_CAUSE], reset_too=_class_variables(flow))
+        clock("cone with every class")
     noted = _take_back(flow, cone)
+    if dissolve:
+        _dissolve_classes(flow)
     _evict_file(flow, fi)
     start = len(s.log)
     clock("take back")
@@ -125,6 +131,32 @@ class _Clock:
             t = self.now()
             self.into[step] = round(self.into.get(step, 0) + t - self.t, 3)
             self.t = t
+
+
+DISSOLVE = True      # a cone that resets a class-making variable dissolves every class and re-forms them
+
+
+def _class_variables(flow) -> list[int]:
+    """Every variable the container classes shape: those that united containers, those given a
+    class value, those holding one (or a class's method), and the classes' pools."""
+    s = flow.s
+    class_values = {vid for vid, t in enumerate(s.vals) if t[0] in ("S", "cS")}
+    out = set(s._over) | s._has_cls | set(flow._pools.values())
+    out.update(v for pools in flow._kpools.values() for v in pools.values())
+    out.update(v for v, p in enumerate(s.pts) if p and not class_values.isdisjoint(p))
+    return list(out)
+
+
+def _dissolve_classes(flow) -> None:
+    """Every container a class of its own again (their plumbing was taken back with the
+    CLASSES cause); the re-solve unites them again where the values say so."""
+    s = flow.s
+    s._parent.clear()
+    s._members.clear()
+    s._over.clear()
+    s._has_cls.clear()
+    flow._pools.clear()
+    flow._kpools.clear()
 
 
 def _resets_an_over_variable(s: LoggingSolver, reset: set[int]) -> bool:

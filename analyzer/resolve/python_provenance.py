@@ -30,6 +30,7 @@ from .python_solver import Solver
 
 
 SHARED = ("shared",)      # memoized structure made once for every user: never taken back
+CLASSES = ("classes",)    # container-class plumbing: taken back only with every class (python_incremental)
 
 
 class LoggingSolver(Solver):
@@ -135,6 +136,10 @@ class LoggingSolver(Solver):
 
     def shared(self) -> object:
         before, self.cause = self.cause, SHARED
+        return before
+
+    def class_structure(self) -> object:
+        before, self.cause = self.cause, CLASSES
         return before
 
     def owned_by(self, fi: int) -> object:

@@ -311,6 +311,12 @@ class Solver:
         once for every user: no one user's cause owns it. Returns what `restore` takes back to."""
         return None
 
+    def class_structure(self) -> object:
+        """What follows is container-class plumbing (python_classes: a union's pools, a class's
+        read pool, an element's pool links): kept while the classes stand, taken back all at
+        once where a re-solve dissolves them (python_incremental). Returns what `restore` takes."""
+        return None
+
     def owned_by(self, fi: int) -> object:
         """What follows is file fi's structure, made once whatever runs first (a call's arguments,
         evaluated when its callee first holds something): only re-solving fi takes it back."""

@@ -78,11 +78,13 @@ class Values(Classes):
     def _new_elem(self, aid: int, key: object) -> int:
         v = self.elems[(aid, key)] = self.s.var()
         if aid in self._pools:
+            before = self.s.class_structure()
             if key == "*":
                 self.s.copy(self._pools[aid], v)
             pool = self._kpools.get(self.s.find(aid), {}).get(key)
             if pool is not None:
                 self.s.copy(v, pool)
+            self.s.restore(before)
         if key != ALL:
             self.keys_of.setdefault(aid, []).append(key)
             self.s.copy(v, self.elem(aid, ALL))
