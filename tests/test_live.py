@@ -211,3 +211,27 @@ def test_calls_that_come_and_go_are_indexed_in_place_as_a_cold_index(pyflow_live
     report = live.refresh()
     assert report.reused and "in place" in report.reused[0], report
     _equals_cold(ref, src)
+
+
+def test_renewing_the_state_frees_the_old_one(pyflow_live):
+    """A watcher makes its state again once the provenance log has doubled (LiveIndex.worn); the
+    old state, full of closures over itself, must then be freed, not leaked."""
+    import gc
+    import weakref
+
+    from infernav.analyzer.live import LiveIndex
+
+    ref, src = pyflow_live
+    live = LiveIndex(ref, src, jobs=1)
+    live.open()
+    assert not live.worn()
+    old = weakref.ref(live.py.flow)
+    live._log_base = len(live.py.flow.s.log) // 3          # as if many edits had grown it
+    assert live.worn()
+    assert live.renew().mode == "up-to-date"
+    gc.collect()
+    assert old() is None, "the old value flow is still alive"
+    assert not live.worn()
+    _edit(src / "flow" / "passing.py", *CALL_EDIT)
+    assert "in place" in live.refresh().reused[0]
+    _equals_cold(ref, src)

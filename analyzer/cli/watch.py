@@ -44,6 +44,10 @@ def watch(located: list, force: bool, jobs: int | None, progress_of, as_json: bo
                 report = live.refresh()
                 if report is not None:
                     _emit(report, as_json)
+                elif live.worn():          # idle, and its log has doubled: made again, memory freed
+                    live.renew()
+                    if not as_json:
+                        echo(f"  {live.ref.key}: state made again (its provenance log had doubled)", err=True)
     except KeyboardInterrupt:
         if not as_json:
             echo("stopped", err=True)
